@@ -1,0 +1,547 @@
+//! The onboarding client: HTTP, retries by operation semantics, and response mapping.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use reqwest::Method;
+use serde_json::Value;
+use tracing::{debug, warn};
+use url::Url;
+
+use crate::config::ClientConfig;
+use crate::error::{Error, ErrorKind, Operation, ResponseMeta, Result};
+use crate::models::{parse_timestamp, CreatedClient, NewClient, RenewedToken, TokenStatus};
+use crate::response::{
+    as_text, error_for_status, get_ci, parse_error_body, parse_retry_after, truncate, EXCERPT_LIMIT,
+};
+use crate::secret::{scrub, SecretToken};
+use crate::validation::{parse_new_client, token_problem, validate_new_client};
+
+/// The SDK's own version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+const PATH_CLIENT: &str = "api/v1/partner/client";
+const PATH_VALIDATE: &str = "api/v1/partner/validate";
+const PATH_RENEW: &str = "api/v1/partner/renew";
+const REQUEST_ID_HEADERS: [&str; 4] = ["x-request-id", "request-id", "x-correlation-id", "x-ms-request-id"];
+
+/// The CFIS onboarding client.
+///
+/// Cheap to clone and share between threads and tasks: clones share one connection pool.
+#[derive(Clone)]
+pub struct OnboardingClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    config: ClientConfig,
+    user_agent: String,
+}
+
+impl std::fmt::Debug for OnboardingClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnboardingClient").field("base_url", &self.inner.base.as_str()).finish_non_exhaustive()
+    }
+}
+
+/// A complete HTTP response.
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    body: bytes_like::Bytes,
+}
+
+mod bytes_like {
+    pub type Bytes = Vec<u8>;
+}
+
+impl OnboardingClient {
+    /// Builds a client. Fails with [`ErrorKind::Configuration`] on a bad base URL, proxy or certificate.
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        config.check()?;
+        let base = config.resolved_base_url()?;
+        // ring is the crypto provider; if the application installed another one first, that one is used.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+
+        let mut user_agent = format!("confirma-sdk/{VERSION}");
+        if let Some(s) = config.user_agent_suffix.as_deref().filter(|s| !s.trim().is_empty()) {
+            user_agent.push(' ');
+            user_agent.push_str(s.trim());
+        }
+        let origin = base.origin();
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if attempt.url().origin() == origin {
+                attempt.follow()
+            } else {
+                // Never carry the X-Api-Key header to another origin: stop and report the redirect.
+                attempt.stop()
+            }
+        });
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .redirect(redirect)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .no_proxy();
+        if let Some(proxy) = &config.proxy {
+            let p = reqwest::Proxy::all(proxy.as_str())
+                .map_err(|_| Error::configuration("invalid proxy URL"))?;
+            builder = builder.proxy(p);
+        }
+        if let Some(pem) = &config.extra_root_certificates_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| Error::configuration(format!("invalid PEM root certificate: {e}")))?;
+            if certs.is_empty() {
+                return Err(Error::configuration("no certificate found in the PEM root certificate text"));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder.build().map_err(|e| Error::configuration(format!("cannot build the HTTP client: {}", chain(&e))))?;
+        Ok(OnboardingClient { inner: Arc::new(Inner { http, base, config, user_agent }) })
+    }
+
+    /// The configuration the client was built from.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The resolved base URL (ends with `/`).
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// The User-Agent sent with every request.
+    pub fn user_agent(&self) -> &str {
+        &self.inner.user_agent
+    }
+
+    /// Creates a client account with the Partner Provisioning Token.
+    ///
+    /// Validated locally first (all problems at once). Retried only when the request provably did not reach
+    /// the service or the service said it did not process it (429, 503); any other failure after sending is
+    /// [`ErrorKind::OutcomeUnknown`] — never a second client. A 409 ([`ErrorKind::Conflict`]) means the
+    /// client exists: use the existing-client path (validate or renew its token).
+    pub async fn create_client(&self, provisioning_token: &SecretToken, new_client: &NewClient) -> Result<CreatedClient> {
+        check_token("provisioningToken", provisioning_token)?;
+        validate_new_client(new_client, self.inner.config.validation).map_err(Error::client_validation)?;
+        let body = serde_json::to_vec(new_client).map_err(|e| Error::invalid_input("newClient", e.to_string()))?;
+        self.create_raw(provisioning_token, body).await
+    }
+
+    /// Like [`create_client`](Self::create_client), from loosely typed input shaped like the API contract
+    /// (camelCase or snake_case keys), as bindings receive it from dicts and plain objects. Structural
+    /// problems are reported as validation errors with field paths.
+    pub async fn create_client_from_value(&self, provisioning_token: &SecretToken, new_client: &Value) -> Result<CreatedClient> {
+        let parsed = self.parse_new_client(new_client)?;
+        self.create_client(provisioning_token, &parsed).await
+    }
+
+    /// Parses and validates loosely typed input with this client's validation mode.
+    pub fn parse_new_client(&self, new_client: &Value) -> Result<NewClient> {
+        parse_new_client(new_client, self.inner.config.validation).map_err(Error::client_validation)
+    }
+
+    async fn create_raw(&self, token: &SecretToken, body: Vec<u8>) -> Result<CreatedClient> {
+        self.execute(Operation::CreateClient, Method::POST, PATH_CLIENT, token, Some(body), |reply, secret| {
+            if !(200..300).contains(&reply.status) {
+                return Err(None);
+            }
+            parse_created(&reply.body).map_err(|why| Some(unreadable_success(reply, why, secret)))
+        })
+        .await
+    }
+
+    /// Checks whether an access token is valid.
+    ///
+    /// An unknown or expired token is not an error: the result says `is_valid: false` (and `expired` for
+    /// an expired one), whether the service answers 200 or 401. Retried on transient failures.
+    pub async fn validate_token(&self, token: &SecretToken) -> Result<TokenStatus> {
+        check_token("token", token)?;
+        self.execute(Operation::ValidateToken, Method::GET, PATH_VALIDATE, token, None, |reply, secret| {
+            match reply.status {
+                200..=299 => parse_status(&reply.body).map_err(|why| Some(unreadable_success(reply, why, secret))),
+                401 => {
+                    let body = parse_error_body(content_type(&reply.headers), &reply.body, secret);
+                    let message = body.message.unwrap_or_else(|| "Token is not valid".into());
+                    let expired = message.to_ascii_lowercase().contains("expired");
+                    Ok(TokenStatus { is_valid: false, expired, message })
+                }
+                _ => Err(None),
+            }
+        })
+        .await
+    }
+
+    /// Renews an access token (also an expired one). The old token stops working.
+    ///
+    /// Never repeated after the request may have reached the service: a lost response would otherwise
+    /// rotate the token twice and lose the one never seen. Such a failure is [`ErrorKind::OutcomeUnknown`].
+    pub async fn renew_token(&self, token: &SecretToken) -> Result<RenewedToken> {
+        check_token("token", token)?;
+        self.execute(Operation::RenewToken, Method::GET, PATH_RENEW, token, None, |reply, secret| {
+            if !(200..300).contains(&reply.status) {
+                return Err(None);
+            }
+            parse_renewed(&reply.body).map_err(|why| Some(unreadable_success(reply, why, secret)))
+        })
+        .await
+    }
+
+    /// Runs one operation with retries. `on_reply` turns a complete response into a value, or into an
+    /// error (`Some`), or declines (`None`) so the generic status mapping applies.
+    async fn execute<T>(
+        &self,
+        op: Operation,
+        method: Method,
+        path: &str,
+        token: &SecretToken,
+        body: Option<Vec<u8>>,
+        on_reply: impl Fn(&Reply, &str) -> std::result::Result<T, Option<Error>>,
+    ) -> Result<T> {
+        let cfg = &self.inner.config;
+        let url = self.inner.base.join(path).map_err(|e| Error::configuration(format!("bad URL: {e}")))?;
+        let request_id = format!("cfsdk-{:016x}", fastrand::u64(..));
+        let started = Instant::now();
+        let deadline = started + cfg.total_timeout;
+        let secret = token.expose();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let attempt_started = Instant::now();
+            let err = if remaining.is_zero() {
+                Error::Timeout {
+                    message: format!("the total deadline of {:?} passed", cfg.total_timeout),
+                    meta: ResponseMeta { status: None, request_id: Some(request_id.clone()) },
+                }
+            } else {
+                let limit = cfg.timeout.min(remaining);
+                let sent = tokio::time::timeout(limit, self.send(&method, &url, token, &request_id, body.as_deref())).await;
+                match sent {
+                    Ok(Ok(reply)) => {
+                        debug!(operation = %op, attempt, status = reply.status, elapsed_ms = attempt_started.elapsed().as_millis() as u64, request_id = %request_id, "CFIS response");
+                        match on_reply(&reply, secret) {
+                            Ok(v) => return Ok(v),
+                            Err(Some(e)) => e,
+                            Err(None) => status_error(&reply, secret, &request_id),
+                        }
+                    }
+                    Ok(Err(e)) => transport_error(&e, secret, &request_id),
+                    Err(_) => Error::Timeout {
+                        message: if limit < cfg.timeout {
+                            format!("the total deadline of {:?} passed", cfg.total_timeout)
+                        } else {
+                            format!("no complete response within {:?}", cfg.timeout)
+                        },
+                        meta: ResponseMeta { status: None, request_id: Some(request_id.clone()) },
+                    },
+                }
+            };
+            if err.kind() == ErrorKind::OutcomeUnknown {
+                return Err(err);
+            }
+            let may_retry = attempt <= cfg.retry.max_retries && retry_safe(op, &err);
+            if may_retry {
+                let delay = err.retry_after().unwrap_or_else(|| cfg.retry.backoff(attempt));
+                if Instant::now() + delay < deadline {
+                    warn!(operation = %op, attempt, kind = %err.kind(), status = ?err.status(), delay_ms = delay.as_millis() as u64, request_id = %request_id, "CFIS call failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                debug!(operation = %op, attempt, "no time left in the total deadline for another attempt");
+            }
+            let err = finalize(op, err);
+            debug!(operation = %op, attempts = attempt, kind = %err.kind(), elapsed_ms = started.elapsed().as_millis() as u64, request_id = %request_id, "CFIS call failed");
+            return Err(err);
+        }
+    }
+
+    async fn send(
+        &self,
+        method: &Method,
+        url: &Url,
+        token: &SecretToken,
+        request_id: &str,
+        body: Option<&[u8]>,
+    ) -> std::result::Result<Reply, reqwest::Error> {
+        let mut key = HeaderValue::from_str(token.expose()).expect("token checked to be visible ASCII");
+        key.set_sensitive(true);
+        let mut req = self
+            .inner
+            .http
+            .request(method.clone(), url.clone())
+            .header("X-Api-Key", key)
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, &self.inner.user_agent)
+            .header("X-Request-Id", request_id);
+        if let Some(b) = body {
+            req = req.header(CONTENT_TYPE, "application/json").body(b.to_vec());
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await?.to_vec();
+        Ok(Reply { status, headers, body })
+    }
+}
+
+fn check_token(name: &str, token: &SecretToken) -> Result<()> {
+    match token_problem(token.expose()) {
+        Some(problem) => Err(Error::invalid_input(name, problem)),
+        None => Ok(()),
+    }
+}
+
+fn content_type(h: &HeaderMap) -> Option<&str> {
+    h.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
+}
+
+fn response_request_id(h: &HeaderMap) -> Option<String> {
+    REQUEST_ID_HEADERS
+        .iter()
+        .find_map(|name| h.get(*name))
+        .and_then(|v| v.to_str().ok())
+        .map(|s| truncate(s.trim(), 128))
+        .filter(|s| !s.is_empty())
+}
+
+fn meta_of(reply: &Reply, request_id: &str, trace_id: Option<String>) -> ResponseMeta {
+    ResponseMeta {
+        status: Some(reply.status),
+        request_id: response_request_id(&reply.headers).or(trace_id).or_else(|| Some(request_id.to_string())),
+    }
+}
+
+fn status_error(reply: &Reply, secret: &str, request_id: &str) -> Error {
+    let body = parse_error_body(content_type(&reply.headers), &reply.body, secret);
+    let retry_after = reply.headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+    let meta = meta_of(reply, request_id, body.trace_id.clone());
+    if (300..400).contains(&reply.status) {
+        let target = reply
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| Url::parse(l).ok())
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|| "an unknown location".into());
+        return Error::UnexpectedResponse {
+            message: format!(
+                "the service redirected to {target}; redirects to another origin are not followed so the API key is never sent there"
+            ),
+            body_excerpt: body.excerpt,
+            meta,
+        };
+    }
+    error_for_status(reply.status, body, retry_after, meta)
+}
+
+fn unreadable_success(reply: &Reply, why: String, secret: &str) -> Error {
+    let text = String::from_utf8_lossy(&reply.body);
+    Error::UnexpectedResponse {
+        message: format!("could not read the success response: {why}"),
+        body_excerpt: truncate(scrub(text.trim(), secret).as_str(), EXCERPT_LIMIT),
+        meta: ResponseMeta { status: Some(reply.status), request_id: response_request_id(&reply.headers) },
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+fn transport_error(e: &reqwest::Error, secret: &str, request_id: &str) -> Error {
+    // reqwest's Display names the URL; it carries no secret, but the operation is reported separately.
+    let full = chain(e);
+    let text = scrub(&full.replacen(&format!(" for url ({})", e.url().map(|u| u.as_str()).unwrap_or("")), "", 1), secret);
+    let meta = ResponseMeta { status: e.status().map(|s| s.as_u16()), request_id: Some(request_id.to_string()) };
+    if e.is_connect() {
+        Error::Network { message: format!("could not connect: {text}"), connect: true, meta }
+    } else if e.is_timeout() {
+        Error::Timeout { message: text, meta }
+    } else if e.is_redirect() {
+        Error::UnexpectedResponse { message: text, body_excerpt: String::new(), meta }
+    } else if e.is_body() || e.is_decode() {
+        Error::Network { message: format!("the response was cut off: {text}"), connect: false, meta }
+    } else {
+        Error::Network { message: format!("the connection failed after sending: {text}"), connect: false, meta }
+    }
+}
+
+/// Whether `err` may be retried for `op` without risking a duplicate effect.
+pub fn retry_safe(op: Operation, err: &Error) -> bool {
+    match err {
+        Error::Network { connect: true, .. } | Error::RateLimited { .. } => true,
+        Error::ServiceUnavailable { meta, .. } if meta.status == Some(503) => true,
+        Error::ServiceUnavailable { meta, .. } if matches!(meta.status, Some(502) | Some(504)) => op.is_idempotent(),
+        Error::Timeout { .. } | Error::Network { .. } => op.is_idempotent(),
+        _ => false,
+    }
+}
+
+/// Whether a failure of `op` leaves its effect unknown (only for state-changing operations).
+pub fn outcome_ambiguous(op: Operation, err: &Error) -> bool {
+    if op.is_idempotent() {
+        return false;
+    }
+    match err {
+        Error::Timeout { .. } => true,
+        Error::Network { connect, .. } => !connect,
+        Error::ServiceUnavailable { meta, .. } => meta.status != Some(503),
+        Error::UnexpectedResponse { meta, .. } => meta.status.is_none_or(|s| (200..300).contains(&s)),
+        _ => false,
+    }
+}
+
+fn finalize(op: Operation, err: Error) -> Error {
+    if !outcome_ambiguous(op, &err) {
+        return err;
+    }
+    let message = match op {
+        Operation::CreateClient => "the request may have reached CFIS and the client may have been created. Do not create it again blindly: retrying gives 409 Conflict if it exists; then take the existing-client path (validate or renew its token), or contact Confirma Finance support with the request id",
+        Operation::RenewToken => "the request may have reached CFIS and the token may have been rotated. Validate the old token: if it is still valid, renewing again is safe; if not, the new token was lost and the client's token must be re-issued (contact Confirma Finance support with the request id)",
+        Operation::ValidateToken => "the outcome is unknown",
+    };
+    let mut meta = ResponseMeta::default();
+    if let Some(m) = err_meta(&err) {
+        meta = m;
+    }
+    Error::OutcomeUnknown { operation: op, message: message.into(), cause: Box::new(err), meta }
+}
+
+fn err_meta(err: &Error) -> Option<ResponseMeta> {
+    Some(ResponseMeta { status: err.status(), request_id: err.request_id().map(str::to_string) })
+}
+
+fn json_object(body: &[u8]) -> std::result::Result<serde_json::Map<String, Value>, String> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err("expected a JSON object".into()),
+        Err(e) => Err(format!("invalid JSON ({e})")),
+    }
+}
+
+fn required_text(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> std::result::Result<String, String> {
+    get_ci(obj, keys)
+        .and_then(as_text)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| format!("field `{}` missing", keys[0]))
+}
+
+fn parse_created(body: &[u8]) -> std::result::Result<CreatedClient, String> {
+    let obj = json_object(body)?;
+    let access_token = required_text(&obj, &["accessToken", "token", "apiKey"])?;
+    if token_problem(&access_token).is_some() {
+        return Err("field `accessToken` is not a usable token".into());
+    }
+    Ok(CreatedClient {
+        client_id: required_text(&obj, &["clientId", "id"])?,
+        customer_code: required_text(&obj, &["customerCode"])?,
+        payment_reference_prefix: get_ci(&obj, &["paymentReferencePrefix"]).and_then(as_text).unwrap_or_default(),
+        access_token: SecretToken::new(access_token),
+        token_expires_at: get_ci(&obj, &["tokenExpiresAt", "expiresAt", "expires"]).and_then(as_text).and_then(|s| parse_timestamp(&s)),
+    })
+}
+
+fn parse_status(body: &[u8]) -> std::result::Result<TokenStatus, String> {
+    let obj = json_object(body)?;
+    let is_valid = match get_ci(&obj, &["isValid", "valid"]) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+        _ => return Err("field `isValid` missing or not a boolean".into()),
+    };
+    let message = get_ci(&obj, &["message"]).and_then(as_text).unwrap_or_default();
+    let expired = match get_ci(&obj, &["expired", "isExpired"]) {
+        Some(Value::Bool(b)) => *b,
+        _ => !is_valid && message.to_ascii_lowercase().contains("expired"),
+    };
+    Ok(TokenStatus { is_valid, expired, message })
+}
+
+fn parse_renewed(body: &[u8]) -> std::result::Result<RenewedToken, String> {
+    let usable = |s: &str| token_problem(s.trim()).is_none();
+    let (token, expires) = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(obj)) => {
+            // The first present of accessToken, token, Message, message that looks like a token.
+            let token = ["accessToken", "token", "Message", "message"]
+                .iter()
+                .filter_map(|k| get_ci(&obj, &[k]).and_then(as_text))
+                .find(|s| usable(s));
+            let expires = get_ci(&obj, &["tokenExpiresAt", "expiresAt", "expires"]).and_then(as_text).and_then(|s| parse_timestamp(&s));
+            (token, expires)
+        }
+        Ok(Value::String(s)) => (Some(s).filter(|s| usable(s)), None),
+        Ok(_) => (None, None),
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let t = text.trim();
+            (Some(t.to_string()).filter(|s| usable(s) && !s.starts_with('<') && !s.starts_with('{')), None)
+        }
+    };
+    match token {
+        Some(t) => Ok(RenewedToken { access_token: SecretToken::new(t.trim()), expires_at: expires }),
+        None => Err("no new token found in the response (looked for accessToken, token, Message, message)".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(status: Option<u16>) -> ResponseMeta {
+        ResponseMeta { status, request_id: None }
+    }
+
+    #[test]
+    fn retry_decisions_follow_operation_semantics() {
+        use Operation::*;
+        let connect = Error::Network { message: String::new(), connect: true, meta: meta(None) };
+        let reset = Error::Network { message: String::new(), connect: false, meta: meta(None) };
+        let timeout = Error::Timeout { message: String::new(), meta: meta(None) };
+        let s = |code| Error::ServiceUnavailable { message: String::new(), retry_after: None, meta: meta(Some(code)) };
+        let rate = Error::RateLimited { message: String::new(), retry_after: None, meta: meta(Some(429)) };
+        for op in [CreateClient, RenewToken] {
+            assert!(retry_safe(op, &connect) && retry_safe(op, &rate) && retry_safe(op, &s(503)));
+            assert!(!retry_safe(op, &reset) && !retry_safe(op, &timeout) && !retry_safe(op, &s(502)) && !retry_safe(op, &s(500)));
+            assert!(outcome_ambiguous(op, &reset) && outcome_ambiguous(op, &timeout) && outcome_ambiguous(op, &s(500)));
+            assert!(!outcome_ambiguous(op, &connect) && !outcome_ambiguous(op, &s(503)) && !outcome_ambiguous(op, &rate));
+        }
+        assert!(retry_safe(ValidateToken, &reset) && retry_safe(ValidateToken, &timeout) && retry_safe(ValidateToken, &s(502)));
+        assert!(!retry_safe(ValidateToken, &s(500)));
+        assert!(!outcome_ambiguous(ValidateToken, &reset));
+    }
+
+    #[test]
+    fn renew_body_shapes() {
+        assert_eq!(parse_renewed(br#"{"accessToken":"abc","Message":"Token renewed"}"#).unwrap().access_token.expose(), "abc");
+        assert_eq!(parse_renewed(br#"{"Message":"newtok123"}"#).unwrap().access_token.expose(), "newtok123");
+        assert_eq!(parse_renewed(br#"{"message":"newtok456"}"#).unwrap().access_token.expose(), "newtok456");
+        assert_eq!(parse_renewed(br#"{"TOKEN":"t","expiresAt":"2030-01-01T00:00:00Z"}"#).unwrap().expires_at.unwrap().to_rfc3339(), "2030-01-01T00:00:00+00:00");
+        assert!(parse_renewed(br#"{"message":"Token renewed"}"#).is_err());
+        assert!(parse_renewed(b"<html>oops</html>").is_err());
+        assert_eq!(parse_renewed(b"rawtoken").unwrap().access_token.expose(), "rawtoken");
+    }
+
+    #[test]
+    fn status_and_created_shapes() {
+        let s = parse_status(br#"{"IsValid":false,"Message":"Token has expired"}"#).unwrap();
+        assert!(!s.is_valid && s.expired);
+        assert!(parse_status(br#"{"message":"hi"}"#).is_err());
+        let c = parse_created(br#"{"clientId":42,"customerCode":"C1","paymentReferencePrefix":"77","accessToken":"tok","extra":1}"#).unwrap();
+        assert_eq!(c.client_id, "42");
+        assert!(parse_created(br#"{"clientId":"1","customerCode":"C"}"#).is_err());
+    }
+}

@@ -1,0 +1,429 @@
+//! The one error type of the SDK.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::validation::FieldErrors;
+
+/// The stable set of error kinds. Bindings map each to an exception class / error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request was rejected as invalid, by this SDK before sending or by the service (400/402/422).
+    Validation,
+    /// The token is missing, unknown or for another environment (401).
+    Authentication,
+    /// The token may not do this (403), e.g. a client token used to create a client.
+    PermissionDenied,
+    /// The client already exists (409): switch to the existing-client path.
+    Conflict,
+    /// Too many requests (429); see `retry_after`.
+    RateLimited,
+    /// The service failed or is unavailable (5xx).
+    ServiceUnavailable,
+    /// The call did not finish within its time limit.
+    Timeout,
+    /// The connection failed or broke.
+    Network,
+    /// A state-changing call (create, renew) failed after the request may have reached the service: it
+    /// may or may not have taken effect. Do not blindly repeat it.
+    OutcomeUnknown,
+    /// The service answered something this SDK could not understand.
+    UnexpectedResponse,
+    /// The client was configured wrongly (bad base URL, plain http to a remote host, bad certificate...).
+    Configuration,
+}
+
+impl ErrorKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [ErrorKind; 11] = [
+        ErrorKind::Validation,
+        ErrorKind::Authentication,
+        ErrorKind::PermissionDenied,
+        ErrorKind::Conflict,
+        ErrorKind::RateLimited,
+        ErrorKind::ServiceUnavailable,
+        ErrorKind::Timeout,
+        ErrorKind::Network,
+        ErrorKind::OutcomeUnknown,
+        ErrorKind::UnexpectedResponse,
+        ErrorKind::Configuration,
+    ];
+
+    /// snake_case name, as used in the scenario files (`permission_denied`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorKind::Validation => "validation",
+            ErrorKind::Authentication => "authentication",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::ServiceUnavailable => "service_unavailable",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Network => "network",
+            ErrorKind::OutcomeUnknown => "outcome_unknown",
+            ErrorKind::UnexpectedResponse => "unexpected_response",
+            ErrorKind::Configuration => "configuration",
+        }
+    }
+
+    /// Stable machine-readable code (`CONFIRMA_PERMISSION_DENIED`).
+    pub fn code(&self) -> String {
+        format!("CONFIRMA_{}", self.as_str().to_ascii_uppercase())
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which side found a validation problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValidationSource {
+    /// This SDK, before anything was sent.
+    Client,
+    /// The service.
+    Server,
+}
+
+impl ValidationSource {
+    /// `"client"` or `"server"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ValidationSource::Client => "client",
+            ValidationSource::Server => "server",
+        }
+    }
+}
+
+/// The operation an error happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `POST /api/v1/partner/client`.
+    CreateClient,
+    /// `GET /api/v1/partner/validate`.
+    ValidateToken,
+    /// `GET /api/v1/partner/renew`.
+    RenewToken,
+}
+
+impl Operation {
+    /// snake_case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Operation::CreateClient => "create_client",
+            Operation::ValidateToken => "validate_token",
+            Operation::RenewToken => "renew_token",
+        }
+    }
+
+    /// Whether repeating the operation is harmless (only validation is).
+    pub fn is_idempotent(&self) -> bool {
+        matches!(self, Operation::ValidateToken)
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// HTTP facts attached to an error, where there was a response (or at least a request).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseMeta {
+    /// HTTP status code, if a response arrived.
+    pub status: Option<u16>,
+    /// The request id: the service's `X-Request-Id` / problem `traceId`, else the id this SDK sent.
+    pub request_id: Option<String>,
+}
+
+/// An SDK error. Messages never contain a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request is invalid. `field_errors` maps field paths (`client.email`) to problems.
+    #[error("{}", validation_text(.message, .field_errors))]
+    Validation {
+        /// Summary.
+        message: String,
+        /// Field path → problems.
+        field_errors: FieldErrors,
+        /// Who found the problems.
+        source_side: ValidationSource,
+        /// HTTP facts (server-side validation).
+        meta: ResponseMeta,
+    },
+    /// 401: the token is missing, unknown, revoked, or for another environment.
+    #[error("authentication failed{}: {message}", status_text(.meta))]
+    Authentication {
+        /// The service's message.
+        message: String,
+        /// HTTP facts.
+        meta: ResponseMeta,
+    },
+    /// 403: the token is not allowed to do this.
+    #[error("permission denied{}: {message}", status_text(.meta))]
+    PermissionDenied {
+        /// The service's message.
+        message: String,
+        /// HTTP facts.
+        meta: ResponseMeta,
+    },
+    /// 409: the client already exists.
+    #[error("conflict{}: {message}", status_text(.meta))]
+    Conflict {
+        /// The service's message.
+        message: String,
+        /// HTTP facts.
+        meta: ResponseMeta,
+    },
+    /// 429: too many requests.
+    #[error("rate limited{}: {message}{}", status_text(.meta), retry_text(.retry_after))]
+    RateLimited {
+        /// The service's message.
+        message: String,
+        /// How long the service asked to wait (`Retry-After`).
+        retry_after: Option<Duration>,
+        /// HTTP facts.
+        meta: ResponseMeta,
+    },
+    /// 5xx: the service failed or is unavailable.
+    #[error("service unavailable{}: {message}{}", status_text(.meta), retry_text(.retry_after))]
+    ServiceUnavailable {
+        /// The service's message.
+        message: String,
+        /// How long the service asked to wait (`Retry-After`), if it said.
+        retry_after: Option<Duration>,
+        /// HTTP facts.
+        meta: ResponseMeta,
+    },
+    /// The call did not finish in time.
+    #[error("timed out: {message}")]
+    Timeout {
+        /// What timed out.
+        message: String,
+        /// HTTP facts.
+        meta: ResponseMeta,
+    },
+    /// The connection could not be made or broke.
+    #[error("network error: {message}")]
+    Network {
+        /// What failed.
+        message: String,
+        /// Whether the failure happened while connecting (the request was certainly not sent).
+        connect: bool,
+        /// HTTP facts.
+        meta: ResponseMeta,
+    },
+    /// A create or renew failed after the request may have reached the service.
+    #[error("outcome of {operation} unknown: {message} (cause: {cause})")]
+    OutcomeUnknown {
+        /// Which operation.
+        operation: Operation,
+        /// What to do about it.
+        message: String,
+        /// The failure that made the outcome unknown.
+        #[source]
+        cause: Box<Error>,
+        /// HTTP facts.
+        meta: ResponseMeta,
+    },
+    /// The response could not be understood.
+    #[error("unexpected response{}: {message}", status_text(.meta))]
+    UnexpectedResponse {
+        /// What was wrong.
+        message: String,
+        /// A bounded, token-scrubbed excerpt of the body.
+        body_excerpt: String,
+        /// HTTP facts.
+        meta: ResponseMeta,
+    },
+    /// The client configuration is invalid.
+    #[error("configuration error: {message}")]
+    Configuration {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn status_text(meta: &ResponseMeta) -> String {
+    meta.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
+}
+
+fn retry_text(retry_after: &Option<Duration>) -> String {
+    retry_after.map(|d| format!("; retry after {:.1}s", d.as_secs_f64())).unwrap_or_default()
+}
+
+fn validation_text(message: &str, fields: &FieldErrors) -> String {
+    if fields.is_empty() {
+        return message.to_string();
+    }
+    let details: Vec<String> = fields.iter().map(|(k, v)| format!("{k}: {}", v.join("; "))).collect();
+    format!("{message}: {}", details.join(", "))
+}
+
+impl Error {
+    /// A client-side validation error.
+    pub fn client_validation(field_errors: FieldErrors) -> Self {
+        let n = field_errors.values().map(Vec::len).sum::<usize>();
+        Error::Validation {
+            message: format!("request is invalid ({n} problem{})", if n == 1 { "" } else { "s" }),
+            field_errors,
+            source_side: ValidationSource::Client,
+            meta: ResponseMeta::default(),
+        }
+    }
+
+    /// A client-side validation error on one argument.
+    pub fn invalid_input(field: &str, problem: impl Into<String>) -> Self {
+        let mut fe = FieldErrors::new();
+        fe.insert(field.to_string(), vec![problem.into()]);
+        Error::client_validation(fe)
+    }
+
+    /// A configuration error.
+    pub fn configuration(message: impl Into<String>) -> Self {
+        Error::Configuration { message: message.into() }
+    }
+
+    /// The kind of error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Validation { .. } => ErrorKind::Validation,
+            Error::Authentication { .. } => ErrorKind::Authentication,
+            Error::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::ServiceUnavailable { .. } => ErrorKind::ServiceUnavailable,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Network { .. } => ErrorKind::Network,
+            Error::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
+            Error::UnexpectedResponse { .. } => ErrorKind::UnexpectedResponse,
+            Error::Configuration { .. } => ErrorKind::Configuration,
+        }
+    }
+
+    fn meta(&self) -> Option<&ResponseMeta> {
+        match self {
+            Error::Validation { meta, .. }
+            | Error::Authentication { meta, .. }
+            | Error::PermissionDenied { meta, .. }
+            | Error::Conflict { meta, .. }
+            | Error::RateLimited { meta, .. }
+            | Error::ServiceUnavailable { meta, .. }
+            | Error::Timeout { meta, .. }
+            | Error::Network { meta, .. }
+            | Error::OutcomeUnknown { meta, .. }
+            | Error::UnexpectedResponse { meta, .. } => Some(meta),
+            Error::Configuration { .. } => None,
+        }
+    }
+
+
+    /// The HTTP status, if a response arrived.
+    pub fn status(&self) -> Option<u16> {
+        self.meta().and_then(|m| m.status)
+    }
+
+    /// The request id (the service's, else the one this SDK sent), where there is one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.meta().and_then(|m| m.request_id.as_deref())
+    }
+
+    /// How long the service asked to wait before retrying.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } | Error::ServiceUnavailable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Field errors of a validation error (empty for other kinds).
+    pub fn field_errors(&self) -> &FieldErrors {
+        static EMPTY: FieldErrors = FieldErrors::new();
+        match self {
+            Error::Validation { field_errors, .. } => field_errors,
+            _ => &EMPTY,
+        }
+    }
+
+    /// Who found a validation problem (`None` for other kinds).
+    pub fn validation_source(&self) -> Option<ValidationSource> {
+        match self {
+            Error::Validation { source_side, .. } => Some(*source_side),
+            _ => None,
+        }
+    }
+
+    /// Whether the same call may succeed if made again later (after `retry_after`, if given).
+    /// The SDK has already retried within its budget when this is returned.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::RateLimited { .. } | Error::Timeout { .. } | Error::Network { .. } => true,
+            Error::ServiceUnavailable { meta, .. } => matches!(meta.status, None | Some(502..=504)),
+            _ => false,
+        }
+    }
+
+    /// The error's own message, without the kind prefix Display adds.
+    pub fn message(&self) -> &str {
+        match self {
+            Error::Validation { message, .. }
+            | Error::Authentication { message, .. }
+            | Error::PermissionDenied { message, .. }
+            | Error::Conflict { message, .. }
+            | Error::RateLimited { message, .. }
+            | Error::ServiceUnavailable { message, .. }
+            | Error::Timeout { message, .. }
+            | Error::Network { message, .. }
+            | Error::OutcomeUnknown { message, .. }
+            | Error::UnexpectedResponse { message, .. }
+            | Error::Configuration { message } => message,
+        }
+    }
+
+    /// The error that made a create/renew outcome unknown.
+    pub fn cause(&self) -> Option<&Error> {
+        match self {
+            Error::OutcomeUnknown { cause, .. } => Some(cause),
+            _ => None,
+        }
+    }
+
+    /// The excerpt of an unexpected body.
+    pub fn body_excerpt(&self) -> Option<&str> {
+        match self {
+            Error::UnexpectedResponse { body_excerpt, .. } => Some(body_excerpt),
+            _ => None,
+        }
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_display() {
+        assert_eq!(ErrorKind::PermissionDenied.code(), "CONFIRMA_PERMISSION_DENIED");
+        let mut fe = FieldErrors::new();
+        fe.insert("client.email".into(), vec!["must be a valid e-mail address".into()]);
+        let e = Error::client_validation(fe);
+        assert_eq!(e.to_string(), "request is invalid (1 problem): client.email: must be a valid e-mail address");
+        assert!(!e.is_retryable());
+        let e = Error::RateLimited {
+            message: "slow down".into(),
+            retry_after: Some(Duration::from_secs(2)),
+            meta: ResponseMeta { status: Some(429), request_id: Some("r1".into()) },
+        };
+        assert_eq!(e.to_string(), "rate limited (HTTP 429): slow down; retry after 2.0s");
+        assert!(e.is_retryable());
+        assert_eq!(e.request_id(), Some("r1"));
+    }
+}

@@ -1,0 +1,298 @@
+//! Request and response models of the onboarding API (camelCase on the wire).
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::secret::SecretToken;
+
+/// The CFIS service a client subscribes to.
+///
+/// Sent as `LIFECYCLE`, `INTERMEDIATION` or `COOP`; a value this SDK does not know is kept as
+/// [`ServiceType::Other`] rather than rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServiceType {
+    /// Invoice Lifecycle service.
+    Lifecycle,
+    /// Invoice Intermediation service.
+    Intermediation,
+    /// Co-Op service.
+    Coop,
+    /// A service type this SDK version does not know, kept verbatim.
+    Other(String),
+}
+
+impl ServiceType {
+    /// The wire value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ServiceType::Lifecycle => "LIFECYCLE",
+            ServiceType::Intermediation => "INTERMEDIATION",
+            ServiceType::Coop => "COOP",
+            ServiceType::Other(s) => s,
+        }
+    }
+
+    /// Parses a wire value (case-insensitive; `CO-OP` and `CO_OP` mean `COOP`).
+    pub fn parse(value: &str) -> Self {
+        let norm: String = value.trim().chars().filter(|c| *c != '-' && *c != '_').collect();
+        match norm.to_ascii_uppercase().as_str() {
+            "LIFECYCLE" => ServiceType::Lifecycle,
+            "INTERMEDIATION" => ServiceType::Intermediation,
+            "COOP" => ServiceType::Coop,
+            _ => ServiceType::Other(value.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for ServiceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ServiceType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(ServiceType::parse(&String::deserialize(d)?))
+    }
+}
+
+/// The role of a contact person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContactRole {
+    /// The primary contact (required).
+    Primary,
+    /// The technical contact.
+    Technical,
+    /// The accountant.
+    Accountant,
+}
+
+impl ContactRole {
+    /// The wire value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ContactRole::Primary => "PRIMARY",
+            ContactRole::Technical => "TECHNICAL",
+            ContactRole::Accountant => "ACCOUNTANT",
+        }
+    }
+
+    /// Parses a wire value, case-insensitively.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_uppercase().as_str() {
+            "PRIMARY" => Some(ContactRole::Primary),
+            "TECHNICAL" => Some(ContactRole::Technical),
+            "ACCOUNTANT" => Some(ContactRole::Accountant),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ContactRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ContactRole {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ContactRole {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ContactRole::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown contact role `{s}` (expected PRIMARY, TECHNICAL or ACCOUNTANT)"
+            ))
+        })
+    }
+}
+
+fn empty_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v: Option<String> = Option::deserialize(d)?;
+    Ok(v.filter(|s| !s.trim().is_empty()))
+}
+
+/// The `service` section of a new client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    /// Service type (`type` on the wire).
+    #[serde(rename = "type")]
+    pub service_type: ServiceType,
+    /// Your partner code, as agreed with Confirma Finance.
+    pub partner_code: String,
+}
+
+/// The `client` section of a new client: the company being onboarded.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientDetails {
+    /// Company name.
+    #[serde(default)]
+    pub name: String,
+    /// Business ID (Finnish Y-tunnus `1234567-8` for `countryCode` FI).
+    #[serde(default)]
+    pub business_code: String,
+    /// VAT registration number (`FI` + the 8 digits of the business ID for Finland).
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    pub vat_reg_nbr: Option<String>,
+    /// Street address.
+    #[serde(default)]
+    pub postal_address: String,
+    /// Postal code, validated against the country.
+    #[serde(default)]
+    pub postal_code: String,
+    /// Postal district (city).
+    #[serde(default)]
+    pub postal_district: String,
+    /// ISO 3166-1 alpha-2 country code.
+    #[serde(default)]
+    pub country_code: String,
+    /// Telephone number.
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    pub telephone: Option<String>,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: String,
+    /// Web site URL.
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
+    /// ISO 639-1 language code (`FI`, `SV`, `EN`, ...; `DK` is accepted for Danish).
+    #[serde(default)]
+    pub language_code: String,
+}
+
+/// A contact person of the new client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    /// The contact's role; one PRIMARY contact is required, at most one contact per role.
+    pub role: ContactRole,
+    /// Full name.
+    #[serde(default)]
+    pub name: String,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: String,
+    /// Telephone number.
+    #[serde(default, deserialize_with = "empty_as_none", skip_serializing_if = "Option::is_none")]
+    pub telephone: Option<String>,
+}
+
+/// The body of `POST /api/v1/partner/client`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewClient {
+    /// The service the client subscribes to.
+    pub service: Service,
+    /// The company.
+    pub client: ClientDetails,
+    /// Contact persons.
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+}
+
+impl NewClient {
+    /// Parses a new client from JSON shaped like the API contract (camelCase keys).
+    pub fn from_json(json: &str) -> Result<Self, crate::Error> {
+        serde_json::from_str(json).map_err(|e| crate::Error::invalid_input("newClient", e.to_string()))
+    }
+}
+
+/// The result of creating a client: its identifiers and its first access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedClient {
+    /// CFIS client identifier.
+    pub client_id: String,
+    /// Confirma Finance customer code.
+    pub customer_code: String,
+    /// Payment reference prefix of the client.
+    pub payment_reference_prefix: String,
+    /// The client's API access token. Store it securely.
+    pub access_token: SecretToken,
+    /// When the access token expires, if the service said.
+    pub token_expires_at: Option<DateTime<Utc>>,
+}
+
+/// The answer of `GET /api/v1/partner/validate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenStatus {
+    /// Whether the token is valid now.
+    pub is_valid: bool,
+    /// Whether the token is known but expired (renew it).
+    pub expired: bool,
+    /// The service's message ("Token is valid", "Token has expired", ...).
+    pub message: String,
+}
+
+/// The answer of `GET /api/v1/partner/renew`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewedToken {
+    /// The new access token; the old one stops working.
+    pub access_token: SecretToken,
+    /// When the new token expires, if the service said.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Parses a timestamp as the service may send it: RFC 3339, or an ISO date-time without offset (read as
+/// UTC, as ASP.NET emits it), or a plain `YYYY-MM-DD` date (midnight UTC).
+pub fn parse_timestamp(value: &str) -> Option<DateTime<Utc>> {
+    let v = value.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(v, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_type_round_trip_and_unknown_preserved() {
+        assert_eq!(ServiceType::parse("co-op"), ServiceType::Coop);
+        assert_eq!(ServiceType::parse("lifecycle"), ServiceType::Lifecycle);
+        let other = ServiceType::parse("FACTORING");
+        assert_eq!(other, ServiceType::Other("FACTORING".into()));
+        assert_eq!(serde_json::to_string(&other).unwrap(), "\"FACTORING\"");
+    }
+
+    #[test]
+    fn empty_optional_strings_are_absent() {
+        let c: ClientDetails =
+            serde_json::from_str(r#"{"name":"A","telephone":"","website":"  ","vatRegNbr":null}"#).unwrap();
+        assert_eq!(c.telephone, None);
+        assert_eq!(c.website, None);
+        let json = serde_json::to_value(&c).unwrap();
+        assert!(json.get("telephone").is_none());
+    }
+
+    #[test]
+    fn timestamps_in_several_shapes() {
+        assert!(parse_timestamp("2027-01-02T03:04:05Z").is_some());
+        assert!(parse_timestamp("2027-01-02T03:04:05.123+02:00").is_some());
+        assert!(parse_timestamp("2027-01-02T03:04:05.1234567").is_some());
+        assert!(parse_timestamp("2027-01-02").is_some());
+        assert!(parse_timestamp("next tuesday").is_none());
+    }
+}
