@@ -1,0 +1,76 @@
+"""Confirma Finance Integrations (CFIS) onboarding SDK.
+
+Create client accounts with the Partner Provisioning Token, validate client access tokens and renew them::
+
+    import confirma
+
+    with confirma.Client("staging") as client:
+        status = client.validate_token(token)
+        if status.expired:
+            renewed = client.renew_token(token)
+            store(renewed.access_token.reveal())
+
+:class:`AsyncClient` offers the same methods as coroutines. Errors are :class:`ConfirmaError` subclasses. Log
+records go to the ``confirma`` logger; they never contain a token. The work is done by a Rust core (native
+module ``confirma._native``).
+"""
+
+import atexit as _atexit
+import os as _os
+
+from . import _native
+from ._client import AsyncClient, Client, NewClientInput, Token
+from ._errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConfirmaError,
+    ConflictError,
+    NetworkError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServiceUnavailableError,
+    TimeoutError,
+    UnexpectedResponseError,
+    ValidationError,
+)
+from ._models import ClientDetails, Contact, ContactRole, NewClient, Service, ServiceType
+from ._native import CORE_VERSION as _CORE_VERSION
+from ._native import CreatedClient, RenewedToken, SecretToken, TokenStatus
+from ._native import __version__ as __version__
+
+__all__ = [
+    "Client",
+    "AsyncClient",
+    "Token",
+    "NewClientInput",
+    "SecretToken",
+    "CreatedClient",
+    "TokenStatus",
+    "RenewedToken",
+    "NewClient",
+    "Service",
+    "ClientDetails",
+    "Contact",
+    "ServiceType",
+    "ContactRole",
+    "ConfirmaError",
+    "ValidationError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "ConflictError",
+    "RateLimitError",
+    "ServiceUnavailableError",
+    "TimeoutError",
+    "NetworkError",
+    "OutcomeUnknownError",
+    "UnexpectedResponseError",
+    "ConfigurationError",
+]
+
+# Runtime threads stop entering Python before the interpreter finalizes (see src/runtime.rs).
+_atexit.register(_native._shutdown)
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_native._after_fork_child)
+
+del _CORE_VERSION

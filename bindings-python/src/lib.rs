@@ -1,0 +1,764 @@
+//! `confirma._native`: the private extension module behind the `confirma` Python package.
+//!
+//! A thin translation of the Rust core (`confirma` crate) into Python: argument conversion, result classes,
+//! error mapping (to the exception classes defined in `confirma/_errors.py`), a fork-aware tokio runtime,
+//! a blocking bridge (GIL released, Ctrl-C honoured) and an asyncio bridge (cancel = drop the Rust future),
+//! and a `tracing` → `logging` bridge. All behaviour (validation, retries, error parsing, redaction) is the
+//! core's.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use confirma::{ClientConfig, Environment, OnboardingClient, ValidationMode};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
+
+mod logbridge;
+mod runtime;
+
+use runtime::{runtime, with_python};
+
+const BINDING_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+// ---------------------------------------------------------------------------------------------------------
+// Errors
+
+static ERROR_FACTORY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Builds the Python exception for a core error (`confirma._errors._from_native`).
+fn error_object<'py>(py: Python<'py>, err: &confirma::Error) -> PyResult<Bound<'py, PyAny>> {
+    let factory = ERROR_FACTORY.import(py, "confirma._errors", "_from_native")?;
+    let kw = PyDict::new(py);
+    kw.set_item("kind", err.kind().as_str())?;
+    kw.set_item("code", err.kind().code())?;
+    kw.set_item("message", err.message())?;
+    kw.set_item("text", err.to_string())?;
+    kw.set_item("status_code", err.status())?;
+    kw.set_item("request_id", err.request_id())?;
+    kw.set_item("retryable", err.is_retryable())?;
+    let fields = PyDict::new(py);
+    for (k, v) in err.field_errors() {
+        fields.set_item(k, PyList::new(py, v)?)?;
+    }
+    kw.set_item("field_errors", fields)?;
+    kw.set_item("source", err.validation_source().map(|s| s.as_str()))?;
+    kw.set_item("retry_after", err.retry_after().map(|d| d.as_secs_f64()))?;
+    kw.set_item("body_excerpt", err.body_excerpt())?;
+    if let confirma::Error::OutcomeUnknown { operation, .. } = err {
+        kw.set_item("operation", operation.as_str())?;
+    }
+    if let Some(cause) = err.cause() {
+        kw.set_item("cause", error_object(py, cause)?)?;
+    }
+    factory.call((), Some(&kw))
+}
+
+fn to_pyerr(py: Python<'_>, err: &confirma::Error) -> PyErr {
+    match error_object(py, err) {
+        Ok(obj) => PyErr::from_value(obj),
+        Err(e) => e,
+    }
+}
+
+fn invalid(py: Python<'_>, field: &str, problem: impl Into<String>) -> PyErr {
+    to_pyerr(py, &confirma::Error::invalid_input(field, problem))
+}
+
+fn config_error(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    to_pyerr(py, &confirma::Error::configuration(message))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// SecretToken
+
+/// An API token (a client access token or the Partner Provisioning Token).
+///
+/// ``repr()`` and ``str()`` show ``[REDACTED]``; read the raw value with :meth:`reveal` only where it must
+/// leave the program (to store it). Tokens cannot be pickled (pickle ``token.reveal()`` explicitly if you
+/// must). The value is wiped from memory when the object is freed.
+#[pyclass(frozen, module = "confirma", name = "SecretToken")]
+struct PySecretToken {
+    inner: confirma::SecretToken,
+}
+
+#[pymethods]
+impl PySecretToken {
+    #[new]
+    fn new(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(PySecretToken { inner: token_arg(py, value, "value")? })
+    }
+
+    /// The raw token. Call this only where the value must leave the program.
+    fn reveal(&self) -> &str {
+        self.inner.expose()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("SecretToken('{}')", confirma::REDACTED)
+    }
+
+    fn __str__(&self) -> &'static str {
+        confirma::REDACTED
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        match other.cast::<PySecretToken>() {
+            Ok(o) => constant_time_eq(self.inner.expose().as_bytes(), o.get().inner.expose().as_bytes()),
+            Err(_) => false,
+        }
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.inner.expose().hash(&mut h);
+        h.finish()
+    }
+
+    fn __bool__(&self) -> bool {
+        !self.inner.is_empty()
+    }
+
+    fn __copy__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __deepcopy__(slf: Py<Self>, _memo: &Bound<'_, PyAny>) -> Py<Self> {
+        slf
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err(
+            "confirma.SecretToken cannot be pickled (that would write the secret out); pickle token.reveal() explicitly if you must",
+        ))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A token argument: `str` or `SecretToken`. Anything else is a `TypeError`.
+fn token_arg(py: Python<'_>, value: &Bound<'_, PyAny>, name: &str) -> PyResult<confirma::SecretToken> {
+    if let Ok(t) = value.cast::<PySecretToken>() {
+        return Ok(t.get().inner.clone());
+    }
+    if let Ok(s) = value.cast::<PyString>() {
+        return match s.to_cow() {
+            Ok(s) => Ok(confirma::SecretToken::new(s.into_owned())),
+            Err(_) => Err(invalid(py, name, "must be visible ASCII characters without spaces or line breaks")),
+        };
+    }
+    Err(PyTypeError::new_err(format!(
+        "{name} must be a str or confirma.SecretToken, not {}",
+        type_name(value)
+    )))
+}
+
+fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".into())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Results
+
+static DATETIME: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static UTC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn to_datetime(py: Python<'_>, t: Option<chrono::DateTime<chrono::Utc>>) -> PyResult<Option<Py<PyAny>>> {
+    let Some(t) = t else { return Ok(None) };
+    let datetime = DATETIME.import(py, "datetime", "datetime")?;
+    let utc = UTC.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.import("datetime")?.getattr("timezone")?.getattr("utc")?.unbind())
+    })?;
+    let kw = PyDict::new(py);
+    kw.set_item("tz", utc.bind(py))?;
+    let dt = datetime.call_method("fromtimestamp", (t.timestamp(),), Some(&kw))?;
+    let kw = PyDict::new(py);
+    kw.set_item("microsecond", t.timestamp_subsec_micros())?;
+    Ok(Some(dt.call_method("replace", (), Some(&kw))?.unbind()))
+}
+
+fn repr_opt(py: Python<'_>, v: &Option<Py<PyAny>>) -> PyResult<String> {
+    match v {
+        Some(v) => Ok(v.bind(py).repr()?.to_string()),
+        None => Ok("None".into()),
+    }
+}
+
+fn py_str_repr(py: Python<'_>, s: &str) -> PyResult<String> {
+    Ok(PyString::new(py, s).repr()?.to_string())
+}
+
+/// The result of :meth:`Client.create_client`: the new client's identifiers and its first access token.
+#[pyclass(frozen, module = "confirma", name = "CreatedClient")]
+struct PyCreatedClient {
+    #[pyo3(get)]
+    client_id: String,
+    #[pyo3(get)]
+    customer_code: String,
+    #[pyo3(get)]
+    payment_reference_prefix: String,
+    #[pyo3(get)]
+    access_token: Py<PySecretToken>,
+    #[pyo3(get)]
+    token_expires_at: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl PyCreatedClient {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "CreatedClient(client_id={}, customer_code={}, payment_reference_prefix={}, access_token=SecretToken('{}'), token_expires_at={})",
+            py_str_repr(py, &self.client_id)?,
+            py_str_repr(py, &self.customer_code)?,
+            py_str_repr(py, &self.payment_reference_prefix)?,
+            confirma::REDACTED,
+            repr_opt(py, &self.token_expires_at)?
+        ))
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err("confirma.CreatedClient holds a secret token and cannot be pickled"))
+    }
+}
+
+fn created_to_py(py: Python<'_>, c: confirma::CreatedClient) -> PyResult<Py<PyAny>> {
+    let obj = PyCreatedClient {
+        client_id: c.client_id,
+        customer_code: c.customer_code,
+        payment_reference_prefix: c.payment_reference_prefix,
+        access_token: Py::new(py, PySecretToken { inner: c.access_token })?,
+        token_expires_at: to_datetime(py, c.token_expires_at)?,
+    };
+    Ok(Py::new(py, obj)?.into_any())
+}
+
+/// The result of :meth:`Client.validate_token`.
+#[pyclass(frozen, module = "confirma", name = "TokenStatus")]
+struct PyTokenStatus {
+    #[pyo3(get)]
+    is_valid: bool,
+    #[pyo3(get)]
+    expired: bool,
+    #[pyo3(get)]
+    message: String,
+}
+
+#[pymethods]
+impl PyTokenStatus {
+    #[new]
+    #[pyo3(signature = (*, is_valid, expired, message))]
+    fn new(is_valid: bool, expired: bool, message: String) -> Self {
+        PyTokenStatus { is_valid, expired, message }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "TokenStatus(is_valid={}, expired={}, message={})",
+            py_bool(self.is_valid),
+            py_bool(self.expired),
+            py_str_repr(py, &self.message)?
+        ))
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        match other.cast::<PyTokenStatus>() {
+            Ok(o) => {
+                let o = o.get();
+                o.is_valid == self.is_valid && o.expired == self.expired && o.message == self.message
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.is_valid, self.expired, &self.message).hash(&mut h);
+        h.finish()
+    }
+
+    fn __bool__(&self) -> bool {
+        self.is_valid
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let rebuild = py.import("confirma._errors")?.getattr("_token_status")?;
+        Ok((rebuild, PyTuple::new(py, [self.is_valid.into_pyobject(py)?.to_owned().into_any(), self.expired.into_pyobject(py)?.to_owned().into_any(), PyString::new(py, &self.message).into_any()])?))
+    }
+}
+
+fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+fn status_to_py(py: Python<'_>, s: confirma::TokenStatus) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, PyTokenStatus { is_valid: s.is_valid, expired: s.expired, message: s.message })?.into_any())
+}
+
+/// The result of :meth:`Client.renew_token`: the new access token (the old one stops working).
+#[pyclass(frozen, module = "confirma", name = "RenewedToken")]
+struct PyRenewedToken {
+    #[pyo3(get)]
+    access_token: Py<PySecretToken>,
+    #[pyo3(get)]
+    expires_at: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl PyRenewedToken {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "RenewedToken(access_token=SecretToken('{}'), expires_at={})",
+            confirma::REDACTED,
+            repr_opt(py, &self.expires_at)?
+        ))
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err("confirma.RenewedToken holds a secret token and cannot be pickled"))
+    }
+}
+
+fn renewed_to_py(py: Python<'_>, r: confirma::RenewedToken) -> PyResult<Py<PyAny>> {
+    let obj = PyRenewedToken {
+        access_token: Py::new(py, PySecretToken { inner: r.access_token })?,
+        expires_at: to_datetime(py, r.expires_at)?,
+    };
+    Ok(Py::new(py, obj)?.into_any())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Input conversion: Python values → serde_json::Value (the core validates the shape).
+
+const MAX_DEPTH: usize = 32;
+
+fn to_json(py: Python<'_>, v: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<serde_json::Value> {
+    use serde_json::Value;
+    let here = if path.is_empty() { "newClient" } else { path };
+    if depth > MAX_DEPTH {
+        return Err(invalid(py, here, "is nested too deeply"));
+    }
+    if v.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = v.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if let Ok(s) = v.cast::<PyString>() {
+        return match s.to_cow() {
+            Ok(s) => Ok(Value::String(s.into_owned())),
+            Err(_) => Err(invalid(py, here, "is not valid Unicode text")),
+        };
+    }
+    if v.cast::<PyInt>().is_ok() {
+        if let Ok(i) = v.extract::<i64>() {
+            return Ok(Value::from(i));
+        }
+        if let Ok(u) = v.extract::<u64>() {
+            return Ok(Value::from(u));
+        }
+        return Ok(Value::String(v.str()?.to_string()));
+    }
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return match serde_json::Number::from_f64(f.value()) {
+            Some(n) => Ok(Value::Number(n)),
+            None => Err(invalid(py, here, "must be a finite number")),
+        };
+    }
+    if let Ok(d) = v.cast::<PyDict>() {
+        let mut map = serde_json::Map::new();
+        for (k, val) in d.iter() {
+            let key = key_of(py, &k, here)?;
+            let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            map.insert(key, to_json(py, &val, &child, depth + 1)?);
+        }
+        return Ok(Value::Object(map));
+    }
+    if v.cast::<PyList>().is_ok() || v.cast::<PyTuple>().is_ok() {
+        let mut out = Vec::new();
+        for (i, item) in v.try_iter()?.enumerate() {
+            out.push(to_json(py, &item?, &format!("{here}[{i}]"), depth + 1)?);
+        }
+        return Ok(Value::Array(out));
+    }
+    if let Ok(m) = v.cast::<PyMapping>() {
+        let mut map = serde_json::Map::new();
+        for item in m.items()?.iter() {
+            let (k, val): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+            let key = key_of(py, &k, here)?;
+            let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            map.insert(key, to_json(py, &val, &child, depth + 1)?);
+        }
+        return Ok(Value::Object(map));
+    }
+    // confirma.NewClient parts (Service, ClientDetails, Contact) nested in a dict.
+    if let Ok(to_dict) = v.getattr("to_dict") {
+        if to_dict.is_callable() {
+            return to_json(py, &to_dict.call0()?, path, depth + 1);
+        }
+    }
+    Err(invalid(py, here, format!("has an unsupported value of type {}", type_name(v))))
+}
+
+fn key_of(py: Python<'_>, k: &Bound<'_, PyAny>, here: &str) -> PyResult<String> {
+    match k.cast::<PyString>() {
+        Ok(s) => s.to_cow().map(|c| c.into_owned()).map_err(|_| invalid(py, here, "has a key that is not valid Unicode text")),
+        Err(_) => Err(invalid(py, here, format!("keys must be strings, not {}", type_name(k)))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Bridges
+
+static THREADING_MAIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn on_main_thread(py: Python<'_>) -> bool {
+    let check = || -> PyResult<bool> {
+        let threading = py.import("threading")?;
+        let main = THREADING_MAIN.get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(threading.call_method0("main_thread")?.unbind()) })?;
+        Ok(threading.call_method0("current_thread")?.is(main.bind(py)))
+    };
+    check().unwrap_or(false)
+}
+
+/// Runs a core future to completion on the binding's runtime with the GIL released. On the main thread,
+/// signals are checked every 100 ms so Ctrl-C interrupts the call (the request is dropped).
+fn block_on<T, F>(py: Python<'_>, fut: F) -> PyResult<Result<T, confirma::Error>>
+where
+    T: Send,
+    F: Future<Output = Result<T, confirma::Error>> + Send,
+{
+    let main = on_main_thread(py);
+    let rt = runtime().map_err(|e| config_error(py, e))?;
+    py.detach(move || {
+        rt.block_on(async move {
+            if !main {
+                return Ok(fut.await);
+            }
+            tokio::pin!(fut);
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    r = &mut fut => return Ok(r),
+                    _ = tick.tick() => {
+                        if let Some(Err(e)) = with_python(|py| py.check_signals()) {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        })
+    })
+}
+
+static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Cancels the Rust task when the asyncio future is done (cancelled, or finished: then a no-op).
+#[pyclass(frozen)]
+struct CancelOnDone {
+    handle: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+#[pymethods]
+impl CancelOnDone {
+    fn __call__(&self, _fut: &Bound<'_, PyAny>) {
+        if let Some(h) = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            h.abort();
+        }
+    }
+}
+
+/// Settles an asyncio future on its loop thread unless it was already cancelled.
+#[pyfunction]
+fn _settle(fut: &Bound<'_, PyAny>, ok: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    if fut.call_method0("done")?.is_truthy()? {
+        return Ok(());
+    }
+    if ok {
+        fut.call_method1("set_result", (value,))?;
+    } else {
+        fut.call_method1("set_exception", (value,))?;
+    }
+    Ok(())
+}
+
+static SETTLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Starts a core future on the runtime and returns an asyncio future for it, bound to the running loop.
+fn spawn_async<'py, T, F>(
+    py: Python<'py>,
+    fut: F,
+    convert: fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, confirma::Error>> + Send + 'static,
+{
+    let event_loop = GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()?;
+    let py_fut = event_loop.call_method0("create_future")?;
+    let settle = SETTLE
+        .get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(wrap_pyfunction!(_settle, py)?.into_any().unbind()) })?
+        .clone_ref(py);
+    let rt = runtime().map_err(|e| config_error(py, e))?;
+    let fut_ref = py_fut.clone().unbind();
+    let loop_ref = event_loop.unbind();
+    let task = rt.spawn(async move {
+        let result = fut.await;
+        with_python(move |py| {
+            let (ok, value) = match result {
+                Ok(v) => match convert(py, v) {
+                    Ok(obj) => (true, obj),
+                    Err(e) => (false, e.into_value(py).into_any()),
+                },
+                Err(e) => (false, to_pyerr(py, &e).into_value(py).into_any()),
+            };
+            // The loop may be closed already: then nobody is waiting and there is nothing to do.
+            let _ = loop_ref.bind(py).call_method1("call_soon_threadsafe", (settle, fut_ref, ok, value));
+        });
+    });
+    let cancel = CancelOnDone { handle: Mutex::new(Some(task.abort_handle())) };
+    py_fut.call_method1("add_done_callback", (Py::new(py, cancel)?,))?;
+    Ok(py_fut)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Client
+
+/// The native client behind `confirma.Client` and `confirma.AsyncClient`.
+#[pyclass(frozen, module = "confirma._native", name = "NativeClient")]
+struct NativeClient {
+    inner: Mutex<Option<OnboardingClient>>,
+    pid: u32,
+    base_url: String,
+    user_agent: String,
+    validation: &'static str,
+}
+
+fn secs(py: Python<'_>, name: &str, v: f64) -> PyResult<Duration> {
+    if !(v > 0.0) || !v.is_finite() {
+        return Err(config_error(py, format!("{name} must be a positive number of seconds")));
+    }
+    Duration::try_from_secs_f64(v).map_err(|_| config_error(py, format!("{name} is out of range")))
+}
+
+impl NativeClient {
+    fn client(&self, py: Python<'_>) -> PyResult<OnboardingClient> {
+        if self.pid != std::process::id() {
+            return Err(config_error(
+                py,
+                format!(
+                    "this confirma client was created in process {} before os.fork(); its connection pool belongs to the parent process. Create a new client in the child process",
+                    self.pid
+                ),
+            ));
+        }
+        match self.inner.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(c) => Ok(c.clone()),
+            None => Err(config_error(py, "this confirma client is closed")),
+        }
+    }
+}
+
+#[pymethods]
+impl NativeClient {
+    #[new]
+    #[pyo3(signature = (environment, base_url, timeout, connect_timeout, total_timeout, max_retries, validation, user_agent_suffix, proxy, root_certificates_pem))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        environment: &str,
+        base_url: Option<&str>,
+        timeout: f64,
+        connect_timeout: f64,
+        total_timeout: f64,
+        max_retries: i64,
+        validation: &str,
+        user_agent_suffix: Option<&str>,
+        proxy: Option<&str>,
+        root_certificates_pem: Option<&str>,
+    ) -> PyResult<Self> {
+        let env = match base_url {
+            Some(u) => Environment::Custom(u.to_string()),
+            None => match environment.trim().to_ascii_lowercase().as_str() {
+                "staging" => Environment::Staging,
+                "production" => Environment::Production,
+                other => {
+                    return Err(config_error(
+                        py,
+                        format!("unknown environment {other:?} (expected \"staging\" or \"production\"; pass base_url= for another URL)"),
+                    ))
+                }
+            },
+        };
+        let mode = match validation.trim().to_ascii_lowercase().as_str() {
+            "strict" => ValidationMode::Strict,
+            "lenient" => ValidationMode::Lenient,
+            other => return Err(config_error(py, format!("unknown validation mode {other:?} (expected \"strict\" or \"lenient\")"))),
+        };
+        if !(0..=u32::MAX as i64).contains(&max_retries) {
+            return Err(config_error(py, "max_retries must be a non-negative integer"));
+        }
+        let version_info = py.import("sys")?.getattr("version_info")?;
+        let (major, minor, micro): (u32, u32, u32) =
+            (version_info.getattr("major")?.extract()?, version_info.getattr("minor")?.extract()?, version_info.getattr("micro")?.extract()?);
+        let mut suffix = format!("python/{major}.{minor}.{micro} confirma-python/{BINDING_VERSION}");
+        if let Some(s) = user_agent_suffix.map(str::trim).filter(|s| !s.is_empty()) {
+            suffix.push(' ');
+            suffix.push_str(s);
+        }
+        let mut config = ClientConfig::new(env)
+            .timeout(secs(py, "timeout", timeout)?)
+            .connect_timeout(secs(py, "connect_timeout", connect_timeout)?)
+            .total_timeout(secs(py, "total_timeout", total_timeout)?)
+            .max_retries(max_retries as u32)
+            .validation(mode)
+            .user_agent_suffix(suffix);
+        if let Some(p) = proxy {
+            config = config.proxy(p);
+        }
+        if let Some(pem) = root_certificates_pem {
+            config = config.extra_root_certificates_pem(pem);
+        }
+        // reqwest needs a runtime context for some of its set-up; build inside ours.
+        let rt = runtime().map_err(|e| config_error(py, e))?;
+        let client = {
+            let _guard = rt.enter();
+            OnboardingClient::new(config).map_err(|e| to_pyerr(py, &e))?
+        };
+        tracing::debug!(target: "confirma::python", base_url = %client.base_url(), validation = mode.as_str(), "client created");
+        Ok(NativeClient {
+            pid: std::process::id(),
+            base_url: client.base_url().to_string(),
+            user_agent: client.user_agent().to_string(),
+            validation: mode.as_str(),
+            inner: Mutex::new(Some(client)),
+        })
+    }
+
+    #[getter]
+    fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    #[getter]
+    fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+
+    #[getter]
+    fn validation(&self) -> &str {
+        self.validation
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).is_none()
+    }
+
+    /// Drops the connection pool (only in the process that created the client).
+    fn close(&self) {
+        let taken = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if self.pid == std::process::id() {
+            drop(taken);
+        } else {
+            // Never tear down the parent's connections from a forked child.
+            std::mem::forget(taken);
+        }
+    }
+
+    fn create_client(&self, py: Python<'_>, provisioning_token: &Bound<'_, PyAny>, new_client: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let token = token_arg(py, provisioning_token, "provisioningToken")?;
+        let value = to_json(py, new_client, "", 0)?;
+        let client = self.client(py)?;
+        match block_on(py, async move { client.create_client_from_value(&token, &value).await })? {
+            Ok(c) => created_to_py(py, c),
+            Err(e) => Err(to_pyerr(py, &e)),
+        }
+    }
+
+    fn validate_token(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let token = token_arg(py, token, "token")?;
+        let client = self.client(py)?;
+        match block_on(py, async move { client.validate_token(&token).await })? {
+            Ok(s) => status_to_py(py, s),
+            Err(e) => Err(to_pyerr(py, &e)),
+        }
+    }
+
+    fn renew_token(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let token = token_arg(py, token, "token")?;
+        let client = self.client(py)?;
+        match block_on(py, async move { client.renew_token(&token).await })? {
+            Ok(r) => renewed_to_py(py, r),
+            Err(e) => Err(to_pyerr(py, &e)),
+        }
+    }
+
+    fn create_client_async<'py>(
+        &self,
+        py: Python<'py>,
+        provisioning_token: &Bound<'py, PyAny>,
+        new_client: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let token = token_arg(py, provisioning_token, "provisioningToken")?;
+        let value = to_json(py, new_client, "", 0)?;
+        let client = self.client(py)?;
+        spawn_async(py, async move { client.create_client_from_value(&token, &value).await }, created_to_py)
+    }
+
+    fn validate_token_async<'py>(&self, py: Python<'py>, token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let token = token_arg(py, token, "token")?;
+        let client = self.client(py)?;
+        spawn_async(py, async move { client.validate_token(&token).await }, status_to_py)
+    }
+
+    fn renew_token_async<'py>(&self, py: Python<'py>, token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let token = token_arg(py, token, "token")?;
+        let client = self.client(py)?;
+        spawn_async(py, async move { client.renew_token(&token).await }, renewed_to_py)
+    }
+}
+
+/// Parses and validates a new client without sending it (the core's `parse_new_client`); returns the
+/// normalised camelCase dict as JSON text. Used by `NewClient.from_dict`-style checks and tests.
+#[pyfunction]
+#[pyo3(signature = (new_client, validation = "strict"))]
+fn validate_new_client(py: Python<'_>, new_client: &Bound<'_, PyAny>, validation: &str) -> PyResult<String> {
+    let mode = match validation.trim().to_ascii_lowercase().as_str() {
+        "strict" => ValidationMode::Strict,
+        "lenient" => ValidationMode::Lenient,
+        other => return Err(config_error(py, format!("unknown validation mode {other:?}"))),
+    };
+    let value = to_json(py, new_client, "", 0)?;
+    let parsed = confirma::validation::parse_new_client(&value, mode).map_err(|fe| to_pyerr(py, &confirma::Error::client_validation(fe)))?;
+    serde_json::to_string(&parsed).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", BINDING_VERSION)?;
+    m.add("CORE_VERSION", confirma::VERSION)?;
+    m.add_class::<PySecretToken>()?;
+    m.add_class::<PyCreatedClient>()?;
+    m.add_class::<PyTokenStatus>()?;
+    m.add_class::<PyRenewedToken>()?;
+    m.add_class::<NativeClient>()?;
+    m.add_function(wrap_pyfunction!(validate_new_client, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::_shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::_after_fork_child, m)?)?;
+    logbridge::install();
+    Ok(())
+}
