@@ -1,0 +1,449 @@
+'use strict'
+// confirma-sdk — the public JavaScript API over the native (napi-rs) addon.
+//
+// This layer only translates: it checks argument *types*, turns the native result objects into
+// values / exported error classes, wraps tokens in SecretToken and wires AbortSignal to a native
+// cancel handle. Validation, retries, error parsing and redaction all happen in the Rust core.
+
+const { inspect } = require('node:util')
+const native = require('../native.js')
+const { version: VERSION } = require('../package.json')
+
+const REDACTED = '[REDACTED]'
+const inspectCustom = inspect.custom
+
+// ---------------------------------------------------------------------------------------------
+// SecretToken
+
+/**
+ * An API token (a client access token or the Partner Provisioning Token). Its value never shows in
+ * `toString()`, template literals, `JSON.stringify`, `util.inspect` or `console.log`; read it with
+ * `reveal()` only where it must leave the program (your database).
+ */
+class SecretToken {
+  #value
+
+  constructor (value) {
+    if (value instanceof SecretToken) value = value.reveal()
+    if (typeof value !== 'string') {
+      throw new TypeError(`SecretToken value must be a string (received ${describe(value)})`)
+    }
+    this.#value = value
+    Object.freeze(this)
+  }
+
+  /** Wraps a string (a SecretToken is returned as it is). */
+  static from (value) {
+    return value instanceof SecretToken ? value : new SecretToken(value)
+  }
+
+  /** The raw token. */
+  reveal () {
+    return this.#value
+  }
+
+  /** Whether both hold the same token (compared in constant time for equal lengths). */
+  equals (other) {
+    const a = this.#value
+    const b = other instanceof SecretToken ? other.reveal() : other
+    if (typeof b !== 'string' || a.length !== b.length) return false
+    let diff = 0
+    for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
+    return diff === 0
+  }
+
+  toString () {
+    return REDACTED
+  }
+
+  toJSON () {
+    return REDACTED
+  }
+
+  [Symbol.toPrimitive] () {
+    return REDACTED
+  }
+
+  get [Symbol.toStringTag] () {
+    return 'SecretToken'
+  }
+
+  [inspectCustom] () {
+    return `SecretToken(${REDACTED})`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** Base class of every error the SDK reports for a failed call. */
+class ConfirmaError extends Error {
+  constructor (message, details = {}) {
+    super(message, details.cause !== undefined ? { cause: details.cause } : undefined)
+    /** Stable machine-readable code, e.g. `CONFIRMA_VALIDATION`. */
+    this.code = details.code ?? this.constructor.code ?? 'CONFIRMA_ERROR'
+    /** snake_case kind, as in the scenario files (`permission_denied`). */
+    this.kind = details.kind ?? this.constructor.kind ?? 'unknown'
+    /** HTTP status of the response, or null when none arrived. */
+    this.status = details.status ?? null
+    /** The service's request id (or the one the SDK sent), or null. */
+    this.requestId = details.requestId ?? null
+    /** Whether the same call may succeed later (the SDK already retried within its budget). */
+    this.retryable = details.retryable ?? false
+    if (details.cause === undefined) this.cause = null
+  }
+}
+
+function defineErrorClass (name, kind, extra) {
+  const Base = extra?.base ?? ConfirmaError
+  const cls = {
+    [name]: class extends Base {
+      constructor (message, details = {}) {
+        super(message, details)
+        extra?.init?.call(this, details)
+      }
+    }
+  }[name]
+  Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true })
+  Object.defineProperty(cls, 'kind', { value: kind })
+  Object.defineProperty(cls, 'code', { value: `CONFIRMA_${kind.toUpperCase()}` })
+  return cls
+}
+Object.defineProperty(ConfirmaError.prototype, 'name', { value: 'ConfirmaError', writable: true, configurable: true })
+
+function initRetryAfter (d) {
+  /** Seconds the service asked to wait before retrying (`Retry-After`), or null. */
+  this.retryAfter = d.retryAfterMs == null ? (d.retryAfter ?? null) : d.retryAfterMs / 1000
+  /** The same in milliseconds, or null. */
+  this.retryAfterMs = d.retryAfterMs ?? (d.retryAfter == null ? null : d.retryAfter * 1000)
+}
+
+/** The request is invalid (found by the SDK before sending, or by the service). */
+const ValidationError = defineErrorClass('ValidationError', 'validation', {
+  init (d) {
+    /** Field path (`client.email`, `contacts[0].name`) → problems. */
+    this.fieldErrors = Object.freeze({ ...(d.fieldErrors ?? {}) })
+    /** `'client'` (found before sending) or `'server'`. */
+    this.source = d.source ?? 'client'
+  }
+})
+/** 401: the token is missing, unknown, revoked or for another environment. */
+const AuthenticationError = defineErrorClass('AuthenticationError', 'authentication')
+/** 403: the token may not do this (a client token used to create a client, ...). */
+const PermissionDeniedError = defineErrorClass('PermissionDeniedError', 'permission_denied')
+/** 409: the client already exists; use the existing-client path (validate or renew its token). */
+const ConflictError = defineErrorClass('ConflictError', 'conflict')
+/** 429: too many requests; see `retryAfter`. */
+const RateLimitError = defineErrorClass('RateLimitError', 'rate_limited', { init: initRetryAfter })
+/** 5xx: the service failed or is unavailable; see `retryAfter`. */
+const ServiceUnavailableError = defineErrorClass('ServiceUnavailableError', 'service_unavailable', { init: initRetryAfter })
+/** The call did not finish within its time limit. */
+const TimeoutError = defineErrorClass('TimeoutError', 'timeout')
+/** The connection could not be made or broke. */
+const NetworkError = defineErrorClass('NetworkError', 'network', {
+  init (d) {
+    /** Whether it failed while connecting (the request was certainly not sent), or null if unknown. */
+    this.connect = d.connect ?? null
+  }
+})
+/**
+ * A create or renew failed after the request may have reached the service: it may or may not have
+ * taken effect. Do not blindly repeat it; `cause` is the failure that made the outcome unknown.
+ */
+const OutcomeUnknownError = defineErrorClass('OutcomeUnknownError', 'outcome_unknown', {
+  init (d) {
+    /** `'create_client'` or `'renew_token'`. */
+    this.operation = d.operation ?? null
+  }
+})
+/** The service answered something the SDK could not understand. */
+const UnexpectedResponseError = defineErrorClass('UnexpectedResponseError', 'unexpected_response', {
+  init (d) {
+    /** A bounded, token-scrubbed excerpt of the body. */
+    this.bodyExcerpt = d.bodyExcerpt ?? null
+  }
+})
+/** The client was configured wrongly (bad option, base URL, proxy or certificate). */
+const ConfigurationError = defineErrorClass('ConfigurationError', 'configuration')
+
+const ERROR_CLASSES = {
+  validation: ValidationError,
+  authentication: AuthenticationError,
+  permission_denied: PermissionDeniedError,
+  conflict: ConflictError,
+  rate_limited: RateLimitError,
+  service_unavailable: ServiceUnavailableError,
+  timeout: TimeoutError,
+  network: NetworkError,
+  outcome_unknown: OutcomeUnknownError,
+  unexpected_response: UnexpectedResponseError,
+  configuration: ConfigurationError
+}
+
+/**
+ * The call was cancelled through its `AbortSignal`. Like Node's own abort errors: `name` is
+ * `'AbortError'`, `code` is `'ABORT_ERR'` and `cause` is the signal's `reason`. Not a ConfirmaError.
+ */
+class AbortError extends Error {
+  constructor (message = 'The operation was aborted', options = undefined) {
+    super(message, options)
+    this.code = 'ABORT_ERR'
+  }
+}
+Object.defineProperty(AbortError.prototype, 'name', { value: 'AbortError', writable: true, configurable: true })
+
+function fromNative (e) {
+  const Cls = ERROR_CLASSES[e.kind] ?? ConfirmaError
+  const cause = e.cause && e.cause.length > 0 ? fromNative(e.cause[0]) : undefined
+  return new Cls(e.message, {
+    code: e.code,
+    kind: e.kind,
+    status: e.status ?? null,
+    requestId: e.requestId ?? null,
+    retryable: e.retryable,
+    retryAfterMs: e.retryAfterMs ?? null,
+    fieldErrors: e.fieldErrors,
+    source: e.source,
+    bodyExcerpt: e.bodyExcerpt,
+    operation: e.operation,
+    connect: e.connect,
+    cause
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument translation
+
+function describe (v) {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  return typeof v === 'object' ? 'an object' : `type ${typeof v}`
+}
+
+/** string | SecretToken → string; null/undefined → '' (the core reports "<name>: is required"). */
+function tokenArg (token, name) {
+  if (token instanceof SecretToken) return token.reveal()
+  if (typeof token === 'string') return token
+  if (token === undefined || token === null) return ''
+  throw new TypeError(`${name} must be a string or a SecretToken (received ${describe(token)})`)
+}
+
+function newClientArg (newClient) {
+  let json
+  try {
+    json = JSON.stringify(newClient === undefined ? null : newClient)
+  } catch (e) {
+    throw new TypeError(`newClient must be a plain, JSON-serialisable object: ${e.message}`)
+  }
+  return json === undefined ? 'null' : json
+}
+
+function signalArg (options) {
+  if (options === undefined || options === null) return undefined
+  if (typeof options !== 'object') {
+    throw new TypeError(`options must be an object like { signal } (received ${describe(options)})`)
+  }
+  const signal = options.signal
+  if (signal === undefined || signal === null) return undefined
+  if (typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
+    throw new TypeError('options.signal must be an AbortSignal')
+  }
+  return signal
+}
+
+function abortError (signal) {
+  return new AbortError('The operation was aborted', { cause: signal.reason })
+}
+
+const OPTION_KEYS = new Set([
+  'environment', 'baseUrl', 'timeoutMs', 'connectTimeoutMs', 'totalTimeoutMs', 'maxRetries',
+  'validation', 'userAgentSuffix', 'proxy', 'rootCertificatesPem'
+])
+
+function nativeOptions (options) {
+  if (options === undefined) options = {}
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`OnboardingClient options must be an object (received ${describe(options)})`)
+  }
+  const bad = (msg) => new ConfigurationError(`configuration error: ${msg}`)
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) throw bad(`unknown option \`${key}\``)
+  }
+  const out = {}
+  const str = (key, allowUrl = false) => {
+    const v = options[key]
+    if (v === undefined || v === null) return
+    if (allowUrl && v instanceof URL) out[key] = v.href
+    else if (typeof v === 'string') out[key] = v
+    else throw bad(`${key} must be a string (received ${describe(v)})`)
+  }
+  const ms = (key) => {
+    const v = options[key]
+    if (v === undefined || v === null) return
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw bad(`${key} must be a positive, finite number of milliseconds`)
+    }
+    out[key] = v
+  }
+  str('environment')
+  str('baseUrl', true)
+  ms('timeoutMs')
+  ms('connectTimeoutMs')
+  ms('totalTimeoutMs')
+  if (options.maxRetries !== undefined && options.maxRetries !== null) {
+    const v = options.maxRetries
+    if (!Number.isInteger(v) || v < 0) throw bad('maxRetries must be a non-negative integer')
+    out.maxRetries = v
+  }
+  str('validation')
+  str('userAgentSuffix')
+  str('proxy', true)
+  const pem = options.rootCertificatesPem
+  if (pem !== undefined && pem !== null) {
+    if (Buffer.isBuffer(pem)) out.rootCertificatesPem = pem.toString('utf8')
+    else if (typeof pem === 'string') out.rootCertificatesPem = pem
+    else throw bad('rootCertificatesPem must be a string or a Buffer')
+  }
+  const ours = `node/${process.versions.node} confirma-node/${VERSION}`
+  out.userAgentSuffix = out.userAgentSuffix ? `${ours} ${out.userAgentSuffix}` : ours
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+function createdClient (c) {
+  return Object.freeze({
+    clientId: c.clientId,
+    customerCode: c.customerCode,
+    paymentReferencePrefix: c.paymentReferencePrefix,
+    accessToken: new SecretToken(c.accessToken),
+    tokenExpiresAt: c.tokenExpiresAtMs == null ? null : new Date(c.tokenExpiresAtMs)
+  })
+}
+
+function tokenStatus (s) {
+  return Object.freeze({ isValid: s.isValid, expired: s.expired, message: s.message })
+}
+
+function renewedToken (r) {
+  return Object.freeze({
+    accessToken: new SecretToken(r.accessToken),
+    expiresAt: r.expiresAtMs == null ? null : new Date(r.expiresAtMs)
+  })
+}
+
+function settle (outcome, pick) {
+  if (outcome.ok) return pick(outcome)
+  if (outcome.error) throw fromNative(outcome.error)
+  // `aborted` without our own abort cannot happen; report it rather than resolve with nothing.
+  throw new AbortError('The operation was cancelled')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+/**
+ * The CFIS onboarding client. Create one per environment and reuse it: it holds a connection pool.
+ * Every method returns a Promise, never blocks the event loop, and accepts `{ signal }` last.
+ */
+class OnboardingClient {
+  #native
+
+  constructor (options) {
+    const built = native.newNativeClient(nativeOptions(options))
+    if (!(built instanceof native.NativeClient)) throw fromNative(built)
+    this.#native = built
+  }
+
+  /** The base URL requests go to (ends with `/`). */
+  get baseUrl () {
+    return this.#native.baseUrl
+  }
+
+  /** The User-Agent header sent with every request. */
+  get userAgent () {
+    return this.#native.userAgent
+  }
+
+  /**
+   * Creates a client account with the Partner Provisioning Token. Validated before sending; never
+   * creates a second client on retry. Resolves to the new client's ids and first access token.
+   */
+  async createClient (provisioningToken, newClient, options) {
+    const token = tokenArg(provisioningToken, 'provisioningToken')
+    const body = newClientArg(newClient)
+    const outcome = await this.#call((n, h) => n.createClient(token, body, h), options)
+    return settle(outcome, (o) => createdClient(o.created))
+  }
+
+  /** Checks an access token. An unknown or expired token resolves with `isValid: false`. */
+  async validateToken (token, options) {
+    const t = tokenArg(token, 'token')
+    const outcome = await this.#call((n, h) => n.validateToken(t, h), options)
+    return settle(outcome, (o) => tokenStatus(o.status))
+  }
+
+  /** Renews an access token (an expired one too); the old token stops working. */
+  async renewToken (token, options) {
+    const t = tokenArg(token, 'token')
+    const outcome = await this.#call((n, h) => n.renewToken(t, h), options)
+    return settle(outcome, (o) => renewedToken(o.renewed))
+  }
+
+  #call (invoke, options) {
+    const signal = signalArg(options)
+    if (!signal) return invoke(this.#native, undefined)
+    if (signal.aborted) return Promise.reject(abortError(signal))
+    const handle = new native.CancelHandle()
+    return new Promise((resolve, reject) => {
+      let done = false
+      const onAbort = () => {
+        if (done) return
+        done = true
+        handle.cancel() // drops the in-flight Rust future (and its HTTP request) at once
+        reject(abortError(signal))
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      invoke(this.#native, handle).then(
+        (outcome) => {
+          signal.removeEventListener('abort', onAbort)
+          if (done) return
+          done = true
+          resolve(outcome)
+        },
+        (err) => {
+          signal.removeEventListener('abort', onAbort)
+          if (done) return
+          done = true
+          reject(err)
+        }
+      )
+    })
+  }
+
+  [inspectCustom] () {
+    return `OnboardingClient { baseUrl: '${this.baseUrl}' }`
+  }
+}
+
+module.exports = {
+  OnboardingClient,
+  SecretToken,
+  ConfirmaError,
+  ValidationError,
+  AuthenticationError,
+  PermissionDeniedError,
+  ConflictError,
+  RateLimitError,
+  ServiceUnavailableError,
+  TimeoutError,
+  NetworkError,
+  OutcomeUnknownError,
+  UnexpectedResponseError,
+  ConfigurationError,
+  AbortError,
+  ERROR_CLASSES,
+  VERSION,
+  CORE_VERSION: native.coreVersion()
+}

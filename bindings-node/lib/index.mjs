@@ -1,0 +1,28 @@
+// ESM entry of confirma-sdk: the same module instance as the CommonJS entry, so `instanceof`
+// works whichever way an application (or its dependencies) load the SDK.
+import { createRequire } from 'node:module'
+
+const sdk = createRequire(import.meta.url)('./index.js')
+
+export const {
+  OnboardingClient,
+  SecretToken,
+  ConfirmaError,
+  ValidationError,
+  AuthenticationError,
+  PermissionDeniedError,
+  ConflictError,
+  RateLimitError,
+  ServiceUnavailableError,
+  TimeoutError,
+  NetworkError,
+  OutcomeUnknownError,
+  UnexpectedResponseError,
+  ConfigurationError,
+  AbortError,
+  ERROR_CLASSES,
+  VERSION,
+  CORE_VERSION
+} = sdk
+
+export default sdk

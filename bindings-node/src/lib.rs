@@ -1,0 +1,405 @@
+//! Native (napi-rs) layer of the `confirma-sdk` npm package.
+//!
+//! This is deliberately thin and *internal*: the public API is the hand-written JavaScript layer in
+//! `bindings-node/lib/` which wraps these exports. Every call resolves to a plain result object
+//! (`{ ok, aborted, created | status | renewed, error }`) instead of rejecting, because napi errors
+//! cannot carry the structured fields the JS error classes need (TOOLCHAIN pitfall 5). All behaviour —
+//! validation, retries, error parsing, redaction — stays in the `confirma` core.
+
+#![deny(clippy::all)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use confirma::{
+    ClientConfig, Environment, Error, OnboardingClient, SecretToken, ValidationMode,
+};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use tokio::sync::watch;
+
+/// Options for the native client, already type-checked by the JS layer.
+#[napi(object)]
+pub struct NativeOptions {
+    /// `staging`, `production`.
+    pub environment: Option<String>,
+    /// A custom base URL; wins over `environment`.
+    pub base_url: Option<String>,
+    pub timeout_ms: Option<f64>,
+    pub connect_timeout_ms: Option<f64>,
+    pub total_timeout_ms: Option<f64>,
+    pub max_retries: Option<f64>,
+    pub validation: Option<String>,
+    pub user_agent_suffix: Option<String>,
+    pub proxy: Option<String>,
+    pub root_certificates_pem: Option<String>,
+}
+
+/// An SDK error as plain data (mapped to the exported error classes in JS).
+#[napi(object)]
+pub struct NativeError {
+    /// snake_case kind (`permission_denied`).
+    pub kind: String,
+    /// Stable code (`CONFIRMA_PERMISSION_DENIED`).
+    pub code: String,
+    /// Full human-readable message (the core's Display; never contains a token).
+    pub message: String,
+    /// The error's own message without the kind prefix.
+    pub detail: String,
+    pub status: Option<u32>,
+    pub request_id: Option<String>,
+    pub retryable: bool,
+    pub retry_after_ms: Option<f64>,
+    pub field_errors: Option<BTreeMap<String, Vec<String>>>,
+    /// `client` | `server` for validation errors.
+    pub source: Option<String>,
+    pub body_excerpt: Option<String>,
+    /// For outcome_unknown: `create_client` | `renew_token`.
+    pub operation: Option<String>,
+    /// For network errors: whether the failure happened while connecting (nothing was sent).
+    pub connect: Option<bool>,
+    /// For outcome_unknown: the failure that made the outcome unknown (zero or one element).
+    pub cause: Option<Vec<NativeError>>,
+}
+
+#[napi(object)]
+pub struct NativeCreatedClient {
+    pub client_id: String,
+    pub customer_code: String,
+    pub payment_reference_prefix: String,
+    pub access_token: String,
+    /// Milliseconds since the epoch.
+    pub token_expires_at_ms: Option<f64>,
+}
+
+#[napi(object)]
+pub struct NativeTokenStatus {
+    pub is_valid: bool,
+    pub expired: bool,
+    pub message: String,
+}
+
+#[napi(object)]
+pub struct NativeRenewedToken {
+    pub access_token: String,
+    /// Milliseconds since the epoch.
+    pub expires_at_ms: Option<f64>,
+}
+
+/// The settled result of one native call. Exactly one of `created`/`status`/`renewed`/`error` is set
+/// unless `aborted` is true.
+#[napi(object)]
+pub struct NativeOutcome {
+    pub ok: bool,
+    pub aborted: bool,
+    pub created: Option<NativeCreatedClient>,
+    pub status: Option<NativeTokenStatus>,
+    pub renewed: Option<NativeRenewedToken>,
+    pub error: Option<NativeError>,
+}
+
+impl NativeOutcome {
+    fn empty(ok: bool) -> Self {
+        NativeOutcome { ok, aborted: false, created: None, status: None, renewed: None, error: None }
+    }
+    fn error(e: NativeError) -> Self {
+        NativeOutcome { error: Some(e), ..Self::empty(false) }
+    }
+    fn aborted() -> Self {
+        NativeOutcome { aborted: true, ..Self::empty(false) }
+    }
+}
+
+fn native_error(e: &Error) -> NativeError {
+    let kind = e.kind();
+    let (operation, cause) = match e {
+        Error::OutcomeUnknown { operation, cause, .. } => {
+            (Some(operation.as_str().to_string()), Some(vec![native_error(cause)]))
+        }
+        _ => (None, None),
+    };
+    let connect = match e {
+        Error::Network { connect, .. } => Some(*connect),
+        _ => None,
+    };
+    NativeError {
+        kind: kind.as_str().to_string(),
+        code: kind.code(),
+        message: e.to_string(),
+        detail: e.message().to_string(),
+        status: e.status().map(u32::from),
+        request_id: e.request_id().map(str::to_string),
+        retryable: e.is_retryable(),
+        retry_after_ms: e.retry_after().map(|d| d.as_secs_f64() * 1000.0),
+        field_errors: (kind == confirma::ErrorKind::Validation).then(|| e.field_errors().clone()),
+        source: e.validation_source().map(|s| s.as_str().to_string()),
+        body_excerpt: e.body_excerpt().map(str::to_string),
+        operation,
+        connect,
+        cause,
+    }
+}
+
+fn internal_error(message: &str) -> NativeError {
+    // A panic or a lost task inside the native layer: reported as an unexpected response so callers
+    // still get a typed error; it never crosses the FFI boundary as a panic.
+    NativeError {
+        kind: "unexpected_response".into(),
+        code: "CONFIRMA_UNEXPECTED_RESPONSE".into(),
+        message: format!("internal error in the native layer: {message}"),
+        detail: message.into(),
+        status: None,
+        request_id: None,
+        retryable: false,
+        retry_after_ms: None,
+        field_errors: None,
+        source: None,
+        body_excerpt: None,
+        operation: None,
+        connect: None,
+        cause: None,
+    }
+}
+
+fn millis(ms: Option<f64>, name: &str) -> std::result::Result<Option<Duration>, Error> {
+    match ms {
+        None => Ok(None),
+        Some(v) => Duration::try_from_secs_f64(v / 1000.0)
+            .map(Some)
+            .map_err(|_| Error::configuration(format!("{name} must be a positive number of milliseconds"))),
+    }
+}
+
+fn build_config(o: NativeOptions) -> std::result::Result<ClientConfig, Error> {
+    let environment = match (o.base_url, o.environment) {
+        (Some(url), _) => Environment::Custom(url),
+        (None, Some(env)) => match env.trim().to_ascii_lowercase().as_str() {
+            "staging" => Environment::Staging,
+            "production" => Environment::Production,
+            _ => {
+                return Err(Error::configuration(format!(
+                    "unknown environment `{env}` (expected 'staging' or 'production', or pass baseUrl)"
+                )))
+            }
+        },
+        (None, None) => {
+            return Err(Error::configuration("environment ('staging' | 'production') or baseUrl is required"))
+        }
+    };
+    let mut config = ClientConfig::new(environment);
+    if let Some(t) = millis(o.timeout_ms, "timeoutMs")? {
+        config = config.timeout(t);
+    }
+    if let Some(t) = millis(o.connect_timeout_ms, "connectTimeoutMs")? {
+        config = config.connect_timeout(t);
+    }
+    if let Some(t) = millis(o.total_timeout_ms, "totalTimeoutMs")? {
+        config = config.total_timeout(t);
+    }
+    if let Some(n) = o.max_retries {
+        // The JS layer passes a non-negative integer; clamp so the core's range check reports it.
+        config = config.max_retries(if n >= u32::MAX as f64 { u32::MAX } else { n.max(0.0) as u32 });
+    }
+    if let Some(v) = o.validation {
+        config = config.validation(v.parse::<ValidationMode>()?);
+    }
+    if let Some(s) = o.user_agent_suffix {
+        config = config.user_agent_suffix(s);
+    }
+    if let Some(p) = o.proxy {
+        config = config.proxy(p);
+    }
+    if let Some(pem) = o.root_certificates_pem {
+        config = config.extra_root_certificates_pem(pem);
+    }
+    Ok(config)
+}
+
+/// Per-call cancellation handle, created by the JS layer for calls that have an `AbortSignal`.
+#[napi]
+pub struct CancelHandle {
+    tx: watch::Sender<bool>,
+}
+
+#[napi]
+impl CancelHandle {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        CancelHandle { tx: watch::Sender::new(false) }
+    }
+
+    /// Cancels the call this handle was passed to (idempotent). The in-flight request is dropped.
+    #[napi]
+    pub fn cancel(&self) {
+        self.tx.send_replace(true);
+    }
+}
+
+impl Default for CancelHandle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Aborts a spawned task when dropped, so cancelling the outer future cancels the request too.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs `fut` on the napi tokio runtime, racing it against the cancel handle. Panics inside become an
+/// internal error; cancellation drops (aborts) the request future at once.
+fn run<F>(fut: F, cancel: Option<watch::Receiver<bool>>) -> impl Future<Output = Result<NativeOutcome>> + Send + 'static
+where
+    F: Future<Output = NativeOutcome> + Send + 'static,
+{
+    async move {
+        let mut task = AbortOnDrop(tokio::spawn(fut));
+        let joined = match cancel {
+            None => (&mut task.0).await,
+            Some(mut rx) => {
+                tokio::select! {
+                    biased;
+                    _ = rx.wait_for(|c| *c) => return Ok(NativeOutcome::aborted()),
+                    r = &mut task.0 => r,
+                }
+            }
+        };
+        Ok(match joined {
+            Ok(outcome) => outcome,
+            Err(e) if e.is_panic() => NativeOutcome::error(internal_error("the request task panicked")),
+            Err(_) => NativeOutcome::aborted(),
+        })
+    }
+}
+
+/// The native client; one per JS `OnboardingClient`.
+#[napi]
+pub struct NativeClient {
+    inner: OnboardingClient,
+}
+
+/// Builds a native client, or returns the configuration error as data.
+#[napi(catch_unwind)]
+pub fn new_native_client(options: NativeOptions) -> Either<NativeClient, NativeError> {
+    match build_config(options).and_then(OnboardingClient::new) {
+        Ok(inner) => Either::A(NativeClient { inner }),
+        Err(e) => Either::B(native_error(&e)),
+    }
+}
+
+/// The core's version.
+#[napi]
+pub fn core_version() -> String {
+    confirma::VERSION.to_string()
+}
+
+fn receiver(cancel: Option<&CancelHandle>) -> Option<watch::Receiver<bool>> {
+    cancel.map(|c| c.tx.subscribe())
+}
+
+#[napi]
+impl NativeClient {
+    /// The User-Agent header this client sends.
+    #[napi(getter)]
+    pub fn user_agent(&self) -> String {
+        self.inner.user_agent().to_string()
+    }
+
+    /// The resolved base URL.
+    #[napi(getter)]
+    pub fn base_url(&self) -> String {
+        self.inner.base_url().to_string()
+    }
+
+    /// `POST /api/v1/partner/client`; `new_client_json` is the JSON text of the user's plain object.
+    #[napi(catch_unwind)]
+    pub fn create_client<'env>(
+        &self,
+        env: &'env Env,
+        token: String,
+        new_client_json: String,
+        cancel: Option<&CancelHandle>,
+    ) -> Result<PromiseRaw<'env, NativeOutcome>> {
+        let client = self.inner.clone();
+        let rx = receiver(cancel);
+        env.spawn_future(run(
+            async move {
+                let token = SecretToken::new(token);
+                let value: serde_json::Value = match serde_json::from_str(&new_client_json) {
+                    Ok(v) => v,
+                    Err(e) => return NativeOutcome::error(native_error(&Error::invalid_input("newClient", e.to_string()))),
+                };
+                match client.create_client_from_value(&token, &value).await {
+                    Ok(c) => NativeOutcome {
+                        created: Some(NativeCreatedClient {
+                            client_id: c.client_id,
+                            customer_code: c.customer_code,
+                            payment_reference_prefix: c.payment_reference_prefix,
+                            access_token: c.access_token.expose().to_string(),
+                            token_expires_at_ms: c.token_expires_at.map(|t| t.timestamp_millis() as f64),
+                        }),
+                        ..NativeOutcome::empty(true)
+                    },
+                    Err(e) => NativeOutcome::error(native_error(&e)),
+                }
+            },
+            rx,
+        ))
+    }
+
+    /// `GET /api/v1/partner/validate`.
+    #[napi(catch_unwind)]
+    pub fn validate_token<'env>(
+        &self,
+        env: &'env Env,
+        token: String,
+        cancel: Option<&CancelHandle>,
+    ) -> Result<PromiseRaw<'env, NativeOutcome>> {
+        let client = self.inner.clone();
+        let rx = receiver(cancel);
+        env.spawn_future(run(
+            async move {
+                match client.validate_token(&SecretToken::new(token)).await {
+                    Ok(s) => NativeOutcome {
+                        status: Some(NativeTokenStatus { is_valid: s.is_valid, expired: s.expired, message: s.message }),
+                        ..NativeOutcome::empty(true)
+                    },
+                    Err(e) => NativeOutcome::error(native_error(&e)),
+                }
+            },
+            rx,
+        ))
+    }
+
+    /// `GET /api/v1/partner/renew`.
+    #[napi(catch_unwind)]
+    pub fn renew_token<'env>(
+        &self,
+        env: &'env Env,
+        token: String,
+        cancel: Option<&CancelHandle>,
+    ) -> Result<PromiseRaw<'env, NativeOutcome>> {
+        let client = self.inner.clone();
+        let rx = receiver(cancel);
+        env.spawn_future(run(
+            async move {
+                match client.renew_token(&SecretToken::new(token)).await {
+                    Ok(r) => NativeOutcome {
+                        renewed: Some(NativeRenewedToken {
+                            access_token: r.access_token.expose().to_string(),
+                            expires_at_ms: r.expires_at.map(|t| t.timestamp_millis() as f64),
+                        }),
+                        ..NativeOutcome::empty(true)
+                    },
+                    Err(e) => NativeOutcome::error(native_error(&e)),
+                }
+            },
+            rx,
+        ))
+    }
+}
