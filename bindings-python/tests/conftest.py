@@ -1,0 +1,137 @@
+"""Shared fixtures: one real sandbox process per test session, admin helpers, fresh Finnish business ids."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional
+
+import pytest
+
+REPO_ROOT = Path(os.environ.get("CONFIRMA_REPO_ROOT") or Path(__file__).resolve().parents[2])
+
+
+def sandbox_binary() -> Path:
+    env = os.environ.get("CONFIRMA_SANDBOX_BIN")
+    if env:
+        return Path(env)
+    return REPO_ROOT / "target" / "x86_64-unknown-linux-gnu" / "debug" / "confirma-sandbox"
+
+
+class Sandbox:
+    def __init__(self, base_url: str, provisioning_token: str, partner_code: str) -> None:
+        self.base_url = base_url
+        self.provisioning_token = provisioning_token
+        self.partner_code = partner_code
+
+    def admin(self, method: str, path: str, body: Optional[Any] = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            text = resp.read().decode() or "null"
+        return json.loads(text)
+
+    def reset(self) -> None:
+        self.admin("POST", "/_sandbox/reset")
+
+    def fault(self, fault: Any) -> None:
+        self.admin("POST", "/_sandbox/faults", fault)
+
+    def clear_faults(self) -> None:
+        self.admin("DELETE", "/_sandbox/faults")
+
+    def state(self) -> Dict[str, Any]:
+        result: Dict[str, Any] = self.admin("GET", "/_sandbox/state")
+        return result
+
+
+@pytest.fixture(scope="session")
+def sandbox_process() -> Iterator[Sandbox]:
+    binary = sandbox_binary()
+    if not binary.exists():
+        pytest.fail(f"sandbox binary not found at {binary} (set CONFIRMA_SANDBOX_BIN)")
+    proc = subprocess.Popen(
+        [str(binary), "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            pytest.fail("the sandbox exited without printing its JSON line")
+        info = json.loads(line)
+        yield Sandbox(info["baseUrl"], info["provisioningToken"], info["partnerCode"])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def sandbox(sandbox_process: Sandbox) -> Sandbox:
+    """The session's sandbox, reset before the test."""
+    sandbox_process.reset()
+    return sandbox_process
+
+
+def _check_digit(first_seven: str) -> Optional[int]:
+    weights = (7, 9, 10, 5, 8, 4, 2)
+    r = sum(int(d) * w for d, w in zip(first_seven, weights)) % 11
+    if r == 0:
+        return 0
+    if r == 1:
+        return None
+    return 11 - r
+
+
+_counter = itertools.count(2000000 + os.getpid() % 1000 * 1000)
+
+
+def business_id() -> str:
+    """A fresh valid Finnish Business ID (7 digits, hyphen, check digit)."""
+    while True:
+        seven = f"{next(_counter):07d}"
+        digit = _check_digit(seven)
+        if digit is not None:
+            return f"{seven}-{digit}"
+
+
+def new_client_dict(partner_code: str, bid: Optional[str] = None, snake: bool = False) -> Dict[str, Any]:
+    bid = bid or business_id()
+    vat = "FI" + bid.replace("-", "")
+    client = {
+        "name": "Testiasiakas Oy",
+        "businessCode": bid,
+        "vatRegNbr": vat,
+        "postalAddress": "Testikuja 7",
+        "postalCode": "00100",
+        "postalDistrict": "HELSINKI",
+        "countryCode": "FI",
+        "email": "laskutus@testiasiakas.fi",
+        "website": "https://www.testiasiakas.fi",
+        "languageCode": "FI",
+    }
+    service = {"type": "LIFECYCLE", "partnerCode": partner_code}
+    if snake:
+        client = {_snake(k): v for k, v in client.items()}
+        service = {_snake(k): v for k, v in service.items()}
+    return {
+        "service": service,
+        "client": client,
+        "contacts": [{"role": "PRIMARY", "name": "Maija Meikäläinen", "email": "maija@testiasiakas.fi"}],
+    }
+
+
+def _snake(key: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in key)
