@@ -22,7 +22,7 @@ mkdir -p "$WORK"
   "maturin>=1.9,<2" "pytest>=8" "pytest-timeout>=2.3" "mypy>=1.10"
 
 log "maturin build (dev profile, --target $TARGET)"
-"$VENV/bin/maturin" build --manifest-path bindings-python/Cargo.toml --profile dev \
+"$VENV/bin/maturin" build --manifest-path bindings-python/Cargo.toml --profile dev -i "$VENV/bin/python" \
   --target "$TARGET" --out "$WHEELS" --compatibility off
 WHEEL="$(ls "$WHEELS"/confirma_sdk-*.whl | head -n1)"
 log "pip install $(basename "$WHEEL") ($(du -h "$WHEEL" | cut -f1))"
