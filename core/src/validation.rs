@@ -342,7 +342,6 @@ impl<'a> Section<'a> {
         match self.lookup(key) {
             None => String::new(),
             Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
             Some(_) => {
                 p.add(self.child(key), "must be a string");
                 String::new()
