@@ -400,8 +400,10 @@ class OnboardingClient {
       let done = false
       const onAbort = () => {
         if (done) return
+        // Drops the in-flight Rust future (and its HTTP request) at once. `false` means the call had
+        // already completed: its outcome (say, a renewed token) is on its way and is delivered instead.
+        if (!handle.cancel()) return
         done = true
-        handle.cancel() // drops the in-flight Rust future (and its HTTP request) at once
         reject(abortError(signal))
       }
       signal.addEventListener('abort', onAbort, { once: true })

@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use confirma::{
@@ -217,22 +219,43 @@ fn build_config(o: NativeOptions) -> std::result::Result<ClientConfig, Error> {
 }
 
 /// Per-call cancellation handle, created by the JS layer for calls that have an `AbortSignal`.
+///
+/// The call and the handle agree atomically on who finished first: `cancel()` returns `false` when the
+/// call has already completed (its result is on its way to JavaScript and must not be discarded — a
+/// renewed token would otherwise be lost), and a call that was cancelled first never delivers a result.
 #[napi]
 pub struct CancelHandle {
+    state: Arc<CallState>,
+}
+
+struct CallState {
+    /// RUNNING → CANCELLED (by `cancel`) or RUNNING → COMPLETED (by the call), exactly once.
+    phase: AtomicU8,
     tx: watch::Sender<bool>,
 }
+
+const RUNNING: u8 = 0;
+const CANCELLED: u8 = 1;
+const COMPLETED: u8 = 2;
 
 #[napi]
 impl CancelHandle {
     #[napi(constructor)]
     pub fn new() -> Self {
-        CancelHandle { tx: watch::Sender::new(false) }
+        CancelHandle { state: Arc::new(CallState { phase: AtomicU8::new(RUNNING), tx: watch::Sender::new(false) }) }
     }
 
-    /// Cancels the call this handle was passed to (idempotent). The in-flight request is dropped.
+    /// Cancels the call this handle was passed to: the in-flight request is dropped at once. Returns
+    /// `false` if the call had already completed (then its outcome is delivered as usual).
     #[napi]
-    pub fn cancel(&self) {
-        self.tx.send_replace(true);
+    pub fn cancel(&self) -> bool {
+        match self.state.phase.compare_exchange(RUNNING, CANCELLED, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                self.state.tx.send_replace(true);
+                true
+            }
+            Err(phase) => phase == CANCELLED,
+        }
     }
 }
 
@@ -253,15 +276,16 @@ impl<T> Drop for AbortOnDrop<T> {
 
 /// Runs `fut` on the napi tokio runtime, racing it against the cancel handle. Panics inside become an
 /// internal error; cancellation drops (aborts) the request future at once.
-fn run<F>(fut: F, cancel: Option<watch::Receiver<bool>>) -> impl Future<Output = Result<NativeOutcome>> + Send + 'static
+fn run<F>(fut: F, cancel: Option<Arc<CallState>>) -> impl Future<Output = Result<NativeOutcome>> + Send + 'static
 where
     F: Future<Output = NativeOutcome> + Send + 'static,
 {
     async move {
         let mut task = AbortOnDrop(tokio::spawn(fut));
-        let joined = match cancel {
+        let joined = match &cancel {
             None => (&mut task.0).await,
-            Some(mut rx) => {
+            Some(state) => {
+                let mut rx = state.tx.subscribe();
                 tokio::select! {
                     biased;
                     _ = rx.wait_for(|c| *c) => return Ok(NativeOutcome::aborted()),
@@ -269,6 +293,12 @@ where
                 }
             }
         };
+        if let Some(state) = &cancel {
+            if state.phase.compare_exchange(RUNNING, COMPLETED, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                // Cancelled at the same moment: JavaScript has already rejected the call.
+                return Ok(NativeOutcome::aborted());
+            }
+        }
         Ok(match joined {
             Ok(outcome) => outcome,
             Err(e) if e.is_panic() => NativeOutcome::error(internal_error("the request task panicked")),
@@ -298,8 +328,8 @@ pub fn core_version() -> String {
     confirma::VERSION.to_string()
 }
 
-fn receiver(cancel: Option<&CancelHandle>) -> Option<watch::Receiver<bool>> {
-    cancel.map(|c| c.tx.subscribe())
+fn receiver(cancel: Option<&CancelHandle>) -> Option<Arc<CallState>> {
+    cancel.map(|c| c.state.clone())
 }
 
 #[napi]

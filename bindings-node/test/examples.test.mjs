@@ -14,7 +14,7 @@ const project = path.resolve(here, '..') // the scratch project the package is i
 const examples = path.join(project, 'examples')
 const tsc = path.join(project, 'node_modules', 'typescript', 'bin', 'tsc')
 
-describe('examples', () => {
+describe('examples', { concurrency: true }, () => {
   let sb
   before(async () => { sb = await startSandbox() })
   after(async () => { await sb?.stop() })
