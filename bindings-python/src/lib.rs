@@ -572,6 +572,18 @@ impl NativeClient {
     }
 }
 
+impl Drop for NativeClient {
+    fn drop(&mut self) {
+        if self.pid != std::process::id() {
+            // In a forked child, the connection pool's sockets are registered with the parent's epoll
+            // instance (shared across fork): tearing them down here would deregister them for the parent.
+            if let Some(c) = self.inner.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+                std::mem::forget(c);
+            }
+        }
+    }
+}
+
 #[pymethods]
 impl NativeClient {
     #[new]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime as dt
+import gc
 import logging
 import os
 import pickle
@@ -497,7 +498,7 @@ def test_async_call_outside_event_loop_raises() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_fork_child_gets_clear_error_then_new_client_works(sandbox: Sandbox) -> None:
-    parent_client = confirma.Client(base_url=sandbox.base_url)
+    parent_client = confirma.Client(base_url=sandbox.base_url, timeout=3.0, max_retries=0)
     created = parent_client.create_client(sandbox.provisioning_token, new_client_dict(sandbox.partner_code))
     assert parent_client.validate_token(created.access_token).is_valid
     read_fd, write_fd = os.pipe()
@@ -512,6 +513,9 @@ def test_fork_child_gets_clear_error_then_new_client_works(sandbox: Sandbox) -> 
                 msgs.append("old client worked?!")
             except confirma.ConfigurationError as e:
                 msgs.append("old:" + ("fork" in str(e) and "ok" or str(e)))
+            # Freeing the parent's client in the child must not disturb the parent's connections.
+            del parent_client
+            gc.collect()
             fresh = confirma.Client(base_url=sandbox.base_url)
             msgs.append("new:" + str(fresh.validate_token(created.access_token).is_valid))
 
@@ -538,8 +542,10 @@ def test_fork_child_gets_clear_error_then_new_client_works(sandbox: Sandbox) -> 
     os.close(read_fd)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, out
     assert out == "old:ok;new:True;async:True"
-    # The parent's client still works.
+    # The parent's client (and its pooled connection) still works.
+    started = time.monotonic()
     assert parent_client.validate_token(created.access_token).is_valid
+    assert time.monotonic() - started < 1
 
 
 def test_ctrl_c_interrupts_a_blocking_call(sandbox: Sandbox) -> None:
