@@ -1,0 +1,103 @@
+package com.confirmafinance.sdk
+
+import kotlin.time.Duration
+import kotlin.time.Duration.Companion.seconds
+import kotlin.time.toJavaDuration
+import kotlin.time.toKotlinDuration
+
+/**
+ * Everything an [OnboardingClient] is built from. Every field has a sensible default:
+ *
+ * ```kotlin
+ * val config = ClientConfig(environment = Environment.PRODUCTION, timeout = 20.seconds)
+ * val sandbox = ClientConfig(baseUrl = "http://127.0.0.1:8080")
+ * ```
+ *
+ * Java callers use [ClientConfig.builder].
+ *
+ * @property environment Staging (default) or production. Tokens are issued per environment.
+ * @property baseUrl A custom base URL (a proxy, the local sandbox); overrides [environment]. Plain
+ *   `http://` is allowed only for loopback hosts.
+ * @property timeout Time allowed for one attempt, from sending to the last byte of the body (30 s).
+ * @property connectTimeout Time allowed to establish a connection (10 s).
+ * @property totalTimeout Time allowed for a whole call, retries and backoff included (60 s).
+ * @property maxRetries Retries after the first attempt, 0..10 (2). Only failures that are safe to retry
+ *   for the operation are retried: a create or renew is never repeated once it may have reached the service.
+ * @property validation Client-side validation before sending ([ValidationMode.STRICT]).
+ * @property userAgentSuffix Added to the `User-Agent` after `confirma-sdk/<version> kotlin/<version>`.
+ * @property proxy An HTTP(S) proxy URL for all requests. May contain credentials; never printed.
+ * @property extraRootCertificatesPem Extra trusted root certificate(s), PEM (e.g. a TLS-inspecting proxy).
+ */
+data class ClientConfig(
+    val environment: Environment = Environment.STAGING,
+    val baseUrl: String? = null,
+    val timeout: Duration = 30.seconds,
+    val connectTimeout: Duration = 10.seconds,
+    val totalTimeout: Duration = 60.seconds,
+    val maxRetries: Int = 2,
+    val validation: ValidationMode = ValidationMode.STRICT,
+    val userAgentSuffix: String? = null,
+    val proxy: String? = null,
+    val extraRootCertificatesPem: String? = null,
+) {
+    /** The proxy (which may hold credentials) and the PEM text are not printed. */
+    override fun toString(): String =
+        "ClientConfig(environment=$environment, baseUrl=$baseUrl, timeout=$timeout, connectTimeout=$connectTimeout, " +
+            "totalTimeout=$totalTimeout, maxRetries=$maxRetries, validation=$validation, " +
+            "userAgentSuffix=$userAgentSuffix, proxy=${proxy?.let { "[REDACTED]" }}, " +
+            "extraRootCertificatesPem=${extraRootCertificatesPem?.let { "<${it.length} chars>" }})"
+
+    internal fun toNative(): NativeClientConfig {
+        if (maxRetries !in 0..10) {
+            throw ConfirmaException.configurationError("maxRetries must be between 0 and 10")
+        }
+        val suffix = listOfNotNull("kotlin/${KotlinVersion.CURRENT}", userAgentSuffix?.trim()?.takeIf { it.isNotEmpty() })
+        return NativeClientConfig(
+            environment = environment,
+            baseUrl = baseUrl,
+            timeoutMs = timeout.toMillisRoundedUp(),
+            connectTimeoutMs = connectTimeout.toMillisRoundedUp(),
+            totalTimeoutMs = totalTimeout.toMillisRoundedUp(),
+            maxRetries = maxRetries.toUInt(),
+            validation = validation,
+            userAgentSuffix = suffix.joinToString(" "),
+            proxy = proxy,
+            extraRootCertificatesPem = extraRootCertificatesPem,
+        )
+    }
+
+    /** A builder for Java callers: `ClientConfig.builder().baseUrl(url).timeout(Duration.ofSeconds(5)).build()`. */
+    class Builder internal constructor(private var c: ClientConfig) {
+        fun environment(value: Environment) = apply { c = c.copy(environment = value) }
+        fun baseUrl(value: String?) = apply { c = c.copy(baseUrl = value) }
+        fun timeout(value: java.time.Duration) = apply { c = c.copy(timeout = value.toKotlinDuration()) }
+        fun connectTimeout(value: java.time.Duration) = apply { c = c.copy(connectTimeout = value.toKotlinDuration()) }
+        fun totalTimeout(value: java.time.Duration) = apply { c = c.copy(totalTimeout = value.toKotlinDuration()) }
+        fun maxRetries(value: Int) = apply { c = c.copy(maxRetries = value) }
+        fun validation(value: ValidationMode) = apply { c = c.copy(validation = value) }
+        fun userAgentSuffix(value: String?) = apply { c = c.copy(userAgentSuffix = value) }
+        fun proxy(value: String?) = apply { c = c.copy(proxy = value) }
+        fun extraRootCertificatesPem(value: String?) = apply { c = c.copy(extraRootCertificatesPem = value) }
+        fun build(): ClientConfig = c
+    }
+
+    /** The per-attempt timeout as a `java.time.Duration` (for Java callers). */
+    val timeoutJava: java.time.Duration get() = timeout.toJavaDuration()
+
+    companion object {
+        /** A builder starting from the defaults. */
+        @JvmStatic
+        fun builder(): Builder = Builder(ClientConfig())
+    }
+}
+
+/** Ten years: "no limit" (INFINITE) is capped here so deadline arithmetic cannot overflow. */
+private const val MAX_MILLIS: Long = 10L * 365 * 24 * 3600 * 1000
+
+/** Negative durations become 0 (which the core rejects as a configuration error); sub-millisecond ones round up. */
+private fun Duration.toMillisRoundedUp(): ULong {
+    if (isNegative() || this == Duration.ZERO) return 0UL
+    if (isInfinite()) return MAX_MILLIS.toULong()
+    val micros = inWholeMicroseconds
+    return ((micros + 999) / 1000).coerceAtMost(MAX_MILLIS).toULong()
+}

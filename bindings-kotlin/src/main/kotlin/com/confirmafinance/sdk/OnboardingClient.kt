@@ -1,0 +1,189 @@
+package com.confirmafinance.sdk
+
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.atomic.AtomicBoolean
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancel
+import kotlinx.coroutines.future.future
+import kotlinx.coroutines.runBlocking
+
+/**
+ * The CFIS onboarding client: create a client with the Partner Provisioning Token, validate an access
+ * token, renew it.
+ *
+ * ```kotlin
+ * OnboardingClient(ClientConfig(environment = Environment.STAGING)).use { cfis ->
+ *     val created = cfis.createClient(provisioningToken, newClient)
+ *     db.save(created.clientId, created.accessToken.reveal())
+ *     val status = cfis.validateToken(created.accessToken)
+ * }
+ * ```
+ *
+ * The `suspend` functions never block a thread and are cancellable: cancelling the coroutine cancels the
+ * HTTP request. Java callers and plain scripts use the `...Blocking` variants or the `...Async` variants
+ * (which return a [CompletableFuture]; cancelling the future cancels the request).
+ *
+ * Thread-safe; share one instance (it holds a connection pool). Every call runs on one process-wide
+ * native runtime. [close] releases the native client; calls after it throw [IllegalStateException].
+ *
+ * @throws ConfirmaException.Configuration from the constructor on a bad base URL, proxy or certificate.
+ */
+class OnboardingClient(
+    /** The configuration this client was built from. */
+    val config: ClientConfig = ClientConfig(),
+) : AutoCloseable {
+
+    private val native: NativeClient = translate { NativeClient(config.toNative()) }
+    private val closed = AtomicBoolean(false)
+    private val asyncScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+
+    /** The resolved base URL (ends with `/`). */
+    val baseUrl: String get() = live().baseUrl()
+
+    /** The `User-Agent` sent with every request. */
+    val userAgent: String get() = live().userAgent()
+
+    /**
+     * Creates a client account with the Partner Provisioning Token and returns its identifiers and first
+     * access token. Validated locally first (every problem at once, as [ConfirmaException.Validation]).
+     * Never repeated once the request may have reached the service: such a failure is
+     * [ConfirmaException.OutcomeUnknown]. [ConfirmaException.Conflict] means the client exists.
+     */
+    suspend fun createClient(provisioningToken: SecretToken, newClient: NewClient): CreatedClient =
+        translate { live().createClient(provisioningToken, newClient) }
+
+    /** [createClient] with a raw provisioning token. */
+    suspend fun createClient(provisioningToken: String, newClient: NewClient): CreatedClient =
+        withToken(provisioningToken) { createClient(it, newClient) }
+
+    /**
+     * [createClient] from JSON shaped like the API contract (`{"service": {...}, "client": {...},
+     * "contacts": [...]}`, camelCase or snake_case keys). Structural problems (a number where a string
+     * belongs, an unknown role) are reported as [ConfirmaException.Validation] with field paths.
+     */
+    suspend fun createClientFromJson(provisioningToken: SecretToken, newClientJson: String): CreatedClient =
+        translate { live().createClientJson(provisioningToken, newClientJson) }
+
+    /** [createClientFromJson] with a raw provisioning token. */
+    suspend fun createClientFromJson(provisioningToken: String, newClientJson: String): CreatedClient =
+        withToken(provisioningToken) { createClientFromJson(it, newClientJson) }
+
+    /**
+     * Checks whether an access token is valid. An unknown or expired token is not an error: the result
+     * says `isValid = false` (and `expired` for an expired one). Retried on transient failures.
+     */
+    suspend fun validateToken(token: SecretToken): TokenStatus = translate { live().validateToken(token) }
+
+    /** [validateToken] with a raw token. */
+    suspend fun validateToken(token: String): TokenStatus = withToken(token) { validateToken(it) }
+
+    /**
+     * Renews an access token (also an expired one); the old token stops working. Never repeated once the
+     * request may have reached the service (a lost answer would otherwise rotate the token twice): such a
+     * failure is [ConfirmaException.OutcomeUnknown].
+     */
+    suspend fun renewToken(token: SecretToken): RenewedToken = translate { live().renewToken(token) }
+
+    /** [renewToken] with a raw token. */
+    suspend fun renewToken(token: String): RenewedToken = withToken(token) { renewToken(it) }
+
+    /** Parses and validates JSON shaped like the API contract into a [NewClient], with this client's validation mode. */
+    fun parseNewClient(json: String): NewClient = NewClient.fromJson(json, config.validation)
+
+    // ---- blocking variants (Java, scripts) ----
+
+    /** Blocking [createClient]. */
+    @Throws(ConfirmaException::class)
+    fun createClientBlocking(provisioningToken: SecretToken, newClient: NewClient): CreatedClient =
+        runBlocking { createClient(provisioningToken, newClient) }
+
+    /** Blocking [createClient]. */
+    @Throws(ConfirmaException::class)
+    fun createClientBlocking(provisioningToken: String, newClient: NewClient): CreatedClient =
+        runBlocking { createClient(provisioningToken, newClient) }
+
+    /** Blocking [createClientFromJson]. */
+    @Throws(ConfirmaException::class)
+    fun createClientFromJsonBlocking(provisioningToken: SecretToken, newClientJson: String): CreatedClient =
+        runBlocking { createClientFromJson(provisioningToken, newClientJson) }
+
+    /** Blocking [validateToken]. */
+    @Throws(ConfirmaException::class)
+    fun validateTokenBlocking(token: SecretToken): TokenStatus = runBlocking { validateToken(token) }
+
+    /** Blocking [validateToken]. */
+    @Throws(ConfirmaException::class)
+    fun validateTokenBlocking(token: String): TokenStatus = runBlocking { validateToken(token) }
+
+    /** Blocking [renewToken]. */
+    @Throws(ConfirmaException::class)
+    fun renewTokenBlocking(token: SecretToken): RenewedToken = runBlocking { renewToken(token) }
+
+    /** Blocking [renewToken]. */
+    @Throws(ConfirmaException::class)
+    fun renewTokenBlocking(token: String): RenewedToken = runBlocking { renewToken(token) }
+
+    // ---- CompletableFuture variants (Java) ----
+
+    /** [createClient] as a [CompletableFuture]; cancelling it cancels the request. */
+    fun createClientAsync(provisioningToken: SecretToken, newClient: NewClient): CompletableFuture<CreatedClient> =
+        asyncScope.future { createClient(provisioningToken, newClient) }
+
+    /** [validateToken] as a [CompletableFuture]; cancelling it cancels the request. */
+    fun validateTokenAsync(token: SecretToken): CompletableFuture<TokenStatus> =
+        asyncScope.future { validateToken(token) }
+
+    /** [renewToken] as a [CompletableFuture]; cancelling it cancels the request. */
+    fun renewTokenAsync(token: SecretToken): CompletableFuture<RenewedToken> =
+        asyncScope.future { renewToken(token) }
+
+    /** Releases the native client (calls still running finish first). Idempotent. */
+    override fun close() {
+        if (closed.compareAndSet(false, true)) {
+            asyncScope.cancel()
+            native.close()
+        }
+    }
+
+    override fun toString(): String = "OnboardingClient(baseUrl=${if (closed.get()) "<closed>" else baseUrl})"
+
+    private fun live(): NativeClient {
+        check(!closed.get()) { "this OnboardingClient is closed" }
+        return native
+    }
+
+    companion object {
+        /** The version of the native SDK core. */
+        @JvmStatic
+        val sdkVersion: String get() = nativeSdkVersion()
+
+        /**
+         * How many SDK calls are running on the native runtime right now (diagnostics: a cancelled call
+         * leaves this count as soon as its request is dropped).
+         */
+        @JvmStatic
+        fun activeNativeCalls(): Long = nativeActiveCalls().toLong()
+    }
+}
+
+/**
+ * Parses and validates JSON shaped like the API contract (camelCase or snake_case keys) into a
+ * [NewClient]. Every problem is reported at once as [ConfirmaException.Validation] with field paths.
+ */
+fun NewClient.Companion.fromJson(json: String, validation: ValidationMode = ValidationMode.STRICT): NewClient =
+    translate { nativeParseNewClient(json, validation) }
+
+/** Runs a native call, turning its errors into [ConfirmaException]s. */
+internal inline fun <T> translate(block: () -> T): T =
+    try {
+        block()
+    } catch (e: NativeException) {
+        throw ConfirmaException.from(e)
+    } catch (e: InternalException) {
+        throw ConfirmaException.internalError(e.message ?: "the native library failed", e)
+    }
+
+private suspend inline fun <T> withToken(raw: String, block: (SecretToken) -> T): T =
+    SecretToken(raw).use { block(it) }
