@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use confirma::{ClientConfig, Environment, OnboardingClient, ValidationMode};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
@@ -744,21 +744,6 @@ impl NativeClient {
     }
 }
 
-/// Parses and validates a new client without sending it (the core's `parse_new_client`); returns the
-/// normalised camelCase dict as JSON text. Used by `NewClient.from_dict`-style checks and tests.
-#[pyfunction]
-#[pyo3(signature = (new_client, validation = "strict"))]
-fn validate_new_client(py: Python<'_>, new_client: &Bound<'_, PyAny>, validation: &str) -> PyResult<String> {
-    let mode = match validation.trim().to_ascii_lowercase().as_str() {
-        "strict" => ValidationMode::Strict,
-        "lenient" => ValidationMode::Lenient,
-        other => return Err(config_error(py, format!("unknown validation mode {other:?}"))),
-    };
-    let value = to_json(py, new_client, "", 0)?;
-    let parsed = confirma::validation::parse_new_client(&value, mode).map_err(|fe| to_pyerr(py, &confirma::Error::client_validation(fe)))?;
-    serde_json::to_string(&parsed).map_err(|e| PyRuntimeError::new_err(e.to_string()))
-}
-
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", BINDING_VERSION)?;
@@ -768,7 +753,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTokenStatus>()?;
     m.add_class::<PyRenewedToken>()?;
     m.add_class::<NativeClient>()?;
-    m.add_function(wrap_pyfunction!(validate_new_client, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_after_fork_child, m)?)?;
     logbridge::install();

@@ -497,6 +497,7 @@ def test_async_call_outside_event_loop_raises() -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_fork_child_gets_clear_error_then_new_client_works(sandbox: Sandbox) -> None:
     parent_client = confirma.Client(base_url=sandbox.base_url, timeout=3.0, max_retries=0)
     created = parent_client.create_client(sandbox.provisioning_token, new_client_dict(sandbox.partner_code))
