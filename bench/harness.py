@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+"""Benchmark harness: runs every contestant against one release sandbox and prints/writes the results.
+
+Called by bench/run after the builds (it reads target/bench/manifest.json). Standard library only.
+Every contestant is a separate process that takes one JSON spec and prints one JSON line:
+
+  spec:   {baseUrl, token, provisioningToken, partnerCode, workload: validate|flow|rss|first_call,
+           concurrency, warmupSec, durationSec, calls, idBase}
+  result: validate/flow -> {ops, seconds, rps, p50_us, p99_us, errors, first_error}
+          rss           -> {calls, rss_before_kb, rss_after_kb, rss_growth_kb, errors}
+          first_call    -> {import_ms, new_client_ms, first_call_ms, process_to_first_result_ms}
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+WORK = ROOT / "target" / "bench"
+
+# (language, contestant id, kind) — kind: binding | core | peer | loadgen
+CONTESTANTS = [
+    ("rust", "rust-core", "core"),
+    ("python", "py-confirma-async", "binding"),
+    ("python", "py-confirma-sync", "binding"),
+    ("python", "py-aiohttp", "peer"),
+    ("python", "py-httpx", "peer"),
+    ("node", "node-confirma", "binding"),
+    ("node", "node-undici", "peer"),
+    ("node", "node-fetch", "peer"),
+    ("jvm", "kotlin-confirma", "binding"),
+    ("jvm", "jvm-httpclient", "peer"),
+]
+LOADGEN = "wrk"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+class Sandbox:
+    def __init__(self, binary: str, cpus: str | None) -> None:
+        cmd = [binary, "--host", "127.0.0.1", "--port", "0"]
+        if cpus:
+            cmd = ["taskset", "-c", cpus] + cmd
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("the sandbox did not start")
+        info = json.loads(line)
+        self.base_url = info["baseUrl"]
+        self.provisioning_token = info["provisioningToken"]
+        self.partner_code = info["partnerCode"]
+
+    def request(self, method: str, path: str, token: str | None = None, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("X-Api-Key", token)
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"{}")
+
+    def new_token(self) -> str:
+        code = "9999993"  # a fixed valid Business ID outside the contestants' ranges
+        w = (7, 9, 10, 5, 8, 4, 2)
+        r = sum(int(d) * k for d, k in zip(code[:7], w)) % 11
+        bid = f"{code[:7]}-{0 if r == 0 else 11 - r}"
+        created = self.request("POST", "/api/v1/partner/client", self.provisioning_token, {
+            "service": {"type": "LIFECYCLE", "partnerCode": self.partner_code},
+            "client": {"name": "Bench Oy", "businessCode": bid, "vatRegNbr": "FI" + bid.replace("-", ""),
+                       "postalAddress": "Testikuja 7", "postalCode": "00100", "postalDistrict": "HELSINKI",
+                       "countryCode": "FI", "email": "bench@example.fi", "languageCode": "FI"},
+            "contacts": [{"role": "PRIMARY", "name": "Bench", "email": "bench@example.fi"}],
+        })
+        return created["accessToken"]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Harness:
+    def __init__(self, args: argparse.Namespace, manifest: dict) -> None:
+        self.args = args
+        self.m = manifest
+        ncpu = os.cpu_count() or 1
+        self.pin = args.pin and ncpu >= 2 and shutil.which("taskset") is not None
+        self.server_cpus = "0" if self.pin else None
+        self.client_cpus = ",".join(str(c) for c in range(1, ncpu)) if self.pin else None
+        self.id_base = 0
+        self.skipped: dict[str, str] = {}
+        self.available = {}
+        for lang, cid, _kind in CONTESTANTS:
+            why = self.unavailable(lang, cid)
+            if why:
+                self.skipped[cid] = why
+            else:
+                self.available[cid] = lang
+        if args.only:
+            keep = set(args.only.split(","))
+            self.available = {k: v for k, v in self.available.items() if k in keep or v in keep}
+        if not manifest.get("wrk"):
+            self.skipped[LOADGEN] = manifest.get("wrk_error", "wrk not installed")
+
+    def unavailable(self, lang: str, cid: str) -> str | None:
+        m = self.m
+        if lang == "rust":
+            return None if m.get("rust_bench") else "Rust contestant not built"
+        if lang == "python":
+            return None if m.get("python") else m.get("python_error", "Python venv not built")
+        if lang == "node":
+            return None if m.get("node_dir") else m.get("node_error", "Node scratch project not built")
+        if cid == "kotlin-confirma":
+            if not m.get("jvm_classpath"):
+                return m.get("jvm_error", "JVM contestants not built")
+            return None if m.get("kotlin") else m.get("kotlin_error", "Kotlin binding not available")
+        if cid == "jvm-httpclient":
+            return None if m.get("jvm_classpath") else m.get("jvm_error", "JVM contestants not built")
+        return "unknown"
+
+    # ------------------------------------------------------------------ running one contestant
+    def command(self, cid: str, spec: dict) -> tuple[list[str], str | None]:
+        s = json.dumps(spec)
+        m = self.m
+        if cid == "rust-core":
+            return [m["rust_bench"], s], None
+        if cid.startswith("py-"):
+            name = {"py-confirma-async": "confirma-async", "py-confirma-sync": "confirma-sync",
+                    "py-aiohttp": "aiohttp", "py-httpx": "httpx"}[cid]
+            return [m["python"], str(BENCH / "python" / "contestant.py"), name, s], str(WORK)
+        if cid.startswith("node-"):
+            flags = ["--expose-gc"] if spec["workload"] == "rss" else []
+            return ["node", *flags, str(BENCH / "node" / "contestant.mjs"), cid[5:], s], m["node_dir"]
+        if cid in ("kotlin-confirma", "jvm-httpclient"):
+            name = "confirma" if cid == "kotlin-confirma" else "jdk-httpclient"
+            flags = ["-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch"] if spec["workload"] == "rss" else []
+            return ["java", *flags, "-cp", m["jvm_classpath"], "bench.MainKt", name, s], None
+        raise KeyError(cid)
+
+    def run_one(self, cid: str, spec: dict, timeout: float) -> dict:
+        cmd, cwd = self.command(cid, spec)
+        if self.client_cpus:
+            cmd = ["taskset", "-c", self.client_cpus] + cmd
+        t0 = time.perf_counter()
+        try:
+            p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {timeout:.0f} s"}
+        wall = time.perf_counter() - t0
+        lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+        if p.returncode != 0 or not lines:
+            return {"error": f"exit {p.returncode}: {(p.stderr or p.stdout).strip()[-600:]}"}
+        out = json.loads(lines[-1])
+        out["wall_s"] = round(wall, 2)
+        return out
+
+    def spec(self, sb: Sandbox, token: str, workload: str, concurrency: int, **extra) -> dict:
+        self.id_base += 250_000
+        return {"baseUrl": sb.base_url, "token": token, "provisioningToken": sb.provisioning_token,
+                "partnerCode": sb.partner_code, "workload": workload, "concurrency": concurrency,
+                "warmupSec": self.args.warmup, "durationSec": self.args.duration,
+                "idBase": self.id_base % 10_000_000, **extra}
+
+    def wrk(self, sb: Sandbox, token: str, concurrency: int) -> dict:
+        threads = 1 if (self.pin or concurrency == 1) else 2
+        base = ["wrk", "-t", str(threads), "-c", str(concurrency), "--latency",
+                "-H", f"X-Api-Key: {token}", "-H", "Accept: application/json"]
+        if self.client_cpus:
+            base = ["taskset", "-c", self.client_cpus] + base
+        url = sb.base_url + "/api/v1/partner/validate"
+        if self.args.warmup > 0:
+            subprocess.run(base + ["-d", f"{max(1, round(self.args.warmup))}s", url], capture_output=True, timeout=60)
+        dur = max(1, round(self.args.duration))
+        p = subprocess.run(base + ["-d", f"{dur}s", url], capture_output=True, text=True, timeout=dur + 30)
+        text = p.stdout
+        m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+        if p.returncode != 0 or not m:
+            return {"error": f"wrk failed: {p.stderr.strip()[-300:]}"}
+
+        def lat(pc: str) -> int:
+            mm = re.search(rf"^\s+{pc}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+            if not mm:
+                return 0
+            return int(float(mm.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[mm.group(2)])
+        non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+        errs = re.search(r"Socket errors:.*", text)
+        return {"rps": float(m.group(1)), "p50_us": lat("50"), "p99_us": lat("99"), "seconds": dur,
+                "errors": int(non2xx.group(1)) if non2xx else 0, "socket_errors": errs.group(0) if errs else None}
+
+    # ------------------------------------------------------------------ the whole run
+    def run(self) -> dict:
+        a = self.args
+        results: dict = {
+            "started": dt.datetime.now().isoformat(timespec="seconds"),
+            "mode": "smoke" if a.smoke else "full",
+            "settings": {"durationSec": a.duration, "warmupSec": a.warmup, "rssCalls": a.rss_calls,
+                         "pinned": self.pin, "serverCpus": self.server_cpus, "clientCpus": self.client_cpus,
+                         "concurrency": a.concurrency},
+            "machine": machine(),
+            "load_before": loadavg(),
+            "skipped": self.skipped,
+            "cells": {},
+            "rss": {},
+            "startup": {},
+        }
+        for cid, why in self.skipped.items():
+            log(f"SKIP {cid}: {why}")
+        sb = Sandbox(self.m["sandbox"], self.server_cpus)
+        try:
+            token = sb.new_token()
+            log(f"sandbox at {sb.base_url}; pinned={self.pin}; load {loadavg()}")
+            cells = [("A", c) for c in a.concurrency] + [("B", 16)]
+            timeout = a.warmup + a.duration + 120
+            for wl, conc in cells:
+                key = f"{wl}{conc}"
+                cell: dict = {}
+                results["cells"][key] = cell
+                for cid in self.available:
+                    spec = self.spec(sb, token, "validate" if wl == "A" else "flow", conc)
+                    r = self.run_one(cid, spec, timeout)
+                    r["load"] = loadavg()
+                    cell[cid] = r
+                    log(f"{key:4} {cid:18} {fmt_cell(r)}  (load {r['load']})")
+                if wl == "A" and LOADGEN not in self.skipped:
+                    r = self.wrk(sb, token, conc)
+                    r["load"] = loadavg()
+                    cell[LOADGEN] = r
+                    log(f"{key:4} {LOADGEN:18} {fmt_cell(r)}")
+            # RSS growth: the SDK in each language (and the peers when asked), at concurrency 64.
+            rss_ids = [c for c in self.available if c == "rust-core" or "confirma" in c or a.rss_peers]
+            for cid in rss_ids:
+                spec = self.spec(sb, token, "rss", 64, calls=a.rss_calls)
+                r = self.run_one(cid, spec, 900)
+                results["rss"][cid] = r
+                log(f"RSS  {cid:18} {fmt_rss(r)}")
+            # Start-up: import/require + client construction + first call, in fresh processes.
+            for cid in self.available:
+                runs = [self.run_one(cid, self.spec(sb, token, "first_call", 1), 120) for _ in range(a.startup_runs)]
+                results["startup"][cid] = median_dict(runs)
+                log(f"START {cid:17} {fmt_start(results['startup'][cid])}")
+            if "py-confirma-async" in self.available or "py-confirma-sync" in self.available:
+                results["python_import"] = self.python_imports()
+                log(f"python import times (ms, median): {results['python_import']}")
+            results["sandbox_state"] = sb.request("GET", "/_sandbox/state")
+        finally:
+            sb.stop()
+        results["load_after"] = loadavg()
+        results["artifacts"] = artifacts(self.m)
+        results["build"] = self.m.get("build", {})
+        results["ratios"] = ratios(results)
+        results["targets"] = targets(results)
+        return results
+
+    def python_imports(self) -> dict:
+        out = {}
+        for mod in ("confirma", "aiohttp", "httpx"):
+            times = []
+            for _ in range(self.args.startup_runs + 2):
+                code = f"import time;t=time.perf_counter();import {mod};print((time.perf_counter()-t)*1e3)"
+                p = subprocess.run([self.m["python"], "-c", code], capture_output=True, text=True, cwd=str(WORK))
+                if p.returncode == 0:
+                    times.append(float(p.stdout.strip()))
+            out[mod] = round(statistics.median(times), 1) if times else None
+        return out
+
+
+def median_dict(runs: list[dict]) -> dict:
+    ok = [r for r in runs if "error" not in r or r.get("error") is None]
+    if not ok:
+        return runs[0]
+    out = {}
+    for k in ok[0]:
+        vals = [r[k] for r in ok if isinstance(r.get(k), (int, float))]
+        out[k] = round(statistics.median(vals), 2) if vals else ok[0][k]
+    return out
+
+
+def fmt_cell(r: dict) -> str:
+    if "rps" not in r:
+        return f"ERROR {r.get('error')}"
+    e = f" errors={r['errors']} ({r.get('first_error')})" if r.get("errors") else ""
+    return f"{r['rps']:9.0f} req/s  p50 {r['p50_us']:6d} µs  p99 {r['p99_us']:6d} µs{e}"
+
+
+def fmt_rss(r: dict) -> str:
+    if "rss_growth_kb" not in r:
+        return f"ERROR {r.get('error')}"
+    return f"{r['rss_before_kb'] / 1024:.1f} MB -> {r['rss_after_kb'] / 1024:.1f} MB (growth {r['rss_growth_kb'] / 1024:+.2f} MB over {r['calls']} calls, errors {r['errors']})"
+
+
+def fmt_start(r: dict) -> str:
+    if "first_call_ms" not in r:
+        return f"ERROR {r.get('error')}"
+    return (f"import {r.get('import_ms', 0):.1f} ms, new client {r.get('new_client_ms', 0):.1f} ms, "
+            f"first call {r['first_call_ms']:.1f} ms, process→first result {r.get('process_to_first_result_ms', 0):.0f} ms")
+
+
+def machine() -> dict:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        mem = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, AttributeError):
+        pass
+
+    def ver(cmd: list[str]) -> str:
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+            return (p.stdout or p.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "n/a"
+    return {"cpu": cpu, "cpus": os.cpu_count(), "memory": mem, "kernel": platform.release(),
+            "rustc": ver(["rustc", "--version"]), "python": ver([sys.executable, "--version"]),
+            "node": ver(["node", "--version"]), "java": ver(["java", "-version"]), "wrk": ver(["wrk", "--version"])}
+
+
+def artifacts(m: dict) -> dict:
+    out = {}
+    for key, path in (m.get("artifacts") or {}).items():
+        if path and Path(path).exists():
+            out[key] = {"path": os.path.relpath(path, ROOT), "bytes": Path(path).stat().st_size}
+    wheel = (m.get("artifacts") or {}).get("wheel")
+    if wheel and Path(wheel).exists():
+        with zipfile.ZipFile(wheel) as z:
+            so = [i for i in z.infolist() if i.filename.endswith(".so")]
+            if so:
+                out["wheel_native_so"] = {"path": so[0].filename, "bytes": so[0].file_size}
+    jar = (m.get("artifacts") or {}).get("jar")
+    if jar and Path(jar).exists():
+        with zipfile.ZipFile(jar) as z:
+            so = [i for i in z.infolist() if i.filename.endswith(".so")]
+            if so:
+                out["jar_native_so"] = {"path": so[0].filename, "bytes": so[0].file_size}
+    return out
+
+
+BINDINGS = {"python": ["py-confirma-async", "py-confirma-sync"], "node": ["node-confirma"], "jvm": ["kotlin-confirma"]}
+PEERS = {"python": ["py-aiohttp", "py-httpx"], "node": ["node-undici", "node-fetch"], "jvm": ["jvm-httpclient"]}
+
+
+def rps(cell: dict, cid: str) -> float | None:
+    r = cell.get(cid) or {}
+    return r.get("rps") if not r.get("errors") else None
+
+
+def ratios(res: dict) -> dict:
+    out: dict = {}
+    for key, cell in res["cells"].items():
+        row: dict = {}
+        core = rps(cell, "rust-core")
+        lg = rps(cell, LOADGEN)
+        if core and lg:
+            row["rust-core/wrk"] = core / lg
+        for lang, bids in BINDINGS.items():
+            peers = [(p, rps(cell, p)) for p in PEERS[lang] if rps(cell, p)]
+            best = max(peers, key=lambda x: x[1]) if peers else None
+            for b in bids:
+                v = rps(cell, b)
+                if not v:
+                    continue
+                if core:
+                    row[f"{b}/rust-core"] = v / core
+                if best:
+                    row[f"{b}/best-peer({best[0]})"] = v / best[1]
+                for p, pv in peers:
+                    row[f"{b}/{p}"] = v / pv
+                if key == "A1" and cell.get("rust-core", {}).get("p50_us"):
+                    row[f"{b} added p50 µs"] = cell[b]["p50_us"] - cell["rust-core"]["p50_us"]
+        out[key] = {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}
+    return out
+
+
+def targets(res: dict) -> list[dict]:
+    r = res["ratios"]
+    t: list[dict] = []
+
+    def add(name: str, value, ok, detail: str = "") -> None:
+        t.append({"target": name, "value": value, "met": ok if value is not None else None, "detail": detail})
+
+    a64 = r.get("A64", {})
+    for key in ("A1", "A16", "A64"):
+        v = r.get(key, {}).get("rust-core/wrk")
+        if key == "A64" or v is not None:
+            add(f"Rust core ≥ 0.7× wrk ({key})", v, v is not None and v >= 0.7)
+    for b in ("py-confirma-async", "py-confirma-sync", "node-confirma", "kotlin-confirma"):
+        v = a64.get(f"{b}/rust-core")
+        add(f"{b} ≥ 0.9× Rust core at c=64", v, v is not None and v >= 0.9)
+        d = r.get("A1", {}).get(f"{b} added p50 µs")
+        add(f"{b} added p50 ≤ 15 µs at c=1", d, d is not None and d <= 15)
+    for b, p, need in (("py-confirma-async", "py-aiohttp", 2.0), ("node-confirma", "node-undici", 1.0),
+                       ("kotlin-confirma", "jvm-httpclient", 1.0)):
+        for key in ("A1", "A16", "A64", "B16"):
+            v = r.get(key, {}).get(f"{b}/{p}")
+            add(f"{b} ≥ {need}× {p} ({key})", v, v is not None and v >= need)
+    for cid, rr in res["rss"].items():
+        g = rr.get("rss_growth_kb")
+        add(f"{cid} RSS growth ≤ 5 MB over {rr.get('calls')} calls", None if g is None else round(g / 1024, 2),
+            g is not None and g <= 5 * 1024)
+    imp = (res.get("python_import") or {}).get("confirma")
+    add("import confirma ≤ 50 ms", imp, imp is not None and imp <= 50)
+    arts = res["artifacts"]
+    for key, limit in (("wheel", 5), ("node_addon", 5), ("jar", 6)):
+        b = arts.get(key, {}).get("bytes")
+        add(f"{key} ≤ {limit} MB", None if b is None else round(b / 1e6, 2), b is not None and b <= limit * 1e6)
+    return t
+
+
+def table(res: dict) -> str:
+    lines = []
+    ids = [cid for _l, cid, _k in CONTESTANTS] + [LOADGEN]
+    keys = list(res["cells"])
+    hdr = "| contestant | " + " | ".join(
+        f"{k} req/s | {k} p50/p99 µs" for k in keys) + " |"
+    lines.append(hdr)
+    lines.append("|" + "---|" * (1 + 2 * len(keys)))
+    for cid in ids:
+        if not any(cid in res["cells"][k] for k in keys):
+            continue
+        row = [cid]
+        for k in keys:
+            r = res["cells"][k].get(cid)
+            if r is None:
+                row += ["—", "—"]
+            elif "rps" not in r:
+                row += ["error", str(r.get("error"))[:40]]
+            else:
+                err = f" ({r['errors']} err)" if r.get("errors") else ""
+                row += [f"{r['rps']:,.0f}{err}", f"{r['p50_us']} / {r['p99_us']}"]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def report(res: dict) -> str:
+    out = []
+    s = res["settings"]
+    out.append(f"Workload A = validate_token at concurrency {', '.join(map(str, s['concurrency']))}; "
+               f"B = create→validate→renew→validate at 16 (B rates are flows/s, 4 calls each). "
+               f"{s['warmupSec']} s warm-up + {s['durationSec']} s measured per cell; "
+               f"sandbox pinned to CPU {s['serverCpus']}, contestants to CPU {s['clientCpus']}" if s["pinned"] else
+               f"{s['warmupSec']} s warm-up + {s['durationSec']} s per cell, not pinned")
+    out.append(f"load average before {res['load_before']}, after {res['load_after']}")
+    out.append("")
+    out.append(table(res))
+    out.append("")
+    out.append("Ratios (req/s ÷ req/s; same run):")
+    for key, row in res["ratios"].items():
+        out.append(f"  {key}: " + ", ".join(f"{k} {v}" for k, v in row.items()))
+    out.append("")
+    out.append("RSS growth (concurrency 64):")
+    for cid, r in res["rss"].items():
+        out.append(f"  {cid:18} {fmt_rss(r)}")
+    out.append("Start-up (median of fresh processes):")
+    for cid, r in res["startup"].items():
+        out.append(f"  {cid:18} {fmt_start(r)}")
+    if res.get("python_import"):
+        out.append(f"  python -c 'import X' (ms): {res['python_import']}")
+    out.append("Artifacts:")
+    for k, v in res["artifacts"].items():
+        out.append(f"  {k:16} {v['bytes'] / 1e6:6.2f} MB  {v['path']}")
+    if res.get("build"):
+        out.append("Build (s): " + ", ".join(f"{k} {v}" for k, v in res["build"].items()))
+    if res["skipped"]:
+        out.append("Skipped: " + "; ".join(f"{k}: {v}" for k, v in res["skipped"].items()))
+    out.append("")
+    out.append("Targets:")
+    for t in res["targets"]:
+        mark = "n/a " if t["met"] is None else ("MET " if t["met"] else "MISS")
+        out.append(f"  [{mark}] {t['target']}: {t['value']}")
+    return "\n".join(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true", help="a few hundred calls per contestant; fails on any error")
+    ap.add_argument("--duration", type=float, default=3.0)
+    ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--rss-calls", type=int, default=200_000)
+    ap.add_argument("--rss-peers", action="store_true", help="measure RSS growth of the peers too")
+    ap.add_argument("--startup-runs", type=int, default=3)
+    ap.add_argument("--concurrency", default="1,16,64")
+    ap.add_argument("--only", default="", help="comma-separated contestant ids or languages")
+    ap.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin sandbox and contestants to CPUs")
+    ap.add_argument("--manifest", default=str(WORK / "manifest.json"))
+    ap.add_argument("--out", default="")
+    a = ap.parse_args()
+    a.concurrency = [int(c) for c in a.concurrency.split(",")]
+    if a.smoke:
+        a.duration, a.warmup, a.rss_calls, a.startup_runs = 0.15, 0.0, 300, 1
+    manifest = json.loads(Path(a.manifest).read_text())
+    res = Harness(a, manifest).run()
+    text = report(res)
+    print(text)
+    out = Path(a.out) if a.out else BENCH / "results" / f"{res['mode']}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2, ensure_ascii=False))
+    (out.parent / f"latest-{res['mode']}.txt").write_text(text + "\n")
+    log(f"results written to {os.path.relpath(out, ROOT)}")
+    if a.smoke:
+        bad = [f"{k}/{cid}: {r.get('error') or r.get('first_error')}" for k, cell in res["cells"].items()
+               for cid, r in cell.items() if "rps" not in r or r.get("errors") or not r.get("ops", 1)]
+        bad += [f"rss/{cid}: {r.get('error')}" for cid, r in res["rss"].items() if "rss_growth_kb" not in r or r.get("errors")]
+        bad += [f"startup/{cid}: {r.get('error')}" for cid, r in res["startup"].items() if r.get("error")]
+        if bad:
+            print("SMOKE FAILED:\n  " + "\n  ".join(bad), file=sys.stderr)
+            return 1
+        print("smoke: all contestants ran without errors", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

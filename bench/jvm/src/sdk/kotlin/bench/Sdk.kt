@@ -1,0 +1,37 @@
+// The Kotlin binding as a contestant: com.confirmafinance.sdk.OnboardingClient's suspend functions.
+package bench
+
+import com.confirmafinance.sdk.ClientConfig
+import com.confirmafinance.sdk.OnboardingClient
+import com.fasterxml.jackson.databind.JsonNode
+
+class SdkOps(private val spec: JsonNode) : Ops {
+    private val ids = Ids(spec.path("idBase").asLong(0))
+    private val client: OnboardingClient
+    override val importMs: Double
+    override val newClientMs: Double
+
+    init {
+        val t0 = System.nanoTime()
+        Class.forName("com.confirmafinance.sdk.OnboardingClient")
+        val t1 = System.nanoTime()
+        client = OnboardingClient(ClientConfig(baseUrl = spec["baseUrl"].asText()))
+        importMs = (t1 - t0) / 1e6
+        newClientMs = (System.nanoTime() - t1) / 1e6
+    }
+
+    override suspend fun validate(token: String) {
+        if (!client.validateToken(token).isValid) throw IllegalStateException("token not valid")
+    }
+
+    override suspend fun flow() {
+        val created = client.createClientFromJson(
+            spec["provisioningToken"].asText(), newClientJson(spec["partnerCode"].asText(), ids.businessCode()),
+        )
+        if (!client.validateToken(created.accessToken).isValid) throw IllegalStateException("token not valid")
+        val renewed = client.renewToken(created.accessToken)
+        if (!client.validateToken(renewed.accessToken).isValid) throw IllegalStateException("token not valid")
+    }
+
+    override fun close() = client.close()
+}
