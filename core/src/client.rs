@@ -128,8 +128,9 @@ impl OnboardingClient {
     /// client exists: use the existing-client path (validate or renew its token).
     pub async fn create_client(&self, provisioning_token: &SecretToken, new_client: &NewClient) -> Result<CreatedClient> {
         check_token("provisioningToken", provisioning_token)?;
-        validate_new_client(new_client, self.inner.config.validation).map_err(Error::client_validation)?;
-        let body = serde_json::to_vec(new_client).map_err(|e| Error::invalid_input("newClient", e.to_string()))?;
+        let new_client = new_client.normalized();
+        validate_new_client(&new_client, self.inner.config.validation).map_err(Error::client_validation)?;
+        let body = serde_json::to_vec(&new_client).map_err(|e| Error::invalid_input("newClient", e.to_string()))?;
         self.create_raw(provisioning_token, body).await
     }
 

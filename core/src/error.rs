@@ -9,7 +9,7 @@ use crate::validation::FieldErrors;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The request was rejected as invalid, by this SDK before sending or by the service (400/402/422).
+    /// The request was rejected as invalid, by this SDK before sending or by the service (400/402/413/422).
     Validation,
     /// The token is missing, unknown or for another environment (401).
     Authentication,

@@ -205,6 +205,45 @@ pub struct NewClient {
 }
 
 impl NewClient {
+    /// The request as it is sent: every string trimmed, blank optional strings dropped, and the country and
+    /// language codes in upper case (as the CFIS documentation shows them).
+    pub fn normalized(&self) -> NewClient {
+        fn t(s: &str) -> String {
+            s.trim().to_string()
+        }
+        fn opt(s: &Option<String>) -> Option<String> {
+            s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+        }
+        let c = &self.client;
+        NewClient {
+            service: Service {
+                service_type: match &self.service.service_type {
+                    ServiceType::Other(s) => ServiceType::parse(s.trim()),
+                    known => known.clone(),
+                },
+                partner_code: t(&self.service.partner_code),
+            },
+            client: ClientDetails {
+                name: t(&c.name),
+                business_code: t(&c.business_code),
+                vat_reg_nbr: opt(&c.vat_reg_nbr).map(|v| v.to_ascii_uppercase()),
+                postal_address: t(&c.postal_address),
+                postal_code: t(&c.postal_code),
+                postal_district: t(&c.postal_district),
+                country_code: t(&c.country_code).to_ascii_uppercase(),
+                telephone: opt(&c.telephone),
+                email: t(&c.email),
+                website: opt(&c.website),
+                language_code: t(&c.language_code).to_ascii_uppercase(),
+            },
+            contacts: self
+                .contacts
+                .iter()
+                .map(|k| Contact { role: k.role, name: t(&k.name), email: t(&k.email), telephone: opt(&k.telephone) })
+                .collect(),
+        }
+    }
+
     /// Parses a new client from JSON shaped like the API contract (camelCase keys).
     pub fn from_json(json: &str) -> Result<Self, crate::Error> {
         serde_json::from_str(json).map_err(|e| crate::Error::invalid_input("newClient", e.to_string()))
@@ -285,6 +324,22 @@ mod tests {
         assert_eq!(c.website, None);
         let json = serde_json::to_value(&c).unwrap();
         assert!(json.get("telephone").is_none());
+    }
+
+    #[test]
+    fn normalized_trims_and_upper_cases_codes() {
+        let c: NewClient = serde_json::from_value(serde_json::json!({
+            "service": {"type": " lifecycle ", "partnerCode": " P "},
+            "client": {"name": " A Oy ", "countryCode": " fi ", "languageCode": "sv", "telephone": "  ", "vatRegNbr": "fi15728600"},
+            "contacts": [{"role": "PRIMARY", "name": " N ", "email": " n@x.fi "}]
+        })).unwrap();
+        let n = c.normalized();
+        assert_eq!(n.service.service_type, ServiceType::Lifecycle);
+        assert_eq!((n.service.partner_code.as_str(), n.client.name.as_str()), ("P", "A Oy"));
+        assert_eq!((n.client.country_code.as_str(), n.client.language_code.as_str()), ("FI", "SV"));
+        assert_eq!(n.client.telephone, None);
+        assert_eq!(n.client.vat_reg_nbr.as_deref(), Some("FI15728600"));
+        assert_eq!(n.contacts[0].email, "n@x.fi");
     }
 
     #[test]

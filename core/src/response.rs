@@ -194,7 +194,7 @@ pub fn error_for_status(
 ) -> Error {
     let message = body.message.clone().unwrap_or_else(|| format!("HTTP {status} {}", reason(status)));
     match status {
-        400 | 402 | 422 => Error::Validation {
+        400 | 402 | 413 | 422 => Error::Validation {
             message: format!("the service rejected the request: {message}"),
             field_errors: body.field_errors,
             source_side: ValidationSource::Server,
@@ -277,8 +277,8 @@ mod tests {
     fn status_mapping() {
         let kind = |s| error_for_status(s, ErrorBody::default(), None, ResponseMeta::default()).kind();
         use crate::ErrorKind::*;
-        assert_eq!([kind(400), kind(401), kind(402), kind(403), kind(404), kind(409), kind(422), kind(429), kind(500), kind(503), kind(302), kind(418)],
-            [Validation, Authentication, Validation, PermissionDenied, UnexpectedResponse, Conflict, Validation, RateLimited, ServiceUnavailable, ServiceUnavailable, UnexpectedResponse, UnexpectedResponse]);
+        assert_eq!([kind(400), kind(401), kind(402), kind(413), kind(403), kind(404), kind(409), kind(422), kind(429), kind(500), kind(503), kind(302), kind(418)],
+            [Validation, Authentication, Validation, Validation, PermissionDenied, UnexpectedResponse, Conflict, Validation, RateLimited, ServiceUnavailable, ServiceUnavailable, UnexpectedResponse, UnexpectedResponse]);
     }
 
     #[test]
