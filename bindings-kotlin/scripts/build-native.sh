@@ -16,15 +16,19 @@ release_flag=()
 # uniffi-bindgen is always a debug build (see TOOLCHAIN pitfall 2); both share the workspace target dir.
 # Two separate invocations: building them together would unify uniffi's features and rebuild the binding.
 cargo build --quiet --target "$TRIPLE" -p uniffi-bindgen
-cargo build --quiet --target "$TRIPLE" -p confirma-kotlin ${release_flag[@]+"${release_flag[@]}"}
+cargo build --quiet --target "$TRIPLE" -p confirma-kotlin
+[ "$PROFILE" = release ] && cargo build --quiet --target "$TRIPLE" -p confirma-kotlin "${release_flag[@]}"
 
 LIB="$TARGET_DIR/$TRIPLE/$PROFILE/libconfirma_kotlin.so"
+# The release profile strips symbols, uniffi's metadata with them: generate from the debug build of the same
+# source (identical interface and checksums) and ship the release library.
+META_LIB="$TARGET_DIR/$TRIPLE/debug/libconfirma_kotlin.so"
 BINDGEN="$TARGET_DIR/$TRIPLE/debug/uniffi-bindgen"
 GEN="$HERE/target/generated-sources/uniffi"
 NATIVE="$HERE/target/native/linux-x86-64"
 rm -rf "$GEN" "$NATIVE"
 mkdir -p "$GEN" "$NATIVE"
 # Library mode runs `cargo metadata`, so it runs inside the workspace (cwd = repo root).
-"$BINDGEN" generate --library "$LIB" --language kotlin --no-format --out-dir "$GEN" >/dev/null
+"$BINDGEN" generate --library "$META_LIB" --language kotlin --no-format --out-dir "$GEN" >/dev/null
 cp "$LIB" "$NATIVE/"
 echo "confirma-kotlin: native library ($PROFILE, $(du -h "$LIB" | cut -f1)) and Kotlin bindings ready"
