@@ -250,7 +250,7 @@ impl OnboardingClient {
             if may_retry {
                 let delay = err.retry_after().unwrap_or_else(|| cfg.retry.backoff(attempt));
                 if Instant::now() + delay < deadline {
-                    warn!(operation = %op, attempt, kind = %err.kind(), status = ?err.status(), delay_ms = delay.as_millis() as u64, request_id = %request_id, "CFIS call failed; retrying");
+                    warn!(operation = %op, attempt, kind = %err.kind(), status = err.status().unwrap_or(0), delay_ms = delay.as_millis() as u64, request_id = %request_id, "CFIS call failed; retrying");
                     tokio::time::sleep(delay).await;
                     continue;
                 }
