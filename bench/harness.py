@@ -243,6 +243,8 @@ class Harness:
                 results["cells"][key] = cell
                 for cid in self.available:
                     spec = self.spec(sb, token, "validate" if wl == "A" else "flow", conc)
+                    if self.available[cid] == "jvm" and not a.smoke:
+                        spec["warmupSec"] = max(a.warmup, a.jvm_warmup)  # let the JIT compile the hot path
                     r = self.run_one(cid, spec, timeout)
                     r["load"] = loadavg()
                     cell[cid] = r
@@ -508,6 +510,7 @@ def main() -> int:
     ap.add_argument("--smoke", action="store_true", help="a few hundred calls per contestant; fails on any error")
     ap.add_argument("--duration", type=float, default=3.0)
     ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--jvm-warmup", type=float, default=2.0, help="minimum warm-up of JVM contestants")
     ap.add_argument("--rss-calls", type=int, default=200_000)
     ap.add_argument("--rss-peers", action="store_true", help="measure RSS growth of the peers too")
     ap.add_argument("--startup-runs", type=int, default=3)
