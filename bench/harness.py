@@ -255,7 +255,8 @@ class Harness:
                     cell[LOADGEN] = r
                     log(f"{key:4} {LOADGEN:18} {fmt_cell(r)}")
             # RSS growth: the SDK in each language (and the peers when asked), at concurrency 64.
-            rss_ids = [c for c in self.available if c == "rust-core" or "confirma" in c or a.rss_peers]
+            rss_ids = [c for c in self.available
+                       if c in ("rust-core", "py-confirma-async", "node-confirma", "kotlin-confirma") or a.rss_peers]
             for cid in rss_ids:
                 spec = self.spec(sb, token, "rss", 64, calls=a.rss_calls)
                 r = self.run_one(cid, spec, 900)
@@ -482,7 +483,7 @@ def report(res: dict) -> str:
     for key, row in res["ratios"].items():
         out.append(f"  {key}: " + ", ".join(f"{k} {v}" for k, v in row.items()))
     out.append("")
-    out.append("RSS growth (concurrency 64):")
+    out.append("RSS growth (concurrency 64; the SDK in each language, --rss-peers adds the peers):")
     for cid, r in res["rss"].items():
         out.append(f"  {cid:18} {fmt_rss(r)}")
     out.append("Start-up (median of fresh processes):")
@@ -498,6 +499,9 @@ def report(res: dict) -> str:
     if res["skipped"]:
         out.append("Skipped: " + "; ".join(f"{k}: {v}" for k, v in res["skipped"].items()))
     out.append("")
+    if res["mode"] == "smoke":
+        out.append("Targets: not evaluated in smoke mode (debug builds, a few hundred calls).")
+        return "\n".join(out)
     out.append("Targets:")
     for t in res["targets"]:
         mark = "n/a " if t["met"] is None else ("MET " if t["met"] else "MISS")
@@ -508,12 +512,12 @@ def report(res: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="a few hundred calls per contestant; fails on any error")
-    ap.add_argument("--duration", type=float, default=3.0)
-    ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--duration", type=float, default=2.0)
+    ap.add_argument("--warmup", type=float, default=0.5)
     ap.add_argument("--jvm-warmup", type=float, default=2.0, help="minimum warm-up of JVM contestants")
     ap.add_argument("--rss-calls", type=int, default=200_000)
     ap.add_argument("--rss-peers", action="store_true", help="measure RSS growth of the peers too")
-    ap.add_argument("--startup-runs", type=int, default=3)
+    ap.add_argument("--startup-runs", type=int, default=2)
     ap.add_argument("--concurrency", default="1,16,64")
     ap.add_argument("--only", default="", help="comma-separated contestant ids or languages")
     ap.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin sandbox and contestants to CPUs")
