@@ -63,7 +63,7 @@ fun main() = runBlocking {
 
         // 2. Save the credentials (a real system stores created.accessToken.reveal() in its secret store).
         println("Created client ${created.clientId}: customer code ${created.customerCode}, payment reference prefix ${created.paymentReferencePrefix}")
-        println("  access token ${mask(created.accessToken)} expires ${created.tokenExpiresAt ?: "never"}; printed data class: $created")
+        println("  access token ${created.accessToken} expires ${created.tokenExpiresAt ?: "never"}; printed data class: $created")
 
         // 3. Validate the token.
         val status = cfis.validateToken(created.accessToken)
@@ -71,7 +71,7 @@ fun main() = runBlocking {
 
         // 4. Renew it; the old token stops working.
         val renewed = cfis.renewToken(created.accessToken)
-        println("Renewed: new token ${mask(renewed.accessToken)} expires ${renewed.expiresAt ?: "never"}")
+        println("Renewed: new token ${renewed.accessToken} expires ${renewed.expiresAt ?: "never"}")
         println("Old token valid: ${cfis.validateToken(created.accessToken).isValid}; new token valid: ${cfis.validateToken(renewed.accessToken).isValid}")
         check(cfis.validateToken(renewed.accessToken).isValid) { "the renewed token should be valid" }
         println("Onboarding flow complete.")
@@ -82,7 +82,6 @@ private fun requireEnv(name: String): String =
     System.getenv(name)?.takeIf { it.isNotBlank() } ?: run { System.err.println("set $name"); exitProcess(64) }
 
 /** Shows only the last 4 characters. */
-private fun mask(token: SecretToken): String = token.reveal().let { "****" + it.takeLast(4) }
 
 /** A valid Finnish Business ID (7 digits + check digit; weights 7,9,10,5,8,4,2; remainder 1 is never issued). */
 private fun randomBusinessId(): String {
