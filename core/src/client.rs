@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use bytes::Bytes;
 use reqwest::Method;
 use serde_json::Value;
 use tracing::{debug, warn};
@@ -37,8 +38,13 @@ pub struct OnboardingClient {
 struct Inner {
     http: reqwest::Client,
     base: Url,
+    /// The three endpoint URLs, joined once.
+    client_url: Url,
+    validate_url: Url,
+    renew_url: Url,
     config: ClientConfig,
     user_agent: String,
+    user_agent_header: HeaderValue,
 }
 
 impl std::fmt::Debug for OnboardingClient {
@@ -51,11 +57,7 @@ impl std::fmt::Debug for OnboardingClient {
 struct Reply {
     status: u16,
     headers: HeaderMap,
-    body: bytes_like::Bytes,
-}
-
-mod bytes_like {
-    pub type Bytes = Vec<u8>;
+    body: Bytes,
 }
 
 impl OnboardingClient {
@@ -102,7 +104,12 @@ impl OnboardingClient {
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder.build().map_err(|e| Error::configuration(format!("cannot build the HTTP client: {}", chain(&e))))?;
-        Ok(OnboardingClient { inner: Arc::new(Inner { http, base, config, user_agent }) })
+        let join = |path: &str| base.join(path).map_err(|e| Error::configuration(format!("bad base URL: {e}")));
+        let (client_url, validate_url, renew_url) = (join(PATH_CLIENT)?, join(PATH_VALIDATE)?, join(PATH_RENEW)?);
+        let user_agent_header = HeaderValue::from_str(&user_agent).map_err(|_| Error::configuration("invalid User-Agent"))?;
+        Ok(OnboardingClient {
+            inner: Arc::new(Inner { http, base, client_url, validate_url, renew_url, config, user_agent, user_agent_header }),
+        })
     }
 
     /// The configuration the client was built from.
@@ -148,7 +155,7 @@ impl OnboardingClient {
     }
 
     async fn create_raw(&self, token: &SecretToken, body: Vec<u8>) -> Result<CreatedClient> {
-        self.execute(Operation::CreateClient, Method::POST, PATH_CLIENT, token, Some(body), |reply, secret| {
+        self.execute(Operation::CreateClient, Method::POST, &self.inner.client_url, token, Some(body.into()), |reply, secret| {
             if !(200..300).contains(&reply.status) {
                 return Err(None);
             }
@@ -163,7 +170,7 @@ impl OnboardingClient {
     /// an expired one), whether the service answers 200 or 401. Retried on transient failures.
     pub async fn validate_token(&self, token: &SecretToken) -> Result<TokenStatus> {
         check_token("token", token)?;
-        self.execute(Operation::ValidateToken, Method::GET, PATH_VALIDATE, token, None, |reply, secret| {
+        self.execute(Operation::ValidateToken, Method::GET, &self.inner.validate_url, token, None, |reply, secret| {
             match reply.status {
                 200..=299 => parse_status(&reply.body).map_err(|why| Some(unreadable_success(reply, why, secret))),
                 401 => {
@@ -184,7 +191,7 @@ impl OnboardingClient {
     /// rotate the token twice and lose the one never seen. Such a failure is [`ErrorKind::OutcomeUnknown`].
     pub async fn renew_token(&self, token: &SecretToken) -> Result<RenewedToken> {
         check_token("token", token)?;
-        self.execute(Operation::RenewToken, Method::GET, PATH_RENEW, token, None, |reply, secret| {
+        self.execute(Operation::RenewToken, Method::GET, &self.inner.renew_url, token, None, |reply, secret| {
             if !(200..300).contains(&reply.status) {
                 return Err(None);
             }
@@ -199,13 +206,12 @@ impl OnboardingClient {
         &self,
         op: Operation,
         method: Method,
-        path: &str,
+        url: &Url,
         token: &SecretToken,
-        body: Option<Vec<u8>>,
+        body: Option<Bytes>,
         on_reply: impl Fn(&Reply, &str) -> std::result::Result<T, Option<Error>>,
     ) -> Result<T> {
         let cfg = &self.inner.config;
-        let url = self.inner.base.join(path).map_err(|e| Error::configuration(format!("bad URL: {e}")))?;
         let request_id = format!("cfsdk-{:016x}", fastrand::u64(..));
         let started = Instant::now();
         let deadline = started + cfg.total_timeout;
@@ -222,7 +228,7 @@ impl OnboardingClient {
                 }
             } else {
                 let limit = cfg.timeout.min(remaining);
-                let sent = tokio::time::timeout(limit, self.send(&method, &url, token, &request_id, body.as_deref())).await;
+                let sent = tokio::time::timeout(limit, self.send(&method, url, token, &request_id, body.as_ref())).await;
                 match sent {
                     Ok(Ok(reply)) => {
                         debug!(operation = %op, attempt, status = reply.status, elapsed_ms = attempt_started.elapsed().as_millis() as u64, request_id = %request_id, "CFIS response");
@@ -268,7 +274,7 @@ impl OnboardingClient {
         url: &Url,
         token: &SecretToken,
         request_id: &str,
-        body: Option<&[u8]>,
+        body: Option<&Bytes>,
     ) -> std::result::Result<Reply, reqwest::Error> {
         let mut key = HeaderValue::from_str(token.expose()).expect("token checked to be visible ASCII");
         key.set_sensitive(true);
@@ -277,16 +283,16 @@ impl OnboardingClient {
             .http
             .request(method.clone(), url.clone())
             .header("X-Api-Key", key)
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, &self.inner.user_agent)
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .header(USER_AGENT, self.inner.user_agent_header.clone())
             .header("X-Request-Id", request_id);
         if let Some(b) = body {
-            req = req.header(CONTENT_TYPE, "application/json").body(b.to_vec());
+            req = req.header(CONTENT_TYPE, HeaderValue::from_static("application/json")).body(b.clone());
         }
-        let resp = req.send().await?;
+        let mut resp = req.send().await?;
         let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.bytes().await?.to_vec();
+        let headers = std::mem::take(resp.headers_mut());
+        let body = resp.bytes().await?;
         Ok(Reply { status, headers, body })
     }
 }
