@@ -333,11 +333,10 @@ function renewedToken (r) {
   })
 }
 
-function settle (outcome, pick) {
-  if (outcome.ok) return pick(outcome)
-  if (outcome.error) throw fromNative(outcome.error)
+function failure (outcome) {
+  if (outcome.error) return fromNative(outcome.error)
   // `aborted` without our own abort cannot happen; report it rather than resolve with nothing.
-  throw new AbortError('The operation was cancelled')
+  return new AbortError('The operation was cancelled')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,27 +372,37 @@ class OnboardingClient {
   async createClient (provisioningToken, newClient, options) {
     const token = tokenArg(provisioningToken, 'provisioningToken')
     const body = newClientArg(newClient)
-    const outcome = await this.#call((n, h) => n.createClient(token, body, h), options)
-    return settle(outcome, (o) => createdClient(o.created))
+    const signal = signalArg(options)
+    const outcome = signal === undefined
+      ? await this.#native.createClient(token, body)
+      : await this.#withSignal(signal, (n, h) => n.createClient(token, body, h))
+    if (outcome.ok) return createdClient(outcome.created)
+    throw failure(outcome)
   }
 
   /** Checks an access token. An unknown or expired token resolves with `isValid: false`. */
   async validateToken (token, options) {
     const t = tokenArg(token, 'token')
-    const outcome = await this.#call((n, h) => n.validateToken(t, h), options)
-    return settle(outcome, (o) => tokenStatus(o.status))
+    const signal = signalArg(options)
+    const outcome = signal === undefined
+      ? await this.#native.validateToken(t)
+      : await this.#withSignal(signal, (n, h) => n.validateToken(t, h))
+    if (outcome.ok) return tokenStatus(outcome.status)
+    throw failure(outcome)
   }
 
   /** Renews an access token (an expired one too); the old token stops working. */
   async renewToken (token, options) {
     const t = tokenArg(token, 'token')
-    const outcome = await this.#call((n, h) => n.renewToken(t, h), options)
-    return settle(outcome, (o) => renewedToken(o.renewed))
+    const signal = signalArg(options)
+    const outcome = signal === undefined
+      ? await this.#native.renewToken(t)
+      : await this.#withSignal(signal, (n, h) => n.renewToken(t, h))
+    if (outcome.ok) return renewedToken(outcome.renewed)
+    throw failure(outcome)
   }
 
-  #call (invoke, options) {
-    const signal = signalArg(options)
-    if (!signal) return invoke(this.#native, undefined)
+  #withSignal (signal, invoke) {
     if (signal.aborted) return Promise.reject(abortError(signal))
     const handle = new native.CancelHandle()
     return new Promise((resolve, reject) => {

@@ -8,16 +8,23 @@
 
 #![deny(clippy::all)]
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::ffi::c_void;
 use std::future::Future;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use confirma::{
     ClientConfig, Environment, Error, OnboardingClient, SecretToken, ValidationMode,
 };
 use napi::bindgen_prelude::*;
+use napi::sys;
 use napi_derive::napi;
 use tokio::sync::watch;
 
@@ -265,46 +272,244 @@ impl Default for CancelHandle {
     }
 }
 
-/// Aborts a spawned task when dropped, so cancelling the outer future cancels the request too.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+/// Polls a future, turning a panic inside it into `Err` (no panic crosses into the runtime or FFI).
+struct CatchUnwind<F>(Pin<Box<F>>);
 
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::result::Result<F::Output, ()>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match panic::catch_unwind(AssertUnwindSafe(move || fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(_) => Poll::Ready(Err(())),
+        }
     }
 }
 
-/// Runs `fut` on the napi tokio runtime, racing it against the cancel handle. Panics inside become an
-/// internal error; cancellation drops (aborts) the request future at once.
-fn run<F>(fut: F, cancel: Option<Arc<CallState>>) -> impl Future<Output = Result<NativeOutcome>> + Send + 'static
+/// Races `fut` against the cancel handle. Panics inside become an internal error; cancellation drops
+/// the request future at once.
+async fn run<F>(fut: F, cancel: Option<Arc<CallState>>) -> NativeOutcome
 where
     F: Future<Output = NativeOutcome> + Send + 'static,
 {
-    async move {
-        let mut task = AbortOnDrop(tokio::spawn(fut));
-        let joined = match &cancel {
-            None => (&mut task.0).await,
-            Some(state) => {
-                let mut rx = state.tx.subscribe();
-                tokio::select! {
-                    biased;
-                    _ = rx.wait_for(|c| *c) => return Ok(NativeOutcome::aborted()),
-                    r = &mut task.0 => r,
-                }
-            }
-        };
-        if let Some(state) = &cancel {
-            if state.phase.compare_exchange(RUNNING, COMPLETED, Ordering::AcqRel, Ordering::Acquire).is_err() {
-                // Cancelled at the same moment: JavaScript has already rejected the call.
-                return Ok(NativeOutcome::aborted());
+    let task = CatchUnwind(Box::pin(fut));
+    let joined = match &cancel {
+        None => task.await,
+        Some(state) => {
+            let mut rx = state.tx.subscribe();
+            tokio::select! {
+                biased;
+                _ = rx.wait_for(|c| *c) => return NativeOutcome::aborted(),
+                r = task => r,
             }
         }
-        Ok(match joined {
-            Ok(outcome) => outcome,
-            Err(e) if e.is_panic() => NativeOutcome::error(internal_error("the request task panicked")),
-            Err(_) => NativeOutcome::aborted(),
-        })
+    };
+    if let Some(state) = &cancel {
+        if state.phase.compare_exchange(RUNNING, COMPLETED, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            // Cancelled at the same moment: JavaScript has already rejected the call.
+            return NativeOutcome::aborted();
+        }
     }
+    match joined {
+        Ok(outcome) => outcome,
+        Err(()) => NativeOutcome::error(internal_error("the request task panicked")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batched completion: one thread-safe function per JS environment (main thread or worker) delivers
+// every completed call. Tokio tasks queue `(deferred, outcome)` pairs; at most one wake-up of the JS
+// thread is in flight, and its callback settles the whole queue. The thread-safe function is unref'd
+// while no call is in flight, so it never keeps the process alive.
+
+/// A `napi_deferred` travelling through tokio (only ever used on its own JS thread).
+struct Deferred(sys::napi_deferred);
+// SAFETY: the pointer is only dereferenced by Node-API calls made on the JS thread that created it.
+unsafe impl Send for Deferred {}
+
+struct DispatchQueue {
+    items: Vec<(Deferred, NativeOutcome)>,
+    /// Set by the finalizer once Node has torn the thread-safe function down (env teardown).
+    closed: bool,
+}
+
+struct Dispatcher {
+    env: sys::napi_env,
+    /// Set once, right after creation and before any call can use it.
+    tsfn: AtomicPtr<sys::napi_threadsafe_function__>,
+    queue: Mutex<DispatchQueue>,
+    /// A wake-up of the JS thread is pending: later completions just join the queue.
+    wake_pending: AtomicBool,
+    /// Calls started and not yet settled (touched on the JS thread only).
+    in_flight: Cell<usize>,
+}
+
+// SAFETY: `env`, `tsfn` handles are used per Node-API's rules: `napi_call_threadsafe_function` from any
+// thread (under `queue`'s lock, which the finalizer also takes, so never after teardown), everything
+// else (`in_flight`, ref/unref, deferreds) on the JS thread only.
+unsafe impl Send for Dispatcher {}
+unsafe impl Sync for Dispatcher {}
+
+thread_local! {
+    static DISPATCHER: RefCell<Option<Arc<Dispatcher>>> = const { RefCell::new(None) };
+}
+
+impl Dispatcher {
+    /// The dispatcher of the calling JS thread's environment, created on first use.
+    fn current(env: &Env) -> Result<Arc<Dispatcher>> {
+        let raw_env = env.raw();
+        if let Some(d) = DISPATCHER.with(|d| d.borrow().as_ref().filter(|d| d.env == raw_env).cloned()) {
+            return Ok(d);
+        }
+        let d = Arc::new(Dispatcher {
+            env: raw_env,
+            tsfn: AtomicPtr::new(ptr::null_mut()),
+            queue: Mutex::new(DispatchQueue { items: Vec::new(), closed: false }),
+            wake_pending: AtomicBool::new(false),
+            in_flight: Cell::new(0),
+        });
+        let context = Arc::into_raw(d.clone()) as *mut c_void;
+        let mut tsfn: sys::napi_threadsafe_function = ptr::null_mut();
+        let mut name = ptr::null_mut();
+        let label = "confirma-dispatch";
+        // SAFETY: plain Node-API calls on the JS thread with valid out-pointers.
+        unsafe {
+            check(sys::napi_create_string_utf8(raw_env, label.as_ptr().cast(), label.len() as isize, &mut name))?;
+            let status = sys::napi_create_threadsafe_function(
+                raw_env,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                name,
+                0,
+                1,
+                context,
+                Some(finalize_dispatcher),
+                context,
+                Some(dispatch_batch),
+                &mut tsfn,
+            );
+            if status != sys::Status::napi_ok {
+                drop(Arc::from_raw(context as *const Dispatcher));
+                check(status)?;
+            }
+            check(sys::napi_unref_threadsafe_function(raw_env, tsfn))?;
+        }
+        d.tsfn.store(tsfn, Ordering::Release);
+        DISPATCHER.with(|slot| *slot.borrow_mut() = Some(d.clone()));
+        Ok(d)
+    }
+
+    /// Creates the promise of one call (JS thread).
+    fn begin(&self) -> Result<(Deferred, sys::napi_value)> {
+        let mut deferred = ptr::null_mut();
+        let mut promise = ptr::null_mut();
+        // SAFETY: JS thread, valid out-pointers.
+        unsafe {
+            check(sys::napi_create_promise(self.env, &mut deferred, &mut promise))?;
+            if self.in_flight.get() == 0 {
+                check(sys::napi_ref_threadsafe_function(self.env, self.tsfn.load(Ordering::Relaxed)))?;
+            }
+        }
+        self.in_flight.set(self.in_flight.get() + 1);
+        Ok((Deferred(deferred), promise))
+    }
+
+    /// Queues a finished call (any thread) and wakes the JS thread unless a wake-up is pending.
+    fn complete(&self, deferred: Deferred, outcome: NativeOutcome) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if q.closed {
+            return;
+        }
+        q.items.push((deferred, outcome));
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            // SAFETY: not closed (checked under the lock the finalizer takes).
+            unsafe {
+                sys::napi_call_threadsafe_function(self.tsfn.load(Ordering::Acquire), ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking);
+            }
+        }
+    }
+}
+
+fn check(status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::from_status(Status::from(status)))
+    }
+}
+
+unsafe extern "C" fn dispatch_batch(env: sys::napi_env, _js_cb: sys::napi_value, context: *mut c_void, _data: *mut c_void) {
+    if env.is_null() || context.is_null() {
+        return;
+    }
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `context` is the Arc the tsfn holds until its finalizer runs (on this thread).
+        let d = unsafe { &*(context as *const Dispatcher) };
+        d.wake_pending.store(false, Ordering::Release);
+        let batch = std::mem::take(&mut d.queue.lock().unwrap_or_else(|e| e.into_inner()).items);
+        let n = batch.len();
+        for (deferred, outcome) in batch {
+            // SAFETY: JS thread of `env`, inside the handle scope Node opens for this callback.
+            unsafe {
+                match NativeOutcome::to_napi_value(env, outcome) {
+                    Ok(v) => {
+                        sys::napi_resolve_deferred(env, deferred.0, v);
+                    }
+                    Err(e) => {
+                        let mut msg = ptr::null_mut();
+                        let text = format!("internal error in the native layer: {}", e.reason);
+                        sys::napi_create_string_utf8(env, text.as_ptr().cast(), text.len() as isize, &mut msg);
+                        let mut err = ptr::null_mut();
+                        sys::napi_create_error(env, ptr::null_mut(), msg, &mut err);
+                        sys::napi_reject_deferred(env, deferred.0, err);
+                    }
+                }
+            }
+        }
+        if n > 0 {
+            let left = d.in_flight.get().saturating_sub(n);
+            d.in_flight.set(left);
+            if left == 0 {
+                // SAFETY: JS thread; the tsfn is alive (we are in its callback).
+                unsafe { sys::napi_unref_threadsafe_function(env, d.tsfn.load(Ordering::Relaxed)) };
+            }
+        }
+    }));
+}
+
+unsafe extern "C" fn finalize_dispatcher(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    if data.is_null() {
+        return;
+    }
+    // SAFETY: `data` is the Arc reference handed to the tsfn at creation; released exactly once here.
+    let d = unsafe { Arc::from_raw(data as *const Dispatcher) };
+    let mut q = d.queue.lock().unwrap_or_else(|e| e.into_inner());
+    q.closed = true;
+    // The environment is going away: these promises can no longer be settled.
+    q.items.clear();
+    drop(q);
+    let _ = DISPATCHER.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &d)) {
+                *slot = None;
+            }
+        }
+    });
+}
+
+/// Starts one call: its promise is settled through the dispatcher of this environment.
+fn start<'env, F>(env: &'env Env, fut: F, cancel: Option<Arc<CallState>>) -> Result<PromiseRaw<'env, NativeOutcome>>
+where
+    F: Future<Output = NativeOutcome> + Send + 'static,
+{
+    let d = Dispatcher::current(env)?;
+    let (deferred, promise) = d.begin()?;
+    napi::bindgen_prelude::spawn(async move {
+        let outcome = run(fut, cancel).await;
+        d.complete(deferred, outcome);
+    });
+    Ok(PromiseRaw::new(env.raw(), promise))
 }
 
 /// The native client; one per JS `OnboardingClient`.
@@ -357,7 +562,7 @@ impl NativeClient {
     ) -> Result<PromiseRaw<'env, NativeOutcome>> {
         let client = self.inner.clone();
         let rx = receiver(cancel);
-        env.spawn_future(run(
+        start(env, 
             async move {
                 let token = SecretToken::new(token);
                 let value: serde_json::Value = match serde_json::from_str(&new_client_json) {
@@ -379,7 +584,7 @@ impl NativeClient {
                 }
             },
             rx,
-        ))
+        )
     }
 
     /// `GET /api/v1/partner/validate`.
@@ -392,7 +597,7 @@ impl NativeClient {
     ) -> Result<PromiseRaw<'env, NativeOutcome>> {
         let client = self.inner.clone();
         let rx = receiver(cancel);
-        env.spawn_future(run(
+        start(env, 
             async move {
                 match client.validate_token(&SecretToken::new(token)).await {
                     Ok(s) => NativeOutcome {
@@ -403,7 +608,7 @@ impl NativeClient {
                 }
             },
             rx,
-        ))
+        )
     }
 
     /// `GET /api/v1/partner/renew`.
@@ -416,7 +621,7 @@ impl NativeClient {
     ) -> Result<PromiseRaw<'env, NativeOutcome>> {
         let client = self.inner.clone();
         let rx = receiver(cancel);
-        env.spawn_future(run(
+        start(env, 
             async move {
                 match client.renew_token(&SecretToken::new(token)).await {
                     Ok(r) => NativeOutcome {
@@ -430,6 +635,6 @@ impl NativeClient {
                 }
             },
             rx,
-        ))
+        )
     }
 }
