@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
 
+mod aio;
 mod logbridge;
 mod runtime;
 
@@ -422,15 +423,18 @@ fn key_of(py: Python<'_>, k: &Bound<'_, PyAny>, here: &str) -> PyResult<String> 
 // ---------------------------------------------------------------------------------------------------------
 // Bridges
 
-static THREADING_MAIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static MAIN_THREAD_IDENT: PyOnceLock<u64> = PyOnceLock::new();
 
+/// Whether the calling thread is Python's main thread (its ident is looked up once).
 fn on_main_thread(py: Python<'_>) -> bool {
-    let check = || -> PyResult<bool> {
-        let threading = py.import("threading")?;
-        let main = THREADING_MAIN.get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(threading.call_method0("main_thread")?.unbind()) })?;
-        Ok(threading.call_method0("current_thread")?.is(main.bind(py)))
-    };
-    check().unwrap_or(false)
+    let main = MAIN_THREAD_IDENT.get_or_try_init(py, || -> PyResult<u64> {
+        py.import("threading")?.call_method0("main_thread")?.getattr("ident")?.extract()
+    });
+    match main {
+        // SAFETY: plain C call, valid on any thread attached to Python.
+        Ok(m) => *m == unsafe { pyo3::ffi::PyThread_get_thread_ident() } as u64,
+        Err(_) => false,
+    }
 }
 
 /// Runs a core future to completion on the binding's runtime with the GIL released. On the main thread,
@@ -466,38 +470,37 @@ where
 
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// Cancels the Rust task when the asyncio future is done (cancelled, or finished: then a no-op).
+/// Cancels the Rust task when the asyncio future is done (cancelled, or finished: then a no-op), and
+/// forgets the future in its loop's bridge.
 #[pyclass(frozen)]
 struct CancelOnDone {
     handle: Mutex<Option<tokio::task::AbortHandle>>,
+    bridge: Option<(Py<aio::LoopBridge>, u64)>,
 }
 
 #[pymethods]
 impl CancelOnDone {
-    fn __call__(&self, _fut: &Bound<'_, PyAny>) {
+    fn __call__(&self, py: Python<'_>, _fut: &Bound<'_, PyAny>) {
         if let Some(h) = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take() {
             h.abort();
+        }
+        if let Some((b, id)) = &self.bridge {
+            drop(b.bind(py).get().forget(*id));
         }
     }
 }
 
-/// Settles an asyncio future on its loop thread unless it was already cancelled.
+/// Settles an asyncio future on its loop thread unless it was already cancelled (fallback path).
 #[pyfunction]
 fn _settle(fut: &Bound<'_, PyAny>, ok: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {
-    if fut.call_method0("done")?.is_truthy()? {
-        return Ok(());
-    }
-    if ok {
-        fut.call_method1("set_result", (value,))?;
-    } else {
-        fut.call_method1("set_exception", (value,))?;
-    }
-    Ok(())
+    aio::settle(fut, ok, value)
 }
 
 static SETTLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Starts a core future on the runtime and returns an asyncio future for it, bound to the running loop.
+/// The result reaches the loop through its `aio::LoopBridge` (batched, no GIL on runtime threads); loops
+/// that cannot have a bridge get one `call_soon_threadsafe` per completion.
 fn spawn_async<'py, T, F>(
     py: Python<'py>,
     fut: F,
@@ -508,29 +511,43 @@ where
     F: Future<Output = Result<T, confirma::Error>> + Send + 'static,
 {
     let event_loop = GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()?;
-    let py_fut = event_loop.call_method0("create_future")?;
-    let settle = SETTLE
-        .get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(wrap_pyfunction!(_settle, py)?.into_any().unbind()) })?
-        .clone_ref(py);
+    let py_fut = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
     let rt = runtime().map_err(|e| config_error(py, e))?;
-    let fut_ref = py_fut.clone().unbind();
-    let loop_ref = event_loop.unbind();
-    let task = rt.spawn(async move {
-        let result = fut.await;
-        with_python(move |py| {
-            let (ok, value) = match result {
-                Ok(v) => match convert(py, v) {
-                    Ok(obj) => (true, obj),
-                    Err(e) => (false, e.into_value(py).into_any()),
-                },
-                Err(e) => (false, to_pyerr(py, &e).into_value(py).into_any()),
-            };
-            // The loop may be closed already: then nobody is waiting and there is nothing to do.
-            let _ = loop_ref.bind(py).call_method1("call_soon_threadsafe", (settle, fut_ref, ok, value));
+    let finish = move |py: Python<'_>, result: Result<T, confirma::Error>| -> (bool, Py<PyAny>) {
+        match result {
+            Ok(v) => match convert(py, v) {
+                Ok(obj) => (true, obj),
+                Err(e) => (false, e.into_value(py).into_any()),
+            },
+            Err(e) => (false, to_pyerr(py, &e).into_value(py).into_any()),
+        }
+    };
+    let cancel = if let Some(bridge) = aio::bridge_for(&event_loop) {
+        let b = bridge.get();
+        let id = b.register(py_fut.clone().unbind());
+        let shared = b.shared.clone();
+        let task = rt.spawn(async move {
+            let result = fut.await;
+            shared.complete(id, Box::new(move |py| finish(py, result)));
         });
-    });
-    let cancel = CancelOnDone { handle: Mutex::new(Some(task.abort_handle())) };
-    py_fut.call_method1("add_done_callback", (Py::new(py, cancel)?,))?;
+        CancelOnDone { handle: Mutex::new(Some(task.abort_handle())), bridge: Some((bridge.unbind(), id)) }
+    } else {
+        let settle = SETTLE
+            .get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(wrap_pyfunction!(_settle, py)?.into_any().unbind()) })?
+            .clone_ref(py);
+        let fut_ref = py_fut.clone().unbind();
+        let loop_ref = event_loop.unbind();
+        let task = rt.spawn(async move {
+            let result = fut.await;
+            with_python(move |py| {
+                let (ok, value) = finish(py, result);
+                // The loop may be closed already: then nobody is waiting and there is nothing to do.
+                let _ = loop_ref.bind(py).call_method1("call_soon_threadsafe", (settle, fut_ref, ok, value));
+            });
+        });
+        CancelOnDone { handle: Mutex::new(Some(task.abort_handle())), bridge: None }
+    };
+    py_fut.call_method1(pyo3::intern!(py, "add_done_callback"), (Py::new(py, cancel)?,))?;
     Ok(py_fut)
 }
 
@@ -556,6 +573,7 @@ fn secs(py: Python<'_>, name: &str, v: f64) -> PyResult<Duration> {
 
 impl NativeClient {
     fn client(&self, py: Python<'_>) -> PyResult<OnboardingClient> {
+        logbridge::refresh_level(py);
         if self.pid != std::process::id() {
             return Err(config_error(
                 py,
@@ -755,6 +773,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_function(wrap_pyfunction!(runtime::_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_after_fork_child, m)?)?;
+    m.add_function(wrap_pyfunction!(aio::_use_loop_bridge, m)?)?;
     logbridge::install();
     Ok(())
 }

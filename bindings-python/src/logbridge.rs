@@ -2,6 +2,7 @@
 //! The core never puts a token in an event; this bridge adds nothing but the fields it is given.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -11,6 +12,31 @@ use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The lowest Python level the `confirma` logger had enabled when the last call started (0 = unknown).
+/// Events below it are dropped on the runtime thread without entering Python; events at or above it are
+/// checked by `isEnabledFor` itself. Refreshed by `refresh_level` on every API call (on the caller's
+/// thread, GIL held), so a level change applies to calls started after it.
+static THRESHOLD: AtomicU8 = AtomicU8::new(0);
+
+fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    Ok(LOGGER
+        .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+            Ok(py.import("logging")?.call_method1("getLogger", ("confirma",))?.unbind())
+        })?
+        .bind(py))
+}
+
+/// Re-reads the `confirma` logger's effective level (and `logging.disable`).
+pub fn refresh_level(py: Python<'_>) {
+    let read = || -> PyResult<u8> {
+        let logger = logger(py)?;
+        let effective: i64 = logger.call_method0(pyo3::intern!(py, "getEffectiveLevel"))?.extract()?;
+        let disable: i64 = logger.getattr(pyo3::intern!(py, "manager"))?.getattr(pyo3::intern!(py, "disable"))?.extract()?;
+        Ok(effective.max(disable.saturating_add(1)).clamp(0, 255) as u8)
+    };
+    THRESHOLD.store(read().unwrap_or(0), Relaxed);
+}
 
 struct PyLogLayer;
 
@@ -55,13 +81,12 @@ impl<S: Subscriber> Layer<S> for PyLogLayer {
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let level = python_level(event.metadata().level());
+        if level < THRESHOLD.load(Relaxed) {
+            return; // disabled: no GIL on the runtime thread
+        }
         // Never blocks interpreter shutdown: try_attach gives up when Python is finalizing.
         let _ = crate::runtime::with_python(|py| -> PyResult<()> {
-            let logger = LOGGER
-                .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-                    Ok(py.import("logging")?.call_method1("getLogger", ("confirma",))?.unbind())
-                })?
-                .bind(py);
+            let logger = logger(py)?;
             if !logger.call_method1("isEnabledFor", (level,))?.is_truthy()? {
                 return Ok(());
             }
