@@ -155,10 +155,6 @@ class OnboardingClient(
     }
 
     companion object {
-        init {
-            NativeThreads.ensureRegistered()
-        }
-
         /** The version of the native SDK core. */
         @JvmStatic
         val sdkVersion: String get() = nativeSdkVersion()
