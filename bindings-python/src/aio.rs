@@ -7,7 +7,7 @@
 //! (`_drain`, on the loop thread) takes the whole queue and converts + settles every future in it. So a
 //! runtime thread never enters Python (no GIL hand-off, safe during interpreter shutdown), and a loop wakes
 //! at most once per batch. Loops without `add_reader` (Windows' proactor) or that cannot take the attribute
-//! (uvloop) use the per-completion `call_soon_threadsafe` path.
+//! (possibly uvloop; untested) use the per-completion `call_soon_threadsafe` path.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -105,7 +105,7 @@ pub fn _use_loop_bridge(on: bool) {
     ENABLED.store(on, SeqCst);
 }
 
-/// Loop types that cannot take the `_confirma_bridge` attribute (e.g. uvloop's): they use the fallback.
+/// Loop types that cannot take the `_confirma_bridge` attribute (checked once per type): they use the fallback.
 static NO_BRIDGE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
 /// The bridge of `event_loop`, created and registered on first use; `None` if this loop cannot have one.
