@@ -421,15 +421,8 @@ fn finalize(op: Operation, err: Error) -> Error {
         Operation::RenewToken => "the request may have reached CFIS and the token may have been rotated. Validate the old token: if it is still valid, renewing again is safe; if not, the new token was lost and the client's token must be re-issued (contact Confirma Finance support with the request id)",
         Operation::ValidateToken => "the outcome is unknown",
     };
-    let mut meta = ResponseMeta::default();
-    if let Some(m) = err_meta(&err) {
-        meta = m;
-    }
+    let meta = ResponseMeta { status: err.status(), request_id: err.request_id().map(str::to_string) };
     Error::OutcomeUnknown { operation: op, message: message.into(), cause: Box::new(err), meta }
-}
-
-fn err_meta(err: &Error) -> Option<ResponseMeta> {
-    Some(ResponseMeta { status: err.status(), request_id: err.request_id().map(str::to_string) })
 }
 
 fn json_object(body: &[u8]) -> std::result::Result<serde_json::Map<String, Value>, String> {
