@@ -65,7 +65,7 @@ impl<'de> Deserialize<'de> for ServiceType {
 }
 
 /// The role of a contact person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ContactRole {
     /// The primary contact (required).
     Primary,

@@ -176,10 +176,6 @@ pub fn parse_error_body(content_type: Option<&str>, body: &[u8], secret: &str) -
     out
 }
 
-fn reason(status: u16) -> &'static str {
-    http_reason(status).unwrap_or("error")
-}
-
 /// The canonical reason phrase of a status code.
 pub fn http_reason(status: u16) -> Option<&'static str> {
     reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason())
@@ -192,7 +188,7 @@ pub fn error_for_status(
     retry_after: Option<std::time::Duration>,
     meta: ResponseMeta,
 ) -> Error {
-    let message = body.message.clone().unwrap_or_else(|| format!("HTTP {status} {}", reason(status)));
+    let message = body.message.clone().unwrap_or_else(|| format!("HTTP {status} {}", http_reason(status).unwrap_or("error")));
     match status {
         400 | 402 | 413 | 422 => Error::Validation {
             message: format!("the service rejected the request: {message}"),

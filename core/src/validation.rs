@@ -285,27 +285,18 @@ fn check_new_client(c: &NewClient, mode: ValidationMode, p: &mut Problems) {
         } else if strict && !is_email(contact.email.trim()) {
             p.add(format!("contacts[{i}].email"), "must be a valid e-mail address");
         }
-        if let Some(first) = seen.insert(contact.role, i) {
-            seen.insert(contact.role, first);
-            p.add(
+        match seen.entry(contact.role) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            std::collections::btree_map::Entry::Occupied(first) => p.add(
                 format!("contacts[{i}].role"),
-                format!("duplicate role {} (already given at contacts[{first}])", contact.role),
-            );
+                format!("duplicate role {} (already given at contacts[{}])", contact.role, first.get()),
+            ),
         }
     }
     if !seen.contains_key(&ContactRole::Primary) && !p.has("contacts") {
         p.add("contacts", "a PRIMARY contact is required");
-    }
-}
-
-impl PartialOrd for ContactRole {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for ContactRole {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (*self as u8).cmp(&(*other as u8))
     }
 }
 
