@@ -1,0 +1,37 @@
+//! The success-body parsers of create, renew and validate, on arbitrary bytes: never panic; what they
+//! accept holds a usable token and timestamps inside the range every binding can represent.
+#![no_main]
+
+use confirma::models::{MAX_TIMESTAMP, MIN_TIMESTAMP};
+use confirma::response::{parse_created, parse_renewed, parse_status};
+use confirma::validation::token_problem;
+use confirma::SecretToken;
+use libfuzzer_sys::fuzz_target;
+
+fn assert_redacted(token: &SecretToken) {
+    let t = token.expose();
+    // A token that is part of the redaction text itself ("REDA") cannot be told apart.
+    if format!("{:?}{}", SecretToken::new(""), SecretToken::new("")).contains(t) {
+        return;
+    }
+    assert!(!format!("{token:?}").contains(t), "Debug shows the token");
+    assert!(!format!("{token}").contains(t), "Display shows the token");
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(created) = parse_created(data) {
+        assert!(token_problem(created.access_token.expose()).is_none(), "created: unusable token accepted");
+        if let Some(t) = created.token_expires_at {
+            assert!((MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&t), "created: expiry {t} out of range");
+        }
+        assert_redacted(&created.access_token);
+    }
+    if let Ok(renewed) = parse_renewed(data) {
+        assert!(token_problem(renewed.access_token.expose()).is_none(), "renewed: unusable token accepted");
+        if let Some(t) = renewed.expires_at {
+            assert!((MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&t), "renewed: expiry {t} out of range");
+        }
+        assert_redacted(&renewed.access_token);
+    }
+    let _ = parse_status(data);
+});
