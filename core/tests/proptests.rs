@@ -354,3 +354,22 @@ fn fuzz_regression_vat_two_byte_char_at_byte_one() {
     v["client"]["vatRegNbr"] = Value::String("\u{0}ڎ1234567".into());
     assert_rejected_at(&v, ValidationMode::Strict, "client.vatRegNbr");
 }
+
+/// Found by the `error_body` fuzz target: the token that was sent, echoed back JSON-escaped (`\/` as
+/// several serialisers write a slash, or `\u0061`), is scrubbed only in the raw text; once decoded it
+/// reached the excerpt, the message and the trace id in clear. Core fix pending (reported to the lead):
+/// `parse_error_body` must scrub the decoded values too.
+#[test]
+#[ignore = "core fix pending: parse_error_body scrubs the secret only before JSON decoding"]
+fn fuzz_regression_json_escaped_echo_of_the_sent_token_is_scrubbed() {
+    for (secret, body) in [
+        ("abcdefghijklmnop", r#"{"message":"invalid key \u0061bcdefghijklmnop"}"#),
+        ("ab/cd/ef", r#"{"title":"Unauthorized","detail":"key ab\/cd\/ef is not valid","traceId":"ab\/cd\/ef"}"#),
+        ("tok/1234", r#"{"errors":{"token":["ab tok\/1234"]}}"#),
+        ("tok/1234", r#""the key tok\/1234 expired""#),
+    ] {
+        let parsed = parse_error_body(Some("application/json"), body.as_bytes(), secret);
+        let shown = format!("{:?} {:?} {:?} {:?}", parsed.excerpt, parsed.message, parsed.trace_id, parsed.field_errors);
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
