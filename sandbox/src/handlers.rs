@@ -1,6 +1,5 @@
 //! Request routing, the three CFIS endpoints, the admin API and RFC 9457 problem responses.
 
-use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,27 +10,26 @@ use bytes::Bytes;
 use chrono::TimeDelta;
 use http_body::Body;
 use http_body_util::BodyExt;
-use hyper::header::{
-    HeaderMap, HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE,
-};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH};
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
 use crate::faults::{canned_response, parse_faults, FaultKind};
-use crate::server::{BoxError, CloseConnection, SBody};
-use crate::state::{rfc3339, Renewal, Shared, TokenState};
-use crate::{RenewShape, ValidationMode, MAX_DURATION_SECS};
+use crate::http::{
+    forbidden, json_response, method_not_allowed, no_content, normalize_path, problem_response, static_json,
+    unauthorized, validation_problem, BoxError, CloseConnection, SBody,
+};
+use crate::shared::Shared;
+use crate::state::{rfc3339, RenewShape, Renewal, TokenState, MAX_DURATION_SECS};
+use confirma::ValidationMode;
 
 /// Largest accepted request body.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_API_KEY: &str = "x-api-key";
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
-const PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
-const VALIDATION_TITLE: &str = "One or more validation errors occurred.";
 const BODY_VALID: &[u8] = br#"{"isValid":true,"message":"Token is valid"}"#;
 const BODY_EXPIRED: &[u8] = br#"{"isValid":false,"message":"Token has expired"}"#;
 
@@ -67,16 +65,6 @@ impl Endpoint {
             Endpoint::CreateClient => Method::POST,
             Endpoint::Validate | Endpoint::Renew => Method::GET,
         }
-    }
-}
-
-/// Lower case, without a trailing slash (routing is case-insensitive, as on ASP.NET).
-pub(crate) fn normalize_path(path: &str) -> Cow<'_, str> {
-    let trimmed = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
-    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(trimmed.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(trimmed)
     }
 }
 
@@ -167,7 +155,9 @@ where
     let mut buf: Vec<u8> = Vec::new();
     let mut total: u64 = 0;
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(|_| CloseConnection)?.into_data() else { continue };
+        let Ok(data) = frame.map_err(|_| CloseConnection)?.into_data() else {
+            continue;
+        };
         total += data.len() as u64;
         if total > DRAIN_LIMIT {
             return Ok(ReadBody::TooLarge { drained: false });
@@ -215,7 +205,7 @@ where
             Some(e) => e.path(),
             None => &norm,
         };
-        let fault = shared.lock().begin_api_request(counted, &norm);
+        let fault = shared.begin_api_request(counted, &norm);
         (endpoint, fault)
     };
     match fault {
@@ -423,14 +413,14 @@ where
             };
             match parse_faults(&value) {
                 Ok(faults) => {
-                    let pending = shared.lock().add_faults(faults);
+                    let pending = shared.faults().add(faults);
                     json_response(StatusCode::CREATED, &json!({"pending": pending}))
                 }
                 Err((field, msg)) => validation_problem(json!({ field: [msg] }), rid),
             }
         }
         ("/_sandbox/faults", _) => {
-            shared.lock().clear_faults();
+            shared.faults().clear();
             no_content()
         }
         ("/_sandbox/clock", "POST") => {
@@ -455,7 +445,7 @@ where
         }
         ("/_sandbox/clock", _) => json_response(StatusCode::OK, &json!({"now": rfc3339(shared.lock().now())})),
         ("/_sandbox/state", _) => {
-            let state = shared.lock().state_json();
+            let state = shared.state_json();
             json_response(StatusCode::OK, &state)
         }
         ("/_sandbox/reset", _) => {
@@ -571,67 +561,6 @@ fn update_config(shared: &Shared, value: &Value) -> Result<Value, Map<String, Va
     Ok(config_json(shared))
 }
 
-// ------------------------------------------------------------------------------------------------------
-// Responses
-// ------------------------------------------------------------------------------------------------------
-
-fn problem_type(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-        401 => "https://tools.ietf.org/html/rfc9110#section-15.5.2",
-        403 => "https://tools.ietf.org/html/rfc9110#section-15.5.4",
-        404 => "https://tools.ietf.org/html/rfc9110#section-15.5.5",
-        405 => "https://tools.ietf.org/html/rfc9110#section-15.5.6",
-        408 => "https://tools.ietf.org/html/rfc9110#section-15.5.9",
-        409 => "https://tools.ietf.org/html/rfc9110#section-15.5.10",
-        413 => "https://tools.ietf.org/html/rfc9110#section-15.5.14",
-        415 => "https://tools.ietf.org/html/rfc9110#section-15.5.16",
-        422 => "https://tools.ietf.org/html/rfc9110#section-15.5.21",
-        429 => "https://tools.ietf.org/html/rfc6585#section-4",
-        500 => "https://tools.ietf.org/html/rfc9110#section-15.6.1",
-        502 => "https://tools.ietf.org/html/rfc9110#section-15.6.3",
-        503 => "https://tools.ietf.org/html/rfc9110#section-15.6.4",
-        504 => "https://tools.ietf.org/html/rfc9110#section-15.6.5",
-        _ => "about:blank",
-    }
-}
-
-/// An RFC 9457 problem details response in the ASP.NET shape.
-pub(crate) fn problem_response(
-    status: StatusCode,
-    title: &str,
-    detail: &str,
-    rid: &str,
-    errors: Option<Value>,
-) -> Response<SBody> {
-    let mut body = json!({
-        "type": problem_type(status),
-        "title": title,
-        "status": status.as_u16(),
-        "detail": detail,
-        "traceId": rid,
-    });
-    if let Some(e) = errors {
-        body["errors"] = e;
-    }
-    let mut r = Response::new(SBody::full(serde_json::to_vec(&body).expect("json")));
-    *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, PROBLEM_JSON);
-    r
-}
-
-fn validation_problem(errors: Value, rid: &str) -> Response<SBody> {
-    problem_response(StatusCode::BAD_REQUEST, VALIDATION_TITLE, "See the errors for details.", rid, Some(errors))
-}
-
-fn unauthorized(detail: &str, rid: &str) -> Response<SBody> {
-    problem_response(StatusCode::UNAUTHORIZED, "Unauthorized", detail, rid, None)
-}
-
-fn forbidden(detail: &str, rid: &str) -> Response<SBody> {
-    problem_response(StatusCode::FORBIDDEN, "Forbidden", detail, rid, None)
-}
-
 fn too_large(rid: &str, drained: bool) -> Response<SBody> {
     let detail = format!("The request body is larger than {BODY_LIMIT} bytes.");
     let mut r = problem_response(StatusCode::PAYLOAD_TOO_LARGE, "Content Too Large", &detail, rid, None);
@@ -642,43 +571,12 @@ fn too_large(rid: &str, drained: bool) -> Response<SBody> {
     r
 }
 
-fn method_not_allowed(allow: &str, rid: &str) -> Response<SBody> {
-    let mut r = problem_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "Method Not Allowed",
-        &format!("This endpoint allows {allow}."),
-        rid,
-        None,
-    );
-    r.headers_mut().insert(ALLOW, HeaderValue::from_str(allow).expect("static"));
-    r
-}
-
-fn json_response(status: StatusCode, body: &Value) -> Response<SBody> {
-    let mut r = Response::new(SBody::full(serde_json::to_vec(body).expect("json")));
-    *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, JSON);
-    r
-}
-
-fn static_json(status: StatusCode, body: &'static [u8]) -> Response<SBody> {
-    let mut r = Response::new(SBody::full(Bytes::from_static(body)));
-    *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, JSON);
-    r
-}
-
-fn no_content() -> Response<SBody> {
-    let mut r = Response::new(SBody::empty());
-    *r.status_mut() = StatusCode::NO_CONTENT;
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::state::RuntimeConfig;
     use http_body_util::Full;
+    use hyper::header::CONTENT_TYPE;
 
     fn shared() -> Arc<Shared> {
         Arc::new(Shared::new(
@@ -724,7 +622,7 @@ mod tests {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         let body: Value = serde_json::from_slice(&r.body().bytes()).unwrap();
         assert_eq!(body["traceId"], r.headers()["x-request-id"].to_str().unwrap());
-        let st = s.lock().state_json();
+        let st = s.state_json();
         assert_eq!(st["requestsByPath"][PATH_VALIDATE], 1);
     }
 

@@ -34,33 +34,19 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+// Layers, bottom up (each module uses only the ones above it in this list): `http` and `state` (no crate
+// imports), `faults`, `shared`, `handlers`, `server`; this file and `cli` on top.
 pub mod cli;
 mod faults;
 mod handlers;
+mod http;
 mod server;
+mod shared;
 mod state;
 
 pub use confirma::ValidationMode;
-
-/// The shape of a successful renew response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
-pub enum RenewShape {
-    /// `{"accessToken": NEW, "tokenExpiresAt": ..., "message": "Token renewed"}` (the default).
-    #[default]
-    AccessToken,
-    /// `{"Message": NEW}`, the shape of the developer portal's example.
-    Message,
-}
-
-impl RenewShape {
-    /// `"accessToken"` or `"message"`, as the admin config API spells it.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            RenewShape::AccessToken => "accessToken",
-            RenewShape::Message => "message",
-        }
-    }
-}
+pub use state::RenewShape;
+use state::MAX_DURATION_SECS;
 
 /// How a sandbox is started.
 #[derive(Clone)]
@@ -117,9 +103,6 @@ impl fmt::Debug for SandboxConfig {
     }
 }
 
-/// Longest duration accepted for a TTL, grace period or clock move (100 years), to keep dates in range.
-pub(crate) const MAX_DURATION_SECS: f64 = 100.0 * 366.0 * 24.0 * 3600.0;
-
 fn invalid(msg: impl Into<String>) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidInput, msg.into())
 }
@@ -128,7 +111,7 @@ fn invalid(msg: impl Into<String>) -> std::io::Error {
 pub struct Sandbox {
     addr: SocketAddr,
     base_url: String,
-    shared: Arc<state::Shared>,
+    shared: Arc<shared::Shared>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -149,7 +132,7 @@ impl Sandbox {
                 }
                 t
             }
-            None => format!("cfis_ppt_{}", random_alnum(32)),
+            None => format!("cfis_ppt_{}", state::random_alnum(32)),
         };
         let partner_code = config.partner_code.trim().to_string();
         if partner_code.is_empty() {
@@ -170,7 +153,7 @@ impl Sandbox {
             expired_status: config.expired_status,
             renew_shape: config.renew_shape,
         };
-        let shared = Arc::new(state::Shared::new(token, partner_code, runtime));
+        let shared = Arc::new(shared::Shared::new(token, partner_code, runtime));
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
         let addr = listener.local_addr()?;
         let shown_ip = match addr.ip() {
@@ -244,10 +227,6 @@ pub fn valid_business_id(seed: u32) -> String {
     // base is even, so base + 1 does not carry into other digits: its weighted sum differs by 2 (mod 11)
     // and cannot also leave remainder 1.
     unreachable!("two consecutive numbers without a check digit")
-}
-
-pub(crate) fn random_alnum(n: usize) -> String {
-    std::iter::repeat_with(fastrand::alphanumeric).take(n).collect()
 }
 
 #[cfg(test)]
