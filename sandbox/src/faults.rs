@@ -8,7 +8,7 @@ use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde_json::Value;
 
-use crate::http::{normalize_path, problem_response, raw, SBody};
+use crate::http::{normalize_path, problem_response, raw, SBody, PATH_CLIENT, PATH_RENEW};
 
 /// One pending fault.
 #[derive(Debug, Clone)]
@@ -29,6 +29,10 @@ pub(crate) enum FaultKind {
     Reset,
     Truncate,
     CommitThenDrop,
+    /// Perform the operation, but answer a success in an unexpected shape that still carries the new token:
+    /// create → 201 `{"accessToken": NEW}` (no `clientId`/`customerCode`), renew → 200
+    /// `{"result": {"newKey": NEW}}`. Only for the create and renew paths.
+    PartialSuccess,
 }
 
 /// A response a fault answers with, instead of performing the operation.
@@ -212,12 +216,16 @@ fn parse_fault(value: &Value, at: &str) -> Result<Fault, (String, String)> {
         "reset" => FaultKind::Reset,
         "truncate" => FaultKind::Truncate,
         "committhendrop" => FaultKind::CommitThenDrop,
-        _ => {
-            return Err(err(
-                "kind",
-                "must be one of status, delay, reset, truncate, garbage, html, commit_then_drop, redirect",
-            ))
+        "partialsuccess" => {
+            if !matches!(path.as_deref(), Some(PATH_CLIENT | PATH_RENEW)) {
+                return Err(err("path", &format!("must be {PATH_CLIENT} or {PATH_RENEW} for kind partial_success")));
+            }
+            FaultKind::PartialSuccess
         }
+        _ => return Err(err(
+            "kind",
+            "must be one of status, delay, reset, truncate, garbage, html, commit_then_drop, redirect, partial_success",
+        )),
     };
     Ok(Fault { path, times, kind })
 }
@@ -285,6 +293,10 @@ mod tests {
         .unwrap();
         assert_eq!(f[0].path.as_deref(), Some("/api/v1/partner/validate"));
         assert!(matches!(f[1].kind, FaultKind::CommitThenDrop));
+        for path in ["/api/v1/partner/client", "/API/v1/partner/renew/"] {
+            let f = parse_faults(&json!({"kind": "partial_success", "path": path})).unwrap();
+            assert!(matches!(f[0].kind, FaultKind::PartialSuccess));
+        }
         for bad in [
             json!({"kind": "status"}),
             json!({"kind": "nope"}),
@@ -294,6 +306,8 @@ mod tests {
             json!({"kind": "reset", "times": 0}),
             json!({"kind": "reset", "path": "/_sandbox/state"}),
             json!({"kind": "reset", "colour": "red"}),
+            json!({"kind": "partial_success"}),
+            json!({"kind": "partial_success", "path": "/api/v1/partner/validate"}),
             json!({"kind": "status", "status": 99}),
             json!([]),
             json!(5),

@@ -1,6 +1,7 @@
 //! Request routing, the three CFIS endpoints, the admin API and RFC 9457 problem responses.
 
 use std::net::{IpAddr, SocketAddr};
+use std::panic::AssertUnwindSafe;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::TimeDelta;
+use futures_util::FutureExt;
 use http_body::Body;
 use http_body_util::BodyExt;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH};
@@ -18,7 +20,7 @@ use serde_json::{json, Map, Value};
 use crate::faults::{canned_response, parse_faults, FaultKind};
 use crate::http::{
     forbidden, json_response, method_not_allowed, no_content, normalize_path, problem_response, static_json,
-    unauthorized, validation_problem, BoxError, CloseConnection, SBody,
+    unauthorized, validation_problem, BoxError, CloseConnection, SBody, PATH_CLIENT, PATH_RENEW, PATH_VALIDATE,
 };
 use crate::shared::Shared;
 use crate::state::{rfc3339, RenewShape, Renewal, TokenState, MAX_DURATION_SECS};
@@ -32,10 +34,6 @@ const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 const BODY_VALID: &[u8] = br#"{"isValid":true,"message":"Token is valid"}"#;
 const BODY_EXPIRED: &[u8] = br#"{"isValid":false,"message":"Token has expired"}"#;
-
-pub(crate) const PATH_CLIENT: &str = "/api/v1/partner/client";
-pub(crate) const PATH_VALIDATE: &str = "/api/v1/partner/validate";
-pub(crate) const PATH_RENEW: &str = "/api/v1/partner/renew";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
@@ -83,10 +81,11 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
         }
     }
     let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-    HeaderValue::from_str(&id).expect("hex")
+    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("0"))
 }
 
-/// Entry point for every request.
+/// Entry point for every request. A panic anywhere in handling it is contained here and answered with a
+/// 500 problem, so it never takes the connection (or the server) down with it.
 pub(crate) async fn handle<B>(
     shared: Arc<Shared>,
     peer: SocketAddr,
@@ -99,19 +98,24 @@ where
 {
     let rid = request_id(req.headers());
     let rid_str = rid.to_str().unwrap_or_default().to_string();
-    let path = req.uri().path();
-    let starts = |prefix: &str| path.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
-    let result = if starts("/api/") {
-        api(shared, req, &reset, &rid_str).await
-    } else if starts("/_sandbox") {
-        Ok(admin(&shared, peer, req, &rid_str).await)
-    } else {
-        let (parts, body) = req.into_parts();
-        match read_body(&parts, body).await? {
-            ReadBody::TooLarge { drained } => Ok(too_large(&rid_str, drained)),
-            ReadBody::Bytes(_) => {
-                Ok(problem_response(StatusCode::NOT_FOUND, "Not Found", "No such endpoint.", &rid_str, None))
-            }
+    // Unwind safety: the only state shared across requests sits behind mutexes whose poisoning is ignored
+    // on purpose (every critical section leaves the state consistent), so a panic cannot leave it half-done.
+    let result = match AssertUnwindSafe(route(shared, peer, req, &reset, &rid_str)).catch_unwind().await {
+        Ok(result) => result,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            tracing::error!(request_id = %rid_str, panic = what, "a request handler panicked; answering 500");
+            Ok(problem_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                "The sandbox failed internally (a panic was contained). Please report this.",
+                &rid_str,
+                None,
+            ))
         }
     };
     match result {
@@ -125,6 +129,42 @@ where
         }
     }
 }
+
+async fn route<B>(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: Request<B>,
+    reset: &AtomicBool,
+    rid: &str,
+) -> Result<Response<SBody>, CloseConnection>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let path = req.uri().path();
+    #[cfg(test)]
+    if path == TEST_PANIC_PATH {
+        panic!("a deliberate panic (unit-test builds only)");
+    }
+    let starts = |prefix: &str| path.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+    if starts("/api/") {
+        api(shared, req, reset, rid).await
+    } else if starts("/_sandbox") {
+        Ok(admin(&shared, peer, req, rid).await)
+    } else {
+        let (parts, body) = req.into_parts();
+        match read_body(&parts, body).await? {
+            ReadBody::TooLarge { drained } => Ok(too_large(rid, drained)),
+            ReadBody::Bytes(_) => {
+                Ok(problem_response(StatusCode::NOT_FOUND, "Not Found", "No such endpoint.", rid, None))
+            }
+        }
+    }
+}
+
+/// In unit-test builds only, a request for this path panics inside the handler.
+#[cfg(test)]
+pub(crate) const TEST_PANIC_PATH: &str = "/_test/panic";
 
 enum ReadBody {
     Bytes(Bytes),
@@ -211,7 +251,7 @@ where
     match fault {
         None => {
             let body = read_body(&parts, body).await?;
-            Ok(perform(&shared, endpoint, &parts, body, rid))
+            Ok(perform(&shared, endpoint, &parts, body, rid, Answer::Contract))
         }
         Some(FaultKind::Reset) => {
             reset.store(true, Ordering::Relaxed);
@@ -228,13 +268,18 @@ where
             // A spawned task finishes the operation even when the client gives up meanwhile.
             let task = tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
-                perform(&shared, endpoint, &parts, body, &rid)
+                perform(&shared, endpoint, &parts, body, &rid, Answer::Contract)
             });
-            task.await.map_err(|_| CloseConnection)
+            match task.await {
+                Ok(resp) => Ok(resp),
+                // A panic in the task is contained (as a 500) by `handle`, like one in this future.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => Err(CloseConnection),
+            }
         }
         Some(FaultKind::Truncate) => {
             let body = read_body(&parts, body).await?;
-            let resp = perform(&shared, endpoint, &parts, body, rid);
+            let resp = perform(&shared, endpoint, &parts, body, rid, Answer::Contract);
             let (mut head, body) = resp.into_parts();
             let body = body.truncate();
             if let SBody::Truncated { full_len, .. } = &body {
@@ -244,13 +289,33 @@ where
         }
         Some(FaultKind::CommitThenDrop) => {
             let body = read_body(&parts, body).await?;
-            let _ = perform(&shared, endpoint, &parts, body, rid);
+            let _ = perform(&shared, endpoint, &parts, body, rid, Answer::Contract);
             Err(CloseConnection)
+        }
+        Some(FaultKind::PartialSuccess) => {
+            let body = read_body(&parts, body).await?;
+            Ok(perform(&shared, endpoint, &parts, body, rid, Answer::PartialSuccess))
         }
     }
 }
 
-fn perform(shared: &Shared, endpoint: Option<Endpoint>, parts: &Parts, body: ReadBody, rid: &str) -> Response<SBody> {
+/// How a successful create or renew answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// The contract's shape.
+    Contract,
+    /// The `partial_success` fault: an unexpected shape that still carries the new token.
+    PartialSuccess,
+}
+
+fn perform(
+    shared: &Shared,
+    endpoint: Option<Endpoint>,
+    parts: &Parts,
+    body: ReadBody,
+    rid: &str,
+    answer: Answer,
+) -> Response<SBody> {
     let Some(endpoint) = endpoint else {
         return problem_response(StatusCode::NOT_FOUND, "Not Found", "No such endpoint.", rid, None);
     };
@@ -270,15 +335,15 @@ fn perform(shared: &Shared, endpoint: Option<Endpoint>, parts: &Parts, body: Rea
         },
     };
     let mut resp = match endpoint {
-        Endpoint::CreateClient => create_client(shared, key, &body, rid),
+        Endpoint::CreateClient => create_client(shared, key, &body, rid, answer),
         Endpoint::Validate => validate(shared, key, rid),
-        Endpoint::Renew => renew(shared, key, rid),
+        Endpoint::Renew => renew(shared, key, rid, answer),
     };
     resp.headers_mut().insert(CACHE_CONTROL, NO_STORE);
     resp
 }
 
-fn create_client(shared: &Shared, key: &str, body: &[u8], rid: &str) -> Response<SBody> {
+fn create_client(shared: &Shared, key: &str, body: &[u8], rid: &str, answer: Answer) -> Response<SBody> {
     let mode = {
         let mut st = shared.lock();
         if key != shared.provisioning_token {
@@ -319,6 +384,9 @@ fn create_client(shared: &Shared, key: &str, body: &[u8], rid: &str) -> Response
             None,
         );
     };
+    if answer == Answer::PartialSuccess {
+        return json_response(StatusCode::CREATED, &json!({"accessToken": c.access_token}));
+    }
     let mut out = json!({
         "clientId": c.client_id,
         "customerCode": c.customer_code,
@@ -347,7 +415,7 @@ fn validate(shared: &Shared, key: &str, rid: &str) -> Response<SBody> {
     }
 }
 
-fn renew(shared: &Shared, key: &str, rid: &str) -> Response<SBody> {
+fn renew(shared: &Shared, key: &str, rid: &str, answer: Answer) -> Response<SBody> {
     if key == shared.provisioning_token {
         return forbidden("The provisioning token cannot be renewed; use a client access token.", rid);
     }
@@ -360,6 +428,7 @@ fn renew(shared: &Shared, key: &str, rid: &str) -> Response<SBody> {
         Renewal::Replaced => unauthorized("Invalid token: it was already renewed and can no longer be renewed.", rid),
         Renewal::Renewed { token, expires_at } => {
             let body = match shape {
+                _ if answer == Answer::PartialSuccess => json!({"result": {"newKey": token}}),
                 RenewShape::AccessToken => {
                     let mut b = json!({"accessToken": token, "message": "Token renewed"});
                     if let Some(exp) = expires_at {
@@ -624,6 +693,19 @@ mod tests {
         assert_eq!(body["traceId"], r.headers()["x-request-id"].to_str().unwrap());
         let st = s.state_json();
         assert_eq!(st["requestsByPath"][PATH_VALIDATE], 1);
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_handler_becomes_a_500_problem() {
+        let s = shared();
+        let r = call(&s, "127.0.0.1:1", Method::GET, TEST_PANIC_PATH).await;
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/problem+json");
+        let body: Value = serde_json::from_slice(&r.body().bytes()).unwrap();
+        assert_eq!(body["status"], 500);
+        assert_eq!(body["traceId"], r.headers()["x-request-id"].to_str().unwrap());
+        // The state is still usable afterwards.
+        assert_eq!(call(&s, "127.0.0.1:1", Method::GET, "/_sandbox/state").await.status(), StatusCode::OK);
     }
 
     #[test]

@@ -115,6 +115,11 @@ impl std::fmt::Display for CloseConnection {
 }
 impl std::error::Error for CloseConnection {}
 
+/// The three CFIS endpoints (normalized).
+pub(crate) const PATH_CLIENT: &str = "/api/v1/partner/client";
+pub(crate) const PATH_VALIDATE: &str = "/api/v1/partner/validate";
+pub(crate) const PATH_RENEW: &str = "/api/v1/partner/renew";
+
 /// Lower case, without a trailing slash (routing is case-insensitive, as on ASP.NET).
 pub(crate) fn normalize_path(path: &str) -> Cow<'_, str> {
     let trimmed = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };

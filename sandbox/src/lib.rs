@@ -245,6 +245,32 @@ mod tests {
         }
     }
 
+    /// Over a real connection: a request whose handler panics gets a 500 answer, and the same keep-alive
+    /// connection then serves the next request (the panic neither killed the connection nor the server).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_handler_answers_500_and_the_connection_lives_on() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        let mut s = tokio::net::TcpStream::connect(sb.addr()).await.unwrap();
+        let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: sandbox\r\n\r\n");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        for (path, want) in [(handlers::TEST_PANIC_PATH, "HTTP/1.1 500 "), ("/_sandbox/health", "HTTP/1.1 200 ")] {
+            s.write_all(get(path).as_bytes()).await.unwrap();
+            got.clear();
+            // Until the whole answer (every answer here is a complete JSON object) has arrived.
+            while !String::from_utf8_lossy(&got).ends_with('}') {
+                let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await.unwrap().unwrap();
+                assert!(n > 0, "connection closed after {path}: {:?}", String::from_utf8_lossy(&got));
+                got.extend_from_slice(&buf[..n]);
+            }
+            let text = String::from_utf8_lossy(&got);
+            assert!(text.starts_with(want), "{path}: {text}");
+        }
+        assert!(String::from_utf8_lossy(&got).contains("application/json"));
+        sb.shutdown().await;
+    }
+
     #[test]
     fn config_debug_redacts_token() {
         let c = SandboxConfig { provisioning_token: Some("cfis_ppt_secret".into()), ..Default::default() };
