@@ -17,7 +17,7 @@
 //! ## Admin API (loopback peers only)
 //! | request | does |
 //! |---|---|
-//! | `POST /_sandbox/faults` (object or array) | queues faults: `status`, `delay`, `reset`, `truncate`, `garbage`, `html`, `commit_then_drop`, `redirect` |
+//! | `POST /_sandbox/faults` (object or array) | queues faults: `status`, `delay`, `reset`, `truncate`, `garbage`, `html`, `commit_then_drop`, `redirect`, `partial_success` (see the README) |
 //! | `DELETE /_sandbox/faults` | clears pending faults |
 //! | `POST /_sandbox/clock {"advanceSeconds": N}` | moves the sandbox clock |
 //! | `GET /_sandbox/state` | counts: clients, live tokens, requests, pending faults, clock |
