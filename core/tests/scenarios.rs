@@ -254,7 +254,7 @@ impl Runner {
                     }
                 }
                 if let Some(status) = want.get("status") {
-                    let got = err.status().map(|s| Value::from(s)).unwrap_or(Value::Null);
+                    let got = err.status().map(Value::from).unwrap_or(Value::Null);
                     if &got != status {
                         return Err(format!("status {got}, expected {status} ({err})"));
                     }
