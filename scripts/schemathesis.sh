@@ -32,10 +32,12 @@ if [[ "$("$VENV/bin/st" --version 2>/dev/null || true)" != *"$ST_VERSION"* ]]; t
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION"
 fi
 
-SANDBOX_BIN="${CONFIRMA_SANDBOX_BIN:-$ROOT/target/$TARGET/debug/confirma-sandbox}"
-if [[ ! -x "$SANDBOX_BIN" ]]; then
+# ./scripts/test builds the sandbox first and says where it is; otherwise build it here (a no-op when fresh).
+SANDBOX_BIN="${CONFIRMA_SANDBOX_BIN:-}"
+if [[ -z "$SANDBOX_BIN" ]]; then
   log "building the sandbox"
   cargo build --locked -p confirma-sandbox --bin confirma-sandbox --target "$TARGET"
+  SANDBOX_BIN="$ROOT/target/$TARGET/debug/confirma-sandbox"
 fi
 
 # The sandbox on a free loopback port; its one JSON line goes to a file only we can read (it holds a token).
