@@ -25,9 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use confirma::{
-    ClientConfig, Environment, Error, OnboardingClient, SecretToken, ValidationMode,
-};
+use confirma::{ClientConfig, Environment, Error, OnboardingClient, SecretToken, ValidationMode};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -464,7 +462,12 @@ fn check(status: sys::napi_status) -> Result<()> {
     }
 }
 
-unsafe extern "C" fn dispatch_batch(env: sys::napi_env, _js_cb: sys::napi_value, context: *mut c_void, _data: *mut c_void) {
+unsafe extern "C" fn dispatch_batch(
+    env: sys::napi_env,
+    _js_cb: sys::napi_value,
+    context: *mut c_void,
+    _data: *mut c_void,
+) {
     if env.is_null() || context.is_null() {
         return;
     }
@@ -655,7 +658,9 @@ impl NativeClient {
                 let token = SecretToken::new(token);
                 let value: serde_json::Value = match serde_json::from_str(&new_client_json) {
                     Ok(v) => v,
-                    Err(e) => return NativeOutcome::error(native_error(&Error::invalid_input("newClient", e.to_string()))),
+                    Err(e) => {
+                        return NativeOutcome::error(native_error(&Error::invalid_input("newClient", e.to_string())))
+                    }
                 };
                 match client.create_client_from_value(&token, &value).await {
                     Ok(c) => created(c),
@@ -678,7 +683,11 @@ impl NativeClient {
             async move {
                 match client.validate_token(&SecretToken::new(token)).await {
                     Ok(s) => NativeOutcome {
-                        status: Some(NativeTokenStatus { is_valid: s.is_valid, expired: s.expired, message: s.message }),
+                        status: Some(NativeTokenStatus {
+                            is_valid: s.is_valid,
+                            expired: s.expired,
+                            message: s.message,
+                        }),
                         ..NativeOutcome::empty(true)
                     },
                     Err(e) => NativeOutcome::error(native_error(&e)),
