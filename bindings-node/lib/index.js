@@ -420,12 +420,12 @@ class OnboardingClient {
 
   /** The base URL requests go to (ends with `/`). */
   get baseUrl () {
-    return this.#native.baseUrl
+    return guarded(() => this.#native.baseUrl)
   }
 
   /** The User-Agent header sent with every request. */
   get userAgent () {
-    return this.#native.userAgent
+    return guarded(() => this.#native.userAgent)
   }
 
   /**

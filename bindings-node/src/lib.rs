@@ -632,13 +632,13 @@ fn renewed(r: confirma::RenewedToken) -> NativeOutcome {
 #[napi]
 impl NativeClient {
     /// The User-Agent header this client sends.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn user_agent(&self) -> String {
         self.inner.user_agent().to_string()
     }
 
     /// The resolved base URL.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn base_url(&self) -> String {
         self.inner.base_url().to_string()
     }
