@@ -107,7 +107,11 @@ impl Drop for SentGuard {
 }
 
 impl OnboardingClient {
-    /// Builds a client. Fails with [`ErrorKind::Configuration`] on a bad base URL, proxy or certificate.
+    /// Builds a client. Fails with [`ErrorKind::Configuration`] on a bad base URL, proxy or certificate,
+    /// or an option outside its bounds (see [`ClientConfig::check`]).
+    ///
+    /// TLS uses rustls with the `ring` provider, installed as the process-wide default the first time a
+    /// client is built — unless the application installed another provider first, which is then kept.
     pub fn new(config: ClientConfig) -> Result<Self> {
         config.check()?;
         let base = config.resolved_base_url()?;
