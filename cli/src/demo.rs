@@ -58,18 +58,31 @@ pub async fn run() -> Result<(), Failure> {
 
 async fn flow(sandbox: &Sandbox) -> Result<(), Failure> {
     line("Confirma CFIS onboarding demo")?;
-    line(&format!("Embedded sandbox at {} (loopback only, no network needed). Tokens are shown redacted.", sandbox.base_url()))?;
+    line(&format!(
+        "Embedded sandbox at {} (loopback only, no network needed). Tokens are shown redacted.",
+        sandbox.base_url()
+    ))?;
     let client = OnboardingClient::new(
-        ClientConfig::with_base_url(sandbox.base_url()).user_agent_suffix(format!("confirma-cli/{} demo", confirma::VERSION)),
+        ClientConfig::with_base_url(sandbox.base_url())
+            .user_agent_suffix(format!("confirma-cli/{} demo", confirma::VERSION)),
     )
     .map_err(|e| fail("build the client", e))?;
     let provisioning = SecretToken::new(sandbox.provisioning_token());
 
-    step(1, "The client fills in the onboarding form; your system creates the account with the Partner Provisioning Token")?;
+    step(
+        1,
+        "The client fills in the onboarding form; your system creates the account with the Partner Provisioning Token",
+    )?;
     let business_id = valid_business_id(fastrand_seed());
     let form = sample_client(sandbox.partner_code(), &business_id);
     let new_client: NewClient = client.parse_new_client(&form).map_err(|e| fail("validate the form", e))?;
-    show("company", format!("{} ({}, {})", new_client.client.name, new_client.client.business_code, new_client.service.service_type))?;
+    show(
+        "company",
+        format!(
+            "{} ({}, {})",
+            new_client.client.name, new_client.client.business_code, new_client.service.service_type
+        ),
+    )?;
     let t = Instant::now();
     let created = client.create_client(&provisioning, &new_client).await.map_err(|e| fail("create the client", e))?;
     show("POST /client", format!("created in {} ms", t.elapsed().as_millis()))?;
@@ -77,7 +90,10 @@ async fn flow(sandbox: &Sandbox) -> Result<(), Failure> {
     show("customer code", &created.customer_code)?;
     show("payment ref prefix", &created.payment_reference_prefix)?;
     show("access token", format!("{} (store it in your database)", created.access_token))?;
-    show("token expires", created.token_expires_at.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into()))?;
+    show(
+        "token expires",
+        created.token_expires_at.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into()),
+    )?;
 
     step(2, "Your service starts: validate the stored token")?;
     let status = client.validate_token(&created.access_token).await.map_err(|e| fail("validate", e))?;
@@ -86,12 +102,17 @@ async fn flow(sandbox: &Sandbox) -> Result<(), Failure> {
     step(3, "Renew the token periodically")?;
     let renewed = client.renew_token(&created.access_token).await.map_err(|e| fail("renew", e))?;
     show("GET /renew", format!("new token {}", renewed.access_token))?;
-    show("new token expires", renewed.expires_at.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into()))?;
+    show(
+        "new token expires",
+        renewed.expires_at.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_else(|| "never".into()),
+    )?;
 
     step(4, "The new token works; the old one is rejected")?;
-    let new_status = client.validate_token(&renewed.access_token).await.map_err(|e| fail("validate the new token", e))?;
+    let new_status =
+        client.validate_token(&renewed.access_token).await.map_err(|e| fail("validate the new token", e))?;
     show("new token", format!("isValid={} \"{}\"", new_status.is_valid, new_status.message))?;
-    let old_status = client.validate_token(&created.access_token).await.map_err(|e| fail("validate the old token", e))?;
+    let old_status =
+        client.validate_token(&created.access_token).await.map_err(|e| fail("validate the old token", e))?;
     show("old token", format!("isValid={} \"{}\"", old_status.is_valid, old_status.message))?;
     if !new_status.is_valid || old_status.is_valid {
         return Err(fail("rotation", "the sandbox did not rotate the token"));
@@ -104,7 +125,10 @@ async fn flow(sandbox: &Sandbox) -> Result<(), Failure> {
     bad["contacts"][0]["name"] = json!("");
     match client.create_client_from_value(&provisioning, &bad).await {
         Err(e) if e.kind() == ErrorKind::Validation => {
-            show("error", format!("{} ({})", e.kind().code(), e.validation_source().map(|s| s.as_str()).unwrap_or("?")))?;
+            show(
+                "error",
+                format!("{} ({})", e.kind().code(), e.validation_source().map(|s| s.as_str()).unwrap_or("?")),
+            )?;
             for (field, problems) in e.field_errors() {
                 show(&format!("  {field}"), problems.join("; "))?;
             }
@@ -122,7 +146,14 @@ async fn flow(sandbox: &Sandbox) -> Result<(), Failure> {
     inject_503s(sandbox).await?;
     let t = Instant::now();
     let retried = client.validate_token(&renewed.access_token).await.map_err(|e| fail("validate with retries", e))?;
-    show("GET /validate", format!("isValid={} after 3 attempts in {} ms (backoff with jitter)", retried.is_valid, t.elapsed().as_millis()))?;
+    show(
+        "GET /validate",
+        format!(
+            "isValid={} after 3 attempts in {} ms (backoff with jitter)",
+            retried.is_valid,
+            t.elapsed().as_millis()
+        ),
+    )?;
     Ok(())
 }
 
@@ -145,5 +176,6 @@ async fn inject_503s(sandbox: &Sandbox) -> Result<(), Failure> {
 }
 
 fn fastrand_seed() -> u32 {
-    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7)) % 1_000_000
+    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7))
+        % 1_000_000
 }

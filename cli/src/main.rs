@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use confirma::{ClientConfig, CreatedClient, Environment, Error, ErrorKind, OnboardingClient, SecretToken, ValidationMode};
+use confirma::{
+    ClientConfig, CreatedClient, Environment, Error, ErrorKind, OnboardingClient, SecretToken, ValidationMode,
+};
 use serde_json::{json, Value};
 
 mod demo;
@@ -146,7 +148,9 @@ fn exit_code(e: &Error) -> u8 {
         ErrorKind::Validation => exit::VALIDATION,
         ErrorKind::Authentication | ErrorKind::PermissionDenied => exit::AUTH,
         ErrorKind::Conflict => exit::CONFLICT,
-        ErrorKind::RateLimited | ErrorKind::ServiceUnavailable | ErrorKind::Timeout | ErrorKind::Network => exit::TRANSIENT,
+        ErrorKind::RateLimited | ErrorKind::ServiceUnavailable | ErrorKind::Timeout | ErrorKind::Network => {
+            exit::TRANSIENT
+        }
         ErrorKind::OutcomeUnknown => exit::OUTCOME_UNKNOWN,
         ErrorKind::Configuration => exit::USAGE_OR_CONFIG,
         _ => exit::UNEXPECTED,
@@ -361,7 +365,9 @@ fn rescue_secret(
                     set_error_field(j, &format!("{key}File"), json!(path.to_string_lossy()));
                 }
             }
-            Err(e) => problems.push(format!("writing it to {} failed: {} ({})", path.display(), e.error, e.describe(&path))),
+            Err(e) => {
+                problems.push(format!("writing it to {} failed: {} ({})", path.display(), e.error, e.describe(&path)))
+            }
         }
     }
     if let Some(mut j) = json {
@@ -370,7 +376,9 @@ fn rescue_secret(
             set_error_field(&mut j, key, json!(secret.expose()));
         }
         match stdout_all(&format!("{j}\n")) {
-            Ok(()) if carries_secret => saved = Some(format!("written to stdout in the JSON error object (error.{key})")),
+            Ok(()) if carries_secret => {
+                saved = Some(format!("written to stdout in the JSON error object (error.{key})"))
+            }
             Ok(()) => {}
             Err(e) if carries_secret => problems.push(format!("writing the JSON error object to stdout failed: {e}")),
             Err(e) => note(&format!("error: could not write the JSON error object to stdout: {e}")),
@@ -437,7 +445,10 @@ fn deliver_created(t: &Target, created: &CreatedClient, out_file: Option<&mut To
     };
     let path = f.path().to_path_buf();
     f.write_secret(created.access_token.expose()).map_err(|e| {
-        created_token_lost(created, &format!("writing it to {} failed: {} ({})", path.display(), e.error, e.describe(&path)))
+        created_token_lost(
+            created,
+            &format!("writing it to {} failed: {} ({})", path.display(), e.error, e.describe(&path)),
+        )
     })?;
     let summary_failed = |e: std::io::Error| {
         Failure(
@@ -523,14 +534,25 @@ async fn validate(t: Target) -> Result<(), Failure> {
     let line = if t.json {
         json!({"isValid": status.is_valid, "expired": status.expired, "message": status.message}).to_string()
     } else {
-        let verdict = if status.is_valid { "valid" } else if status.expired { "expired (renew it)" } else { "not valid" };
+        let verdict = if status.is_valid {
+            "valid"
+        } else if status.expired {
+            "expired (renew it)"
+        } else {
+            "not valid"
+        };
         format!("token {verdict}: {} ({} ms)", status.message, started.elapsed().as_millis())
     };
-    say(&line).map_err(|e| Failure(exit::INTERNAL_OR_OTHER, format!("writing the result to stdout failed: {e}"), None))?;
+    say(&line)
+        .map_err(|e| Failure(exit::INTERNAL_OR_OTHER, format!("writing the result to stdout failed: {e}"), None))?;
     if status.is_valid {
         Ok(())
     } else {
-        Err(Failure(exit::TOKEN_NOT_VALID, format!("token is {}", if status.expired { "expired" } else { "not valid" }), None))
+        Err(Failure(
+            exit::TOKEN_NOT_VALID,
+            format!("token is {}", if status.expired { "expired" } else { "not valid" }),
+            None,
+        ))
     }
 }
 
@@ -560,8 +582,9 @@ async fn renew(t: Target, token_out: Option<PathBuf>) -> Result<(), Failure> {
     let expires = show_time(renewed.expires_at);
     if let Some(f) = out_file.as_mut() {
         let path = f.path().to_path_buf();
-        f.write_secret(renewed.access_token.expose())
-            .map_err(|e| renewed_token_lost(&format!("writing it to {} failed: {} ({})", path.display(), e.error, e.describe(&path))))?;
+        f.write_secret(renewed.access_token.expose()).map_err(|e| {
+            renewed_token_lost(&format!("writing it to {} failed: {} ({})", path.display(), e.error, e.describe(&path)))
+        })?;
         if t.json {
             let out = json!({"accessTokenFile": path.to_string_lossy(), "expiresAt": fmt_time(renewed.expires_at)});
             stdout_all(&format!("{out}\n")).map_err(|e| {
@@ -572,11 +595,15 @@ async fn renew(t: Target, token_out: Option<PathBuf>) -> Result<(), Failure> {
                 )
             })?;
         } else {
-            note(&format!("token renewed; the new token was written to {} (mode 0600); expires {expires}", path.display()));
+            note(&format!(
+                "token renewed; the new token was written to {} (mode 0600); expires {expires}",
+                path.display()
+            ));
         }
     } else if t.json {
         let out = json!({"accessToken": renewed.access_token.expose(), "expiresAt": fmt_time(renewed.expires_at)});
-        stdout_all(&format!("{out}\n")).map_err(|e| renewed_token_lost(&format!("writing the JSON result to stdout failed: {e}")))?;
+        stdout_all(&format!("{out}\n"))
+            .map_err(|e| renewed_token_lost(&format!("writing the JSON result to stdout failed: {e}")))?;
     } else {
         // The new token is the command's output (store it); everything else goes to stderr.
         stdout_all(&format!("{}\n", renewed.access_token.expose()))
@@ -588,7 +615,9 @@ async fn renew(t: Target, token_out: Option<PathBuf>) -> Result<(), Failure> {
 
 /// A failed renew: a raw success answer the error carries (it holds the new token) is handed over.
 fn renew_failed(t: &Target, e: Error, out_file: Option<&mut TokenFile>) -> Failure {
-    let Some(raw) = e.raw_response() else { return Failure::from(e) };
+    let Some(raw) = e.raw_response() else {
+        return Failure::from(e);
+    };
     let json = t.json.then(|| error_json(&e));
     match rescue_secret(raw, "rawResponse", out_file, json, true) {
         Ok(place) => Failure(
