@@ -562,3 +562,71 @@ fn renew_with_an_unreadable_answer_hands_over_the_raw_answer() {
     let newest = new_key(j["error"]["rawResponse"].as_str().expect("rawResponse"));
     assert_eq!(f.validate(&newest), 0);
 }
+
+/// Starts `client create --token-out` against a create that the sandbox holds for `delay_ms`, and returns once
+/// the request has reached the sandbox (polled on its state, no sleeping).
+fn create_in_flight(f: &Fixture, business_id: &str, token_out: &Path, delay_ms: u64) -> Child {
+    let fault = format!(r#"{{"path": "/api/v1/partner/client", "kind": "delay", "ms": {delay_ms}}}"#);
+    admin(f.sb.url(), "POST", "/_sandbox/faults", Some(&fault));
+    let before = requests_to(&f.sb, "/api/v1/partner/client");
+    let file = f.client_file(business_id);
+    let child = Command::new(BIN)
+        .args(["client", "create", "--base-url", &f.url(), "--file", &file, "--token-out", token_out.to_str().unwrap()])
+        .env("CONFIRMA_PROVISIONING_TOKEN", &f.ppt)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while requests_to(&f.sb, "/api/v1/partner/client") == before {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the create never reached the sandbox");
+        std::thread::sleep(std::time::Duration::from_millis(10)); // polling a condition, not a timing assumption
+    }
+    child
+}
+
+fn interrupt(child: &Child) {
+    let ok = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success();
+    assert!(ok, "kill -INT failed");
+}
+
+/// Reads stderr lines until one contains `needle` (the command's own acknowledgement: real synchronisation).
+fn wait_for_line(stderr: &mut BufReader<std::process::ChildStderr>, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "stderr ended before {needle:?}:\n{seen}");
+        seen.push_str(&line);
+        if line.contains(needle) {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_during_a_create_waits_for_the_token_and_a_second_one_abandons_it() {
+    let f = Fixture::new("sigint");
+    // Once: the command says it is waiting, then delivers the token as usual.
+    let path = f.path("waited.token");
+    let mut child = create_in_flight(&f, "1572860-0", &path, 4000);
+    interrupt(&child);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    wait_for_line(&mut stderr, "waiting for CFIS's answer");
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(0));
+    assert_eq!(f.validate(std::fs::read_to_string(&path).unwrap().trim()), 0);
+
+    // Twice: abandoned, outcome unknown (7), the empty token file is removed.
+    let path = f.path("abandoned.token");
+    let mut child = create_in_flight(&f, "0112038-9", &path, 4000);
+    interrupt(&child);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    wait_for_line(&mut stderr, "waiting for CFIS's answer");
+    interrupt(&child);
+    let rest = wait_for_line(&mut stderr, "abandoned");
+    assert!(rest.contains("outcome") && rest.contains("unknown"), "{rest}");
+    assert_eq!(child.wait().unwrap().code(), Some(7));
+    assert!(!path.exists());
+}
