@@ -9,7 +9,7 @@
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 use confirma::{
@@ -153,6 +153,7 @@ fn exit_code(e: &Error) -> u8 {
         }
         ErrorKind::OutcomeUnknown => exit::OUTCOME_UNKNOWN,
         ErrorKind::Configuration => exit::USAGE_OR_CONFIG,
+        ErrorKind::Internal => exit::INTERNAL_OR_OTHER,
         _ => exit::UNEXPECTED,
     }
 }
@@ -269,11 +270,10 @@ fn build_client(t: &Target, validation: ValidationMode) -> Result<OnboardingClie
         (Some(e), None) => e.parse::<Environment>()?,
         (None, None) => return Err(Failure::usage("give --env or --base-url")),
     };
-    if !(t.timeout.is_finite() && t.timeout > 0.0 && t.timeout <= 3600.0) {
-        return Err(Failure::usage("--timeout must be between 0 and 3600 seconds"));
-    }
+    // NaN, infinite, negative, zero or over 24 h: a configuration error (exit 2), never a panic.
+    let timeout = confirma::duration_from_secs_f64("--timeout", t.timeout)?;
     let cfg = ClientConfig::new(env)
-        .timeout(Duration::from_secs_f64(t.timeout))
+        .timeout(timeout)
         .max_retries(t.max_retries)
         .validation(validation)
         .user_agent_suffix(format!("confirma-cli/{}", confirma::VERSION));
@@ -682,20 +682,5 @@ fn renew_failed(t: &Target, e: Error, out_file: Option<&mut TokenFile>) -> Failu
             ),
             None,
         ),
-    }
-}
-
-/// TEMPORARY until `core: hardening API` is merged from main (CORE_API.md): the accessors it adds.
-trait RecoveredSecrets {
-    fn recovered_token(&self) -> Option<&SecretToken>;
-    fn raw_response(&self) -> Option<&SecretToken>;
-}
-
-impl RecoveredSecrets for Error {
-    fn recovered_token(&self) -> Option<&SecretToken> {
-        None
-    }
-    fn raw_response(&self) -> Option<&SecretToken> {
-        None
     }
 }
