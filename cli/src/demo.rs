@@ -120,9 +120,15 @@ async fn flow(sandbox: &Sandbox) -> Result<(), Failure> {
 
     step(5, "Bad input is caught before anything is sent, with field paths like the service's")?;
     let mut bad = sample_client(sandbox.partner_code(), "123456-7");
-    bad["client"]["email"] = json!("laskutus(at)testiasiakas.fi");
-    bad["client"]["postalCode"] = json!("001");
-    bad["contacts"][0]["name"] = json!("");
+    for (pointer, value) in [
+        ("/client/email", json!("laskutus(at)testiasiakas.fi")),
+        ("/client/postalCode", json!("001")),
+        ("/contacts/0/name", json!("")),
+    ] {
+        if let Some(slot) = bad.pointer_mut(pointer) {
+            *slot = value;
+        }
+    }
     match client.create_client_from_value(&provisioning, &bad).await {
         Err(e) if e.kind() == ErrorKind::Validation => {
             show(

@@ -6,6 +6,16 @@
 //! failure is a dedicated exit code with a message saying the token may be in flight. The command never
 //! panics on its input; a bug that panics anyway is contained and exits 1, not 101.
 
+// The command must not panic on anything a user or a server hands it (it never exits 101).
+#![warn(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::string_slice,
+    clippy::arithmetic_side_effects
+)]
+
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
