@@ -248,6 +248,10 @@ fn run() -> ExitCode {
     };
     let json_mode = matches!(&cli.command, Command::Client(ClientCmd::Create { target, .. }) | Command::Token(TokenCmd::Validate { target } | TokenCmd::Renew { target, .. }) if target.json);
     let result = rt.block_on(async move {
+        // A file-size limit (`ulimit -f`) would kill the process with SIGXFSZ while it writes a token: with a
+        // handler installed the write fails with EFBIG instead, and that failure is reported (exit 10).
+        #[cfg(unix)]
+        let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
         match cli.command {
             Command::Demo => demo::run().await,
             Command::Sandbox(args) => confirma_sandbox::cli::run(args)

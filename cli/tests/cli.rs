@@ -630,3 +630,24 @@ fn ctrl_c_during_a_create_waits_for_the_token_and_a_second_one_abandons_it() {
     assert_eq!(child.wait().unwrap().code(), Some(7));
     assert!(!path.exists());
 }
+
+#[test]
+fn a_token_file_over_the_file_size_limit_is_exit_10_not_a_silent_death() {
+    let f = Fixture::new("fsize");
+    let file = f.client_file("1572860-0");
+    let path = f.path("limited.token");
+    // `ulimit -f 0`: the file can be created but not one byte written (SIGXFSZ, then EFBIG if it is handled).
+    let done = Command::new("sh")
+        .args(["-c", r#"ulimit -f 0 && exec "$0" "$@""#, BIN])
+        .args(["client", "create", "--base-url", &f.url(), "--file", &file, "--token-out", path.to_str().unwrap()])
+        .env("CONFIRMA_PROVISIONING_TOKEN", &f.ppt)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(10), "{:?}: {err}", done.status);
+    assert!(err.contains("may be lost in flight") && err.contains("client was created"), "{err}");
+    assert!(err.contains("nothing was written") && !path.exists(), "{err}");
+    assert!(!err.contains("cfis_at_"), "{err}");
+    assert_eq!(state(&f.sb)["clients"], 1);
+}
