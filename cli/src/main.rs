@@ -422,48 +422,54 @@ async fn create(t: Target, file: PathBuf, validation: String, token_out: Option<
     let new_client = client.parse_new_client(&input)?;
     let token = read_token("CONFIRMA_PROVISIONING_TOKEN", "Partner Provisioning Token")?;
     let mut out_file = reserve_token_file(token_out.as_deref())?;
-    match finish_despite_ctrl_c("client create", client.create_client(&token, &new_client)).await? {
+    match finish_despite_interrupts("client create", client.create_client(&token, &new_client)).await? {
         Ok(created) => deliver_created(&t, &created, out_file.as_mut()),
         // `out_file`, if never written, is removed when dropped.
         Err(e) => Err(create_failed(&t, e, out_file.as_mut())),
     }
 }
 
-/// Runs a create or renew to its end even when the user presses Ctrl-C once: once the request may have
-/// reached CFIS, abandoning it would lose the token CFIS issues (and for renew, the old one is replaced).
-/// The first Ctrl-C only says so; a second one abandons the call: exit 7, the outcome is unknown.
-async fn finish_despite_ctrl_c<T>(
+/// Runs a create or renew to its end even when the user presses Ctrl-C (or the process gets SIGTERM or
+/// SIGHUP) once: once the request may have reached CFIS, abandoning it would lose the token CFIS issues (and for
+/// renew, the old one is replaced). The first signal only says so; a second one abandons the call: exit 7, the
+/// outcome is unknown. The wait is bounded by the SDK's timeouts.
+async fn finish_despite_interrupts<T>(
     what: &str,
     call: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<Result<T, Error>, Failure> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut sigint) = signal(SignalKind::interrupt()) else { return Ok(call.await) };
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) =
+            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+        else {
+            return Ok(call.await);
+        };
         tokio::pin!(call);
-        let mut pressed = false;
+        let mut interrupted = false;
         loop {
-            tokio::select! {
+            let name = tokio::select! {
                 result = &mut call => return Ok(result),
-                Some(()) = sigint.recv() => {
-                    if pressed {
-                        return Err(Failure(
-                            exit::OUTCOME_UNKNOWN,
-                            format!(
-                                "{what} abandoned (Ctrl-C twice): the request may have reached CFIS, so the outcome \
-                                 is unknown and a token it issued is lost. Check before retrying (a create that \
-                                 happened answers 409 conflict; a renew that happened has replaced the old token)."
-                            ),
-                            None,
-                        ));
-                    }
-                    pressed = true;
-                    note(&format!(
-                        "interrupt: waiting for CFIS's answer to {what} so that the token it issues is not lost \
-                         (press Ctrl-C again to abandon it; the outcome would then be unknown)"
-                    ));
-                }
+                Some(()) = int.recv() => "Ctrl-C",
+                Some(()) = term.recv() => "SIGTERM",
+                Some(()) = hup.recv() => "SIGHUP",
+            };
+            if interrupted {
+                return Err(Failure(
+                    exit::OUTCOME_UNKNOWN,
+                    format!(
+                        "{what} abandoned (second interrupt, {name}): the request may have reached CFIS, so the \
+                         outcome is unknown and a token it issued is lost. Check before retrying (a create that \
+                         happened answers 409 conflict; a renew that happened has replaced the old token)."
+                    ),
+                    None,
+                ));
             }
+            interrupted = true;
+            note(&format!(
+                "{name}: waiting for CFIS's answer to {what} so that the token it issues is not lost \
+                 (interrupt again to abandon it; the outcome would then be unknown)"
+            ));
         }
     }
     #[cfg(not(unix))]
@@ -633,7 +639,7 @@ async fn renew(t: Target, token_out: Option<PathBuf>) -> Result<(), Failure> {
     let client = build_client(&t, ValidationMode::Strict)?;
     let token = read_token("CONFIRMA_ACCESS_TOKEN", "access token")?;
     let mut out_file = reserve_token_file(token_out.as_deref())?;
-    let renewed = match finish_despite_ctrl_c("token renew", client.renew_token(&token)).await? {
+    let renewed = match finish_despite_interrupts("token renew", client.renew_token(&token)).await? {
         Ok(renewed) => renewed,
         Err(e) => return Err(renew_failed(&t, e, out_file.as_mut())),
     };

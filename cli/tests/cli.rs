@@ -588,7 +588,11 @@ fn create_in_flight(f: &Fixture, business_id: &str, token_out: &Path, delay_ms: 
 }
 
 fn interrupt(child: &Child) {
-    let ok = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success();
+    signal(child, "-INT");
+}
+
+fn signal(child: &Child, which: &str) {
+    let ok = Command::new("kill").args([which, &child.id().to_string()]).status().unwrap().success();
     assert!(ok, "kill -INT failed");
 }
 
@@ -606,7 +610,7 @@ fn wait_for_line(stderr: &mut BufReader<std::process::ChildStderr>, needle: &str
 }
 
 #[test]
-fn ctrl_c_during_a_create_waits_for_the_token_and_a_second_one_abandons_it() {
+fn ctrl_c_or_sigterm_during_a_create_waits_for_the_token_and_a_second_one_abandons_it() {
     let f = Fixture::new("sigint");
     // Once: the command says it is waiting, then delivers the token as usual.
     let path = f.path("waited.token");
@@ -614,6 +618,16 @@ fn ctrl_c_during_a_create_waits_for_the_token_and_a_second_one_abandons_it() {
     interrupt(&child);
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     wait_for_line(&mut stderr, "waiting for CFIS's answer");
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(0));
+    assert_eq!(f.validate(std::fs::read_to_string(&path).unwrap().trim()), 0);
+
+    // SIGTERM (a service manager stopping the job) is treated the same way.
+    let path = f.path("terminated.token");
+    let mut child = create_in_flight(&f, &confirma_sandbox::valid_business_id(11), &path, 4000);
+    signal(&child, "-TERM");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    wait_for_line(&mut stderr, "SIGTERM: waiting for CFIS's answer");
     let done = child.wait_with_output().unwrap();
     assert_eq!(done.status.code(), Some(0));
     assert_eq!(f.validate(std::fs::read_to_string(&path).unwrap().trim()), 0);
