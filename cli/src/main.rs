@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 mod demo;
 mod output;
 
-use output::{note, say, stdout_all, TokenFile};
+use output::{note, say, stdout_all, stdout_secret, stdout_secret_json, wipe, TokenFile};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -317,18 +317,11 @@ fn read_token(var: &str, what: &str) -> Result<SecretToken, Failure> {
         .read_line(&mut line)
         .map_err(|e| Failure::usage(format!("reading the {what} from stdin: {e}")))?;
     let token = SecretToken::new(line.trim());
-    zero_string(&mut line);
+    wipe(&mut line);
     if token.is_empty() {
         return Err(Failure::usage(format!("no {what} on stdin (or set ${var})")));
     }
     Ok(token)
-}
-
-/// Best-effort wipe of a String that held a secret.
-fn zero_string(s: &mut String) {
-    let mut bytes = std::mem::take(s).into_bytes();
-    bytes.iter_mut().for_each(|b| *b = 0);
-    std::hint::black_box(&bytes);
 }
 
 fn fmt_time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
@@ -389,7 +382,12 @@ fn rescue_secret(
         if carries_secret {
             set_error_field(&mut j, key, json!(secret.expose()));
         }
-        match stdout_all(&format!("{j}\n")) {
+        let written = if carries_secret {
+            stdout_secret_json(j, &format!("/error/{key}"))
+        } else {
+            stdout_all(&format!("{j}\n"))
+        };
+        match written {
             Ok(()) if carries_secret => {
                 saved = Some(format!("written to stdout in the JSON error object (error.{key})"))
             }
@@ -398,7 +396,7 @@ fn rescue_secret(
             Err(e) => note(&format!("error: could not write the JSON error object to stdout: {e}")),
         }
     } else if saved.is_none() && plain_stdout {
-        match stdout_all(&format!("{}\n", secret.expose())) {
+        match stdout_secret(format!("{}\n", secret.expose())) {
             Ok(()) => saved = Some("written to stdout in place of the new token".into()),
             Err(e) => problems.push(format!("writing it to stdout failed: {e}")),
         }
@@ -504,7 +502,7 @@ fn deliver_created(t: &Target, created: &CreatedClient, out_file: Option<&mut To
             "accessToken": created.access_token.expose(),
             "tokenExpiresAt": fmt_time(created.token_expires_at),
         });
-        return stdout_all(&format!("{out}\n"))
+        return stdout_secret_json(out, "/accessToken")
             .map_err(|e| created_token_lost(created, &format!("writing the JSON result to stdout failed: {e}")));
     };
     let path = f.path().to_path_buf();
@@ -666,11 +664,11 @@ async fn renew(t: Target, token_out: Option<PathBuf>) -> Result<(), Failure> {
         }
     } else if t.json {
         let out = json!({"accessToken": renewed.access_token.expose(), "expiresAt": fmt_time(renewed.expires_at)});
-        stdout_all(&format!("{out}\n"))
+        stdout_secret_json(out, "/accessToken")
             .map_err(|e| renewed_token_lost(&format!("writing the JSON result to stdout failed: {e}")))?;
     } else {
         // The new token is the command's output (store it); everything else goes to stderr.
-        stdout_all(&format!("{}\n", renewed.access_token.expose()))
+        stdout_secret(format!("{}\n", renewed.access_token.expose()))
             .map_err(|e| renewed_token_lost(&format!("writing it to stdout failed: {e}")))?;
         note(&format!("token renewed; expires {expires}"));
     }

@@ -15,6 +15,33 @@ pub fn stdout_all(text: &str) -> io::Result<()> {
     out.flush()
 }
 
+/// Writes text holding a secret to stdout (checked like [`stdout_all`]), then wipes it. Wiping is best effort:
+/// the terminal, pipe buffers and the reader's memory are beyond this process.
+pub fn stdout_secret(mut text: String) -> io::Result<()> {
+    let result = stdout_all(&text);
+    wipe(&mut text);
+    result
+}
+
+/// Writes a JSON value holding a secret (the string at `pointer`) as one line on stdout, then wipes both
+/// copies (best effort, as for [`stdout_secret`]).
+pub fn stdout_secret_json(mut value: serde_json::Value, pointer: &str) -> io::Result<()> {
+    let mut text = value.to_string();
+    text.push('\n');
+    let result = stdout_secret(text);
+    if let Some(serde_json::Value::String(s)) = value.pointer_mut(pointer) {
+        wipe(s);
+    }
+    result
+}
+
+/// Overwrites a string that held a secret with zeros and empties it (best effort).
+pub fn wipe(s: &mut String) {
+    let mut bytes = std::mem::take(s).into_bytes();
+    bytes.iter_mut().for_each(|b| *b = 0);
+    std::hint::black_box(&bytes);
+}
+
 /// A line of non-secret output on stdout, checked.
 pub fn say(line: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
