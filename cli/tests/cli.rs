@@ -485,7 +485,6 @@ fn demo_into_a_closed_pipe_exits_1_not_101() {
 }
 
 #[test]
-#[ignore = "needs the partial_success fault"]
 fn create_partial_success_hands_over_the_recovered_token() {
     let f = Fixture::new("partial");
     let fault = r#"{"path": "/api/v1/partner/client", "kind": "partial_success"}"#;
@@ -520,7 +519,6 @@ fn create_partial_success_hands_over_the_recovered_token() {
 }
 
 #[test]
-#[ignore = "needs the partial_success fault"]
 fn renew_with_an_unreadable_answer_hands_over_the_raw_answer() {
     let f = Fixture::new("renew-raw");
     let fault = r#"{"path": "/api/v1/partner/renew", "kind": "partial_success"}"#;
