@@ -401,7 +401,12 @@ fn rescue_secret(
             Err(e) => problems.push(format!("writing it to stdout failed: {e}")),
         }
     }
-    saved.ok_or_else(|| if problems.is_empty() { "no output was chosen".into() } else { problems.join("; ") })
+    match (saved, problems.is_empty()) {
+        (Some(place), true) => Ok(place),
+        (Some(place), false) => Ok(format!("{place}, after {}", problems.join("; "))),
+        (None, true) => Err("no output was chosen".into()),
+        (None, false) => Err(problems.join("; ")),
+    }
 }
 
 async fn create(t: Target, file: PathBuf, validation: String, token_out: Option<PathBuf>) -> Result<(), Failure> {

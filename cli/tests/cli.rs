@@ -663,3 +663,41 @@ fn a_token_file_over_the_file_size_limit_is_exit_10_not_a_silent_death() {
     assert!(!err.contains("cfis_at_"), "{err}");
     assert_eq!(state(&f.sb)["clients"], 1);
 }
+
+#[test]
+fn a_recovered_token_that_cannot_be_saved_falls_back_to_the_json_or_exits_10() {
+    let f = Fixture::new("partial-fsize");
+    let fault = r#"{"path": "/api/v1/partner/client", "kind": "partial_success"}"#;
+    let limited = |business_id: &str, path: &Path, extra: &[&str]| {
+        let file = f.client_file(business_id);
+        Command::new("sh")
+            .args(["-c", r#"ulimit -f 0 && exec "$0" "$@""#, BIN])
+            .args(["client", "create", "--base-url", &f.url(), "--file", &file, "--token-out", path.to_str().unwrap()])
+            .args(extra)
+            .env("CONFIRMA_PROVISIONING_TOKEN", &f.ppt)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+
+    // The file cannot take it and nothing else was asked for: exit 10, the message says the token is in flight.
+    admin(f.sb.url(), "POST", "/_sandbox/faults", Some(fault));
+    let path = f.path("a.token");
+    let done = limited("1572860-0", &path, &[]);
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(10), "{err}");
+    assert!(err.contains("may be lost in flight") && !path.exists(), "{err}");
+
+    // With --json as well, the token goes into the JSON error object instead: exit 7, nothing lost.
+    admin(f.sb.url(), "POST", "/_sandbox/faults", Some(fault));
+    let path = f.path("b.token");
+    let done = limited("0112038-9", &path, &["--json"]);
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(7), "{err}");
+    let j: Value = serde_json::from_str(String::from_utf8_lossy(&done.stdout).trim()).unwrap();
+    let token = j["error"]["recoveredToken"].as_str().expect("recoveredToken");
+    assert!(j["error"].get("recoveredTokenFile").is_none(), "{j}");
+    assert!(err.contains("error.recoveredToken") && err.contains("b.token failed") && !err.contains(token), "{err}");
+    assert_eq!(f.validate(token), 0);
+    assert_eq!(state(&f.sb)["clients"], 2);
+}
