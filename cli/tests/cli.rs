@@ -586,12 +586,13 @@ fn create_in_flight(f: &Fixture, business_id: &str, token_out: &Path, delay_ms: 
 }
 
 fn interrupt(child: &Child) {
-    signal(child, "-INT");
+    signal(child, libc::SIGINT);
 }
 
-fn signal(child: &Child, which: &str) {
-    let ok = Command::new("kill").args([which, &child.id().to_string()]).status().unwrap().success();
-    assert!(ok, "kill -INT failed");
+fn signal(child: &Child, which: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own, not yet reaped child; no memory is involved.
+    assert_eq!(unsafe { libc::kill(pid, which) }, 0, "kill failed");
 }
 
 /// Reads stderr lines until one contains `needle` (the command's own acknowledgement: real synchronisation).
@@ -612,7 +613,7 @@ fn ctrl_c_or_sigterm_during_a_create_waits_for_the_token_and_a_second_one_abando
     let f = Fixture::new("sigint");
     // Once: the command says it is waiting, then delivers the token as usual.
     let path = f.path("waited.token");
-    let mut child = create_in_flight(&f, "1572860-0", &path, 4000);
+    let mut child = create_in_flight(&f, "1572860-0", &path, 6000);
     interrupt(&child);
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     wait_for_line(&mut stderr, "waiting for CFIS's answer");
@@ -622,8 +623,8 @@ fn ctrl_c_or_sigterm_during_a_create_waits_for_the_token_and_a_second_one_abando
 
     // SIGTERM (a service manager stopping the job) is treated the same way.
     let path = f.path("terminated.token");
-    let mut child = create_in_flight(&f, &confirma_sandbox::valid_business_id(11), &path, 4000);
-    signal(&child, "-TERM");
+    let mut child = create_in_flight(&f, &confirma_sandbox::valid_business_id(11), &path, 6000);
+    signal(&child, libc::SIGTERM);
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     wait_for_line(&mut stderr, "SIGTERM: waiting for CFIS's answer");
     let done = child.wait_with_output().unwrap();
@@ -632,7 +633,7 @@ fn ctrl_c_or_sigterm_during_a_create_waits_for_the_token_and_a_second_one_abando
 
     // Twice: abandoned, outcome unknown (7), the empty token file is removed.
     let path = f.path("abandoned.token");
-    let mut child = create_in_flight(&f, "0112038-9", &path, 4000);
+    let mut child = create_in_flight(&f, "0112038-9", &path, 6000);
     interrupt(&child);
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     wait_for_line(&mut stderr, "waiting for CFIS's answer");
