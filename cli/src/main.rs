@@ -686,7 +686,9 @@ fn renew_failed(t: &Target, e: Error, out_file: Option<&mut TokenFile>) -> Failu
         return Failure::from(e);
     };
     let json = t.json.then(|| error_json(&e));
-    match rescue_secret(raw, "rawResponse", out_file, json, true) {
+    // Plain stdout only when it is the renew's token channel: not when the user chose a file or JSON.
+    let plain_stdout = out_file.is_none() && json.is_none();
+    match rescue_secret(raw, "rawResponse", out_file, json, plain_stdout) {
         Ok(place) => Failure(
             exit_code(&e),
             format!(
