@@ -59,10 +59,12 @@ impl Write for Capture {
 
 /// A canary provisioning token and canary access tokens never appear in trace-level logs (ours, reqwest's,
 /// hyper's), error messages or Debug output — including when the server echoes the token back.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+///
+/// A current-thread runtime: the sandbox, reqwest's connection tasks and the calls all run on this thread,
+/// so the thread-local subscriber sees every event.
+#[tokio::test(flavor = "current_thread")]
 async fn canary_tokens_never_leak() {
     let canary = "CANARY-PROVISIONING-TOKEN-7f3a9c";
-    std::env::set_var("CONFIRMA_SANDBOX_PROVISIONING_TOKEN", canary);
     let sb =
         Sandbox::start(SandboxConfig { provisioning_token: Some(canary.into()), ..Default::default() }).await.unwrap();
     let capture = Capture::default();
@@ -98,7 +100,8 @@ async fn canary_tokens_never_leak() {
     drop(_guard);
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("CFIS response"), "trace capture works: {}", &logs[..logs.len().min(500)]);
+    assert!(logs.contains("CFIS response"), "trace capture works: {}", logs.chars().take(500).collect::<String>());
+    assert!(logs.contains("hyper") || logs.contains("reqwest"), "events of the HTTP stack are captured too");
     for secret in [canary, at.expose(), renewed.access_token.expose()] {
         assert!(!logs.contains(secret), "token in logs");
         for s in &seen {
@@ -178,8 +181,12 @@ async fn retry_after_is_honoured_and_deadline_bounds_the_call() {
     sb.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread")]
 async fn connect_failures_are_retried_even_for_create_and_never_outcome_unknown() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -194,6 +201,9 @@ async fn connect_failures_are_retried_even_for_create_and_never_outcome_unknown(
     assert!(t.elapsed() < Duration::from_secs(3));
     let e = c.renew_token(&SecretToken::new("tok")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Network);
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let retries = |op: &str| logs.lines().filter(|l| l.contains("retrying") && l.contains(op)).count();
+    assert_eq!((retries("create_client"), retries("renew_token")), (2, 2), "two retries each: {logs}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
