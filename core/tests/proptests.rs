@@ -7,10 +7,12 @@
 use std::time::Duration;
 
 use confirma::models::{parse_timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
-use confirma::response::{parse_created, parse_error_body, parse_renewed, parse_retry_after, parse_status, EXCERPT_LIMIT};
+use confirma::response::{
+    parse_created, parse_error_body, parse_renewed, parse_retry_after, parse_status, EXCERPT_LIMIT,
+};
 use confirma::validation::{
-    finnish_business_id_check_digit, is_country_code, is_email, is_finnish_business_id, is_language_code,
-    is_website, parse_new_client, postal_code_problem, token_problem, validate_new_client,
+    finnish_business_id_check_digit, is_country_code, is_email, is_finnish_business_id, is_language_code, is_website,
+    parse_new_client, postal_code_problem, token_problem, validate_new_client,
 };
 use confirma::{NewClient, SecretToken, ValidationMode, REDACTED};
 use proptest::prelude::*;
@@ -296,9 +298,15 @@ fn json_value() -> impl Strategy<Value = Value> {
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             proptest::collection::btree_map(
                 prop_oneof![
-                    Just("service".to_string()), Just("client".to_string()), Just("contacts".to_string()),
-                    Just("type".to_string()), Just("role".to_string()), Just("vatRegNbr".to_string()),
-                    Just("accessToken".to_string()), Just("errors".to_string()), Just("message".to_string()),
+                    Just("service".to_string()),
+                    Just("client".to_string()),
+                    Just("contacts".to_string()),
+                    Just("type".to_string()),
+                    Just("role".to_string()),
+                    Just("vatRegNbr".to_string()),
+                    Just("accessToken".to_string()),
+                    Just("errors".to_string()),
+                    Just("message".to_string()),
                     hostile(),
                 ],
                 inner,
@@ -315,7 +323,10 @@ fn success_body() -> impl Strategy<Value = Vec<u8>> {
         proptest::option::of(hostile()),
         proptest::option::of(hostile()),
         proptest::option::of(prop_oneof!["[!-~]{1,40}", hostile()]),
-        proptest::option::of(prop_oneof![hostile(), "[+-]?[0-9]{4,6}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z?)?"]),
+        proptest::option::of(prop_oneof![
+            hostile(),
+            "[+-]?[0-9]{4,6}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z?)?"
+        ]),
         proptest::option::of(prop_oneof![any::<bool>().prop_map(Value::Bool), hostile().prop_map(Value::String)]),
     )
         .prop_map(|(id, code, token, expires, valid)| {
@@ -369,7 +380,8 @@ fn fuzz_regression_json_escaped_echo_of_the_sent_token_is_scrubbed() {
         ("tok/1234", r#""the key tok\/1234 expired""#),
     ] {
         let parsed = parse_error_body(Some("application/json"), body.as_bytes(), secret);
-        let shown = format!("{:?} {:?} {:?} {:?}", parsed.excerpt, parsed.message, parsed.trace_id, parsed.field_errors);
+        let shown =
+            format!("{:?} {:?} {:?} {:?}", parsed.excerpt, parsed.message, parsed.trace_id, parsed.field_errors);
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
 }

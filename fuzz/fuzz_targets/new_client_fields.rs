@@ -93,7 +93,8 @@ fuzz_target!(|input: Input| {
                 let old: Vec<char> = obj.get(*key).and_then(Value::as_str).unwrap_or_default().chars().collect();
                 let a = (*start as usize).min(old.len());
                 let b = (*end as usize).clamp(a, old.len());
-                let new: String = old[..a].iter().chain(insert.chars().collect::<Vec<_>>().iter()).chain(&old[b..]).collect();
+                let new: String =
+                    old[..a].iter().chain(insert.chars().collect::<Vec<_>>().iter()).chain(&old[b..]).collect();
                 obj.insert(key.to_string(), Value::String(new));
             }
         }

@@ -178,6 +178,9 @@ fn multi_byte_vat_number_is_a_400_with_a_field_error() {
         let (status, text) = env.post("/api/v1/partner/client", v.to_string().into_bytes());
         assert_eq!(status, 400, "{text}");
         let body: Value = serde_json::from_str(&text).unwrap();
-        assert!(body["errors"].as_object().is_some_and(|e| e.keys().any(|k| k.to_ascii_lowercase().contains("vatregnbr"))), "{text}");
+        assert!(
+            body["errors"].as_object().is_some_and(|e| e.keys().any(|k| k.to_ascii_lowercase().contains("vatregnbr"))),
+            "{text}"
+        );
     }
 }
