@@ -366,22 +366,35 @@ fn fuzz_regression_vat_two_byte_char_at_byte_one() {
     assert_rejected_at(&v, ValidationMode::Strict, "client.vatRegNbr");
 }
 
-/// Found by the `error_body` fuzz target: the token that was sent, echoed back JSON-escaped (`\/` as
-/// several serialisers write a slash, or `\u0061`), is scrubbed only in the raw text; once decoded it
-/// reached the excerpt, the message and the trace id in clear. Core fix pending (reported to the lead):
-/// `parse_error_body` must scrub the decoded values too.
+/// The token that was sent is scrubbed only in the raw body text, before anything transforms it, so a
+/// transformation can bring it back in clear:
+/// - JSON escapes (`\/` as several serialisers write a slash, or `\u0061`): the decoded value reaches the
+///   excerpt, the message and the trace id (found reviewing `parse_error_body`, confirmed with the
+///   `error_body` fuzz target);
+/// - field-path normalisation lower-cases the first letter: secret `clit`, body `{"errors":{"Clit":[]}}`
+///   gives the field path `clit` (found by the `error_body` fuzz target after 2.3 million executions,
+///   minimised with `cargo fuzz tmin`).
+///
+/// Core fix pending (reported to the lead): scrub the secret from what is kept (excerpt, message, trace
+/// id, field paths and messages) after every transformation, not only from the raw text.
 #[test]
-#[ignore = "core fix pending: parse_error_body scrubs the secret only before JSON decoding"]
+#[ignore = "core fix pending: parse_error_body scrubs the secret only before decoding/normalising"]
 fn fuzz_regression_json_escaped_echo_of_the_sent_token_is_scrubbed() {
+    let mut leaks = Vec::new();
     for (secret, body) in [
         ("abcdefghijklmnop", r#"{"message":"invalid key \u0061bcdefghijklmnop"}"#),
         ("ab/cd/ef", r#"{"title":"Unauthorized","detail":"key ab\/cd\/ef is not valid","traceId":"ab\/cd\/ef"}"#),
-        ("tok/1234", r#"{"errors":{"token":["ab tok\/1234"]}}"#),
+        ("tok/1234", r#"{"errors":{"Client.Name":["ab tok\/1234"]}}"#),
         ("tok/1234", r#""the key tok\/1234 expired""#),
+        ("clit", r#"{"errors":{"Clit":[]}}"#),
+        ("abcdefgh", r#"{"errors":{"$.Abcdefgh":["is not valid"]}}"#),
     ] {
         let parsed = parse_error_body(Some("application/json"), body.as_bytes(), secret);
         let shown =
             format!("{:?} {:?} {:?} {:?}", parsed.excerpt, parsed.message, parsed.trace_id, parsed.field_errors);
-        assert!(!shown.contains(secret), "{secret} in {shown}");
+        if shown.contains(secret) {
+            leaks.push(format!("{secret} in {shown}"));
+        }
     }
+    assert!(leaks.is_empty(), "{leaks:#?}");
 }
