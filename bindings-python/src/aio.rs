@@ -4,7 +4,8 @@
 //! Each event loop gets one `LoopBridge` (cached on the loop as `_confirma_bridge`). A finished Rust task
 //! pushes its plain-Rust result into the bridge's queue and, only if no wake-up is pending yet, writes one
 //! byte to a socket pair whose read end is registered once with `loop.add_reader`. The reader callback
-//! (`_drain`, on the loop thread) takes the whole queue and converts + settles every future in it. So a
+//! (`_drain`, on the loop thread) emits queued log records, takes the whole queue and converts + settles
+//! every future in it (the conversion contains panics: a future always settles). So a
 //! runtime thread never enters Python (no GIL hand-off, safe during interpreter shutdown), and a loop wakes
 //! at most once per batch. Loops without `add_reader` (Windows' proactor) or that cannot take the attribute
 //! (possibly uvloop; untested) use the per-completion `call_soon_threadsafe` path.
@@ -32,7 +33,16 @@ pub struct Shared {
 impl Shared {
     /// Called on a runtime thread when a task finishes.
     pub fn complete(&self, id: u64, c: Completion) {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push((id, c));
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, c));
+        self.wake();
+    }
+
+    /// Wakes the loop (at most one pending wake-up): it then emits queued log records and settles every
+    /// queued completion.
+    pub fn wake(&self) {
         if !self.wake_pending.swap(true, SeqCst) {
             // Non-blocking: a full buffer means wake-ups are pending already.
             let _ = (&self.tx).write(&[1]);
@@ -52,12 +62,18 @@ impl LoopBridge {
     /// Registers a pending asyncio future; returns its id.
     pub fn register(&self, fut: Py<PyAny>) -> u64 {
         let id = self.next_id.fetch_add(1, SeqCst);
-        self.futures.lock().unwrap_or_else(|p| p.into_inner()).insert(id, fut);
+        self.futures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, fut);
         id
     }
 
     pub fn forget(&self, id: u64) -> Option<Py<PyAny>> {
-        self.futures.lock().unwrap_or_else(|p| p.into_inner()).remove(&id)
+        self.futures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id)
     }
 }
 
@@ -74,18 +90,26 @@ impl LoopBridge {
         // Clear the flag after reading and before taking the queue: a completion pushed after the take
         // writes a fresh byte.
         self.shared.wake_pending.store(false, SeqCst);
-        let batch = std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        let batch =
+            std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        // What the calls logged comes out before their results.
+        crate::logbridge::drain(py);
         for (id, completion) in batch {
             let Some(fut) = self.forget(id) else { continue }; // cancelled meanwhile
             let (ok, value) = completion(py);
             let _ = settle(fut.bind(py), ok, value.bind(py));
         }
+        // ... and what the conversions logged.
+        crate::logbridge::drain(py);
     }
 }
 
 /// Settles an asyncio future unless it is done already (cancelled).
 pub fn settle(fut: &Bound<'_, PyAny>, ok: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {
-    if fut.call_method0(pyo3::intern!(fut.py(), "done"))?.is_truthy()? {
+    if fut
+        .call_method0(pyo3::intern!(fut.py(), "done"))?
+        .is_truthy()?
+    {
         return Ok(());
     }
     if ok {
@@ -129,7 +153,11 @@ pub fn bridge_for<'py>(event_loop: &Bound<'py, PyAny>) -> Option<Bound<'py, Loop
         }
     }
     let ty = event_loop.get_type().as_ptr() as usize;
-    if NO_BRIDGE.lock().unwrap_or_else(|p| p.into_inner()).contains(&ty) {
+    if NO_BRIDGE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&ty)
+    {
         return None;
     }
     let made = (|| -> PyResult<Bound<'py, LoopBridge>> {
@@ -140,7 +168,12 @@ pub fn bridge_for<'py>(event_loop: &Bound<'py, PyAny>) -> Option<Bound<'py, Loop
         let bridge = Bound::new(
             py,
             LoopBridge {
-                shared: Arc::new(Shared { queue: Mutex::new(Vec::new()), wake_pending: AtomicBool::new(false), tx, rx }),
+                shared: Arc::new(Shared {
+                    queue: Mutex::new(Vec::new()),
+                    wake_pending: AtomicBool::new(false),
+                    tx,
+                    rx,
+                }),
                 pid,
                 futures: Mutex::new(HashMap::new()),
                 next_id: std::sync::atomic::AtomicU64::new(0),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from types import TracebackType
-from typing import Any, Mapping, Optional, Type, Union
+from typing import Any, List, Mapping, Optional, Type, Union
 
 from . import _native
 from ._models import NewClient, _new_client_value
@@ -31,9 +32,15 @@ def _native_client(
     proxy: Optional[str],
     root_certificates_pem: Optional[str],
 ) -> _native.NativeClient:
+    seconds: List[float] = []
     for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout), ("total_timeout", total_timeout)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+        try:
+            seconds.append(float(value))
+        except OverflowError:
+            # An int too large for a float: the core rejects it (ConfigurationError naming the option).
+            seconds.append(math.inf)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int):
         raise TypeError(f"max_retries must be an int, not {type(max_retries).__name__}")
     for name, text in (
@@ -49,9 +56,9 @@ def _native_client(
     return _native.NativeClient(
         environment,
         base_url,
-        float(timeout),
-        float(connect_timeout),
-        float(total_timeout),
+        seconds[0],
+        seconds[1],
+        seconds[2],
         max_retries,
         validation,
         user_agent_suffix,
@@ -165,7 +172,10 @@ class AsyncClient(_Base):
     """The asyncio CFIS onboarding client: the same options and methods as :class:`Client`, as coroutines.
 
     The Rust core's runtime does the work; the event loop is never blocked. Cancelling the awaiting task
-    cancels the request. Safe to share between tasks (and event loops). Use ``async with`` or :meth:`aclose`.
+    cancels the request (the Rust future is dropped). A create or renew cancelled after its request was sent
+    may still have taken effect on the service: the core logs a WARNING on the ``confirma`` logger; treat it
+    like :class:`OutcomeUnknownError`. Safe to share between tasks (and event loops). Use ``async with`` or
+    :meth:`aclose`.
     """
 
     async def create_client(self, provisioning_token: Token, new_client: NewClientInput) -> CreatedClient:
