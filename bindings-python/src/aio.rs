@@ -33,10 +33,7 @@ pub struct Shared {
 impl Shared {
     /// Called on a runtime thread when a task finishes.
     pub fn complete(&self, id: u64, c: Completion) {
-        self.queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((id, c));
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push((id, c));
         self.wake();
     }
 
@@ -62,18 +59,12 @@ impl LoopBridge {
     /// Registers a pending asyncio future; returns its id.
     pub fn register(&self, fut: Py<PyAny>) -> u64 {
         let id = self.next_id.fetch_add(1, SeqCst);
-        self.futures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, fut);
+        self.futures.lock().unwrap_or_else(|p| p.into_inner()).insert(id, fut);
         id
     }
 
     pub fn forget(&self, id: u64) -> Option<Py<PyAny>> {
-        self.futures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id)
+        self.futures.lock().unwrap_or_else(|p| p.into_inner()).remove(&id)
     }
 }
 
@@ -90,8 +81,7 @@ impl LoopBridge {
         // Clear the flag after reading and before taking the queue: a completion pushed after the take
         // writes a fresh byte.
         self.shared.wake_pending.store(false, SeqCst);
-        let batch =
-            std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        let batch = std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|p| p.into_inner()));
         // What the calls logged comes out before their results.
         crate::logbridge::drain(py);
         for (id, completion) in batch {
@@ -106,10 +96,7 @@ impl LoopBridge {
 
 /// Settles an asyncio future unless it is done already (cancelled).
 pub fn settle(fut: &Bound<'_, PyAny>, ok: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {
-    if fut
-        .call_method0(pyo3::intern!(fut.py(), "done"))?
-        .is_truthy()?
-    {
+    if fut.call_method0(pyo3::intern!(fut.py(), "done"))?.is_truthy()? {
         return Ok(());
     }
     if ok {
@@ -153,11 +140,7 @@ pub fn bridge_for<'py>(event_loop: &Bound<'py, PyAny>) -> Option<Bound<'py, Loop
         }
     }
     let ty = event_loop.get_type().as_ptr() as usize;
-    if NO_BRIDGE
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains(&ty)
-    {
+    if NO_BRIDGE.lock().unwrap_or_else(|p| p.into_inner()).contains(&ty) {
         return None;
     }
     let made = (|| -> PyResult<Bound<'py, LoopBridge>> {

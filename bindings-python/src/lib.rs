@@ -23,9 +23,6 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
 
 mod aio;
-mod compat;
-#[allow(unused_imports)]
-use compat::ErrorExt;
 mod logbridge;
 mod runtime;
 
@@ -75,12 +72,8 @@ fn to_pyerr(py: Python<'_>, err: &confirma::Error) -> PyErr {
     }
 }
 
-fn secret_to_py(
-    py: Python<'_>,
-    t: Option<&confirma::SecretToken>,
-) -> PyResult<Option<Py<PySecretToken>>> {
-    t.map(|t| Py::new(py, PySecretToken { inner: t.clone() }))
-        .transpose()
+fn secret_to_py(py: Python<'_>, t: Option<&confirma::SecretToken>) -> PyResult<Option<Py<PySecretToken>>> {
+    t.map(|t| Py::new(py, PySecretToken { inner: t.clone() })).transpose()
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -88,20 +81,10 @@ fn secret_to_py(
 // `contained`; a panic becomes `confirma.InternalError` (kind "internal"), never pyo3's PanicException (a
 // BaseException) and never an awaitable that does not settle.
 
-/// The core's internal error for a contained panic (the payload text never holds a token: tokens are never
-/// formatted into panics).
+/// The core's internal error for a contained panic (with the payload text when it is a string; tokens are
+/// never formatted into panics).
 fn panic_error(payload: Box<dyn Any + Send>) -> confirma::Error {
-    let detail = match payload.downcast::<&'static str>() {
-        Ok(s) => Some((*s).to_string()),
-        Err(payload) => payload.downcast::<String>().ok().map(|s| *s),
-    };
-    let mut message =
-        String::from("the SDK failed internally (a panic was contained); please report this");
-    if let Some(d) = detail {
-        message.push_str(": ");
-        message.push_str(&d);
-    }
-    compat::internal(message)
+    confirma::Error::from_panic(payload.as_ref())
 }
 
 /// Runs an entry point's body; a panic becomes `InternalError`. Then emits queued log records.
@@ -158,11 +141,7 @@ struct PySecretToken {
 impl PySecretToken {
     #[new]
     fn new(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Self> {
-        contain(py, || {
-            Ok(PySecretToken {
-                inner: token_arg(py, value, "value")?,
-            })
-        })
+        contain(py, || Ok(PySecretToken { inner: token_arg(py, value, "value")? }))
     }
 
     /// The raw token. Call this only where the value must leave the program.
@@ -180,10 +159,7 @@ impl PySecretToken {
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         match other.cast::<PySecretToken>() {
-            Ok(o) => constant_time_eq(
-                self.inner.expose().as_bytes(),
-                o.get().inner.expose().as_bytes(),
-            ),
+            Ok(o) => constant_time_eq(self.inner.expose().as_bytes(), o.get().inner.expose().as_bytes()),
             Err(_) => false,
         }
     }
@@ -192,8 +168,7 @@ impl PySecretToken {
     /// hash value says nothing portable about the token.
     fn __hash__(&self) -> u64 {
         static KEYS: OnceLock<RandomState> = OnceLock::new();
-        KEYS.get_or_init(RandomState::new)
-            .hash_one(self.inner.expose())
+        KEYS.get_or_init(RandomState::new).hash_one(self.inner.expose())
     }
 
     fn __bool__(&self) -> bool {
@@ -223,36 +198,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// A token argument: `str` or `SecretToken`. Anything else is a `TypeError`.
-fn token_arg(
-    py: Python<'_>,
-    value: &Bound<'_, PyAny>,
-    name: &str,
-) -> PyResult<confirma::SecretToken> {
+fn token_arg(py: Python<'_>, value: &Bound<'_, PyAny>, name: &str) -> PyResult<confirma::SecretToken> {
     if let Ok(t) = value.cast::<PySecretToken>() {
         return Ok(t.get().inner.clone());
     }
     if let Ok(s) = value.cast::<PyString>() {
         return match s.to_cow() {
             Ok(s) => Ok(confirma::SecretToken::new(s.into_owned())),
-            Err(_) => Err(invalid(
-                py,
-                name,
-                "must be visible ASCII characters without spaces or line breaks",
-            )),
+            Err(_) => Err(invalid(py, name, "must be visible ASCII characters without spaces or line breaks")),
         };
     }
-    Err(PyTypeError::new_err(format!(
-        "{name} must be a str or confirma.SecretToken, not {}",
-        type_name(value)
-    )))
+    Err(PyTypeError::new_err(format!("{name} must be a str or confirma.SecretToken, not {}", type_name(value))))
 }
 
 fn type_name(value: &Bound<'_, PyAny>) -> String {
-    value
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "object".into())
+    value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".into())
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -279,30 +239,13 @@ fn datetime_of(py: Python<'_>, t: chrono::DateTime<chrono::Utc>) -> PyResult<Py<
     use chrono::{Datelike, Timelike};
     let datetime = DATETIME.import(py, "datetime", "datetime")?;
     let utc = UTC.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-        Ok(py
-            .import("datetime")?
-            .getattr("timezone")?
-            .getattr("utc")?
-            .unbind())
+        Ok(py.import("datetime")?.getattr("timezone")?.getattr("utc")?.unbind())
     })?;
     let kw = PyDict::new(py);
     kw.set_item("tzinfo", utc.bind(py))?;
     // A leap second's sub-second part can exceed 999 999 µs.
     let micros = t.timestamp_subsec_micros().min(999_999);
-    Ok(datetime
-        .call(
-            (
-                t.year(),
-                t.month(),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-                micros,
-            ),
-            Some(&kw),
-        )?
-        .unbind())
+    Ok(datetime.call((t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second(), micros), Some(&kw))?.unbind())
 }
 
 fn repr_opt(py: Python<'_>, v: &Option<Py<PyAny>>) -> PyResult<String> {
@@ -345,9 +288,7 @@ impl PyCreatedClient {
     }
 
     fn __reduce__(&self) -> PyResult<()> {
-        Err(PyTypeError::new_err(
-            "confirma.CreatedClient holds a secret token and cannot be pickled",
-        ))
+        Err(PyTypeError::new_err("confirma.CreatedClient holds a secret token and cannot be pickled"))
     }
 }
 
@@ -356,12 +297,7 @@ fn created_to_py(py: Python<'_>, c: confirma::CreatedClient) -> PyResult<Py<PyAn
         client_id: c.client_id,
         customer_code: c.customer_code,
         payment_reference_prefix: c.payment_reference_prefix,
-        access_token: Py::new(
-            py,
-            PySecretToken {
-                inner: c.access_token,
-            },
-        )?,
+        access_token: Py::new(py, PySecretToken { inner: c.access_token })?,
         token_expires_at: to_datetime(py, c.token_expires_at),
     };
     Ok(Py::new(py, obj)?.into_any())
@@ -383,11 +319,7 @@ impl PyTokenStatus {
     #[new]
     #[pyo3(signature = (*, is_valid, expired, message))]
     fn new(is_valid: bool, expired: bool, message: String) -> Self {
-        PyTokenStatus {
-            is_valid,
-            expired,
-            message,
-        }
+        PyTokenStatus { is_valid, expired, message }
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -403,9 +335,7 @@ impl PyTokenStatus {
         match other.cast::<PyTokenStatus>() {
             Ok(o) => {
                 let o = o.get();
-                o.is_valid == self.is_valid
-                    && o.expired == self.expired
-                    && o.message == self.message
+                o.is_valid == self.is_valid && o.expired == self.expired && o.message == self.message
             }
             Err(_) => false,
         }
@@ -422,10 +352,7 @@ impl PyTokenStatus {
         self.is_valid
     }
 
-    fn __reduce__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let rebuild = py.import("confirma._errors")?.getattr("_token_status")?;
         Ok((
             rebuild,
@@ -450,15 +377,7 @@ fn py_bool(b: bool) -> &'static str {
 }
 
 fn status_to_py(py: Python<'_>, s: confirma::TokenStatus) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(
-        py,
-        PyTokenStatus {
-            is_valid: s.is_valid,
-            expired: s.expired,
-            message: s.message,
-        },
-    )?
-    .into_any())
+    Ok(Py::new(py, PyTokenStatus { is_valid: s.is_valid, expired: s.expired, message: s.message })?.into_any())
 }
 
 /// The result of :meth:`Client.renew_token`: the new access token (the old one stops working).
@@ -481,20 +400,13 @@ impl PyRenewedToken {
     }
 
     fn __reduce__(&self) -> PyResult<()> {
-        Err(PyTypeError::new_err(
-            "confirma.RenewedToken holds a secret token and cannot be pickled",
-        ))
+        Err(PyTypeError::new_err("confirma.RenewedToken holds a secret token and cannot be pickled"))
     }
 }
 
 fn renewed_to_py(py: Python<'_>, r: confirma::RenewedToken) -> PyResult<Py<PyAny>> {
     let obj = PyRenewedToken {
-        access_token: Py::new(
-            py,
-            PySecretToken {
-                inner: r.access_token,
-            },
-        )?,
+        access_token: Py::new(py, PySecretToken { inner: r.access_token })?,
         expires_at: to_datetime(py, r.expires_at),
     };
     Ok(Py::new(py, obj)?.into_any())
@@ -505,12 +417,7 @@ fn renewed_to_py(py: Python<'_>, r: confirma::RenewedToken) -> PyResult<Py<PyAny
 
 const MAX_DEPTH: usize = 32;
 
-fn to_json(
-    py: Python<'_>,
-    v: &Bound<'_, PyAny>,
-    path: &str,
-    depth: usize,
-) -> PyResult<serde_json::Value> {
+fn to_json(py: Python<'_>, v: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<serde_json::Value> {
     use serde_json::Value;
     let here = if path.is_empty() { "newClient" } else { path };
     if depth > MAX_DEPTH {
@@ -547,11 +454,7 @@ fn to_json(
         let mut map = serde_json::Map::new();
         for (k, val) in d.iter() {
             let key = key_of(py, &k, here)?;
-            let child = if path.is_empty() {
-                key.clone()
-            } else {
-                format!("{path}.{key}")
-            };
+            let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
             map.insert(key, to_json(py, &val, &child, depth + 1)?);
         }
         return Ok(Value::Object(map));
@@ -568,11 +471,7 @@ fn to_json(
         for item in m.items()?.iter() {
             let (k, val): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
             let key = key_of(py, &k, here)?;
-            let child = if path.is_empty() {
-                key.clone()
-            } else {
-                format!("{path}.{key}")
-            };
+            let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
             map.insert(key, to_json(py, &val, &child, depth + 1)?);
         }
         return Ok(Value::Object(map));
@@ -583,11 +482,7 @@ fn to_json(
             return to_json(py, &to_dict.call0()?, path, depth + 1);
         }
     }
-    Err(invalid(
-        py,
-        here,
-        format!("has an unsupported value of type {}", type_name(v)),
-    ))
+    Err(invalid(py, here, format!("has an unsupported value of type {}", type_name(v))))
 }
 
 fn key_of(py: Python<'_>, k: &Bound<'_, PyAny>, here: &str) -> PyResult<String> {
@@ -596,11 +491,7 @@ fn key_of(py: Python<'_>, k: &Bound<'_, PyAny>, here: &str) -> PyResult<String> 
             .to_cow()
             .map(|c| c.into_owned())
             .map_err(|_| invalid(py, here, "has a key that is not valid Unicode text")),
-        Err(_) => Err(invalid(
-            py,
-            here,
-            format!("keys must be strings, not {}", type_name(k)),
-        )),
+        Err(_) => Err(invalid(py, here, format!("keys must be strings, not {}", type_name(k)))),
     }
 }
 
@@ -612,10 +503,7 @@ static MAIN_THREAD_IDENT: PyOnceLock<u64> = PyOnceLock::new();
 /// Whether the calling thread is Python's main thread (its ident is looked up once).
 fn on_main_thread(py: Python<'_>) -> bool {
     let main = MAIN_THREAD_IDENT.get_or_try_init(py, || -> PyResult<u64> {
-        py.import("threading")?
-            .call_method0("main_thread")?
-            .getattr("ident")?
-            .extract()
+        py.import("threading")?.call_method0("main_thread")?.getattr("ident")?.extract()
     });
     match main {
         // SAFETY: plain C call, valid on any thread attached to Python.
@@ -710,10 +598,7 @@ struct TaskGuard {
 impl TaskGuard {
     fn new(shared: Option<Arc<aio::Shared>>) -> Self {
         ACTIVE_ASYNC_CALLS.fetch_add(1, SeqCst);
-        TaskGuard {
-            shared,
-            completed: false,
-        }
+        TaskGuard { shared, completed: false }
     }
 }
 
@@ -741,9 +626,7 @@ where
     T: Send + 'static,
     F: Future<Output = Result<T, confirma::Error>> + Send + 'static,
 {
-    let event_loop = GET_RUNNING_LOOP
-        .import(py, "asyncio", "get_running_loop")?
-        .call0()?;
+    let event_loop = GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()?;
     let py_fut = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
     let rt = runtime().map_err(|e| config_error(py, e))?;
     let fut = contained(fut);
@@ -755,14 +638,7 @@ where
             },
             Err(e) => (false, to_pyerr(py, &e).into_value(py).into_any()),
         }));
-        converted.unwrap_or_else(|payload| {
-            (
-                false,
-                to_pyerr(py, &panic_error(payload))
-                    .into_value(py)
-                    .into_any(),
-            )
-        })
+        converted.unwrap_or_else(|payload| (false, to_pyerr(py, &panic_error(payload)).into_value(py).into_any()))
     };
     let cancel = if let Some(bridge) = aio::bridge_for(&event_loop) {
         let b = bridge.get();
@@ -775,15 +651,10 @@ where
             guard.completed = true;
             shared.complete(id, Box::new(move |py| finish(py, result)));
         });
-        CancelOnDone {
-            handle: Mutex::new(Some(task.abort_handle())),
-            bridge: Some((bridge.unbind(), id)),
-        }
+        CancelOnDone { handle: Mutex::new(Some(task.abort_handle())), bridge: Some((bridge.unbind(), id)) }
     } else {
         let settle = SETTLE
-            .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-                Ok(wrap_pyfunction!(_settle, py)?.into_any().unbind())
-            })?
+            .get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(wrap_pyfunction!(_settle, py)?.into_any().unbind()) })?
             .clone_ref(py);
         let fut_ref = py_fut.clone().unbind();
         let loop_ref = event_loop.unbind();
@@ -795,20 +666,12 @@ where
             with_python(move |py| {
                 let (ok, value) = finish(py, result);
                 // The loop may be closed already: then nobody is waiting and there is nothing to do.
-                let _ = loop_ref
-                    .bind(py)
-                    .call_method1("call_soon_threadsafe", (settle, fut_ref, ok, value));
+                let _ = loop_ref.bind(py).call_method1("call_soon_threadsafe", (settle, fut_ref, ok, value));
             });
         });
-        CancelOnDone {
-            handle: Mutex::new(Some(task.abort_handle())),
-            bridge: None,
-        }
+        CancelOnDone { handle: Mutex::new(Some(task.abort_handle())), bridge: None }
     };
-    py_fut.call_method1(
-        pyo3::intern!(py, "add_done_callback"),
-        (Py::new(py, cancel)?,),
-    )?;
+    py_fut.call_method1(pyo3::intern!(py, "add_done_callback"), (Py::new(py, cancel)?,))?;
     Ok(py_fut)
 }
 
@@ -828,14 +691,8 @@ fn _test_panic<'py>(py: Python<'py>, place: &str) -> PyResult<Bound<'py, PyAny>>
             Ok(()) => Ok(py.None().into_bound(py)),
             Err(e) => Err(to_pyerr(py, &e)),
         },
-        "async" => spawn_async(
-            py,
-            async { panic!("test panic in an asyncio call") },
-            none_to_py,
-        ),
-        "async_convert" => spawn_async(py, async { Ok(()) }, |_, ()| {
-            panic!("test panic in a conversion")
-        }),
+        "async" => spawn_async(py, async { panic!("test panic in an asyncio call") }, none_to_py),
+        "async_convert" => spawn_async(py, async { Ok(()) }, |_, ()| panic!("test panic in a conversion")),
         other => Err(PyTypeError::new_err(format!("unknown place {other:?}"))),
     })
 }
@@ -856,7 +713,7 @@ struct NativeClient {
 /// A duration option in seconds, converted (and bounded) by the core: NaN, infinite, negative, zero or
 /// absurdly large values are a `ConfigurationError` naming the option.
 fn secs(py: Python<'_>, name: &str, v: f64) -> PyResult<Duration> {
-    compat::duration_from_secs_f64(name, v).map_err(|e| to_pyerr(py, &e))
+    confirma::duration_from_secs_f64(name, v).map_err(|e| to_pyerr(py, &e))
 }
 
 impl NativeClient {
@@ -885,26 +742,20 @@ impl NativeClient {
                 }
             },
         };
-        let mode =
-            match validation.trim().to_ascii_lowercase().as_str() {
-                "strict" => ValidationMode::Strict,
-                "lenient" => ValidationMode::Lenient,
-                other => return Err(config_error(
+        let mode = match validation.trim().to_ascii_lowercase().as_str() {
+            "strict" => ValidationMode::Strict,
+            "lenient" => ValidationMode::Lenient,
+            other => {
+                return Err(config_error(
                     py,
-                    format!(
-                        "unknown validation mode {other:?} (expected \"strict\" or \"lenient\")"
-                    ),
-                )),
-            };
+                    format!("unknown validation mode {other:?} (expected \"strict\" or \"lenient\")"),
+                ))
+            }
+        };
         // The core bounds it further (ClientConfig::check); a huge Python int is a ConfigurationError too.
         let max_retries = match max_retries.extract::<u32>() {
             Ok(n) => n,
-            Err(_) => {
-                return Err(config_error(
-                    py,
-                    "max_retries must be a non-negative integer (at most 10)",
-                ))
-            }
+            Err(_) => return Err(config_error(py, "max_retries must be a non-negative integer (at most 10)")),
         };
         let version_info = py.import("sys")?.getattr("version_info")?;
         let (major, minor, micro): (u32, u32, u32) = (
@@ -912,8 +763,7 @@ impl NativeClient {
             version_info.getattr("minor")?.extract()?,
             version_info.getattr("micro")?.extract()?,
         );
-        let mut suffix =
-            format!("python/{major}.{minor}.{micro} confirma-python/{BINDING_VERSION}");
+        let mut suffix = format!("python/{major}.{minor}.{micro} confirma-python/{BINDING_VERSION}");
         if let Some(s) = user_agent_suffix.map(str::trim).filter(|s| !s.is_empty()) {
             suffix.push(' ');
             suffix.push_str(s);
@@ -958,12 +808,7 @@ impl NativeClient {
                 ),
             ));
         }
-        match self
-            .inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-        {
+        match self.inner.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             Some(c) => Ok(c.clone()),
             None => Err(config_error(py, "this confirma client is closed")),
         }
@@ -975,12 +820,7 @@ impl Drop for NativeClient {
         if self.pid != std::process::id() {
             // In a forked child, the connection pool's sockets are registered with the parent's epoll
             // instance (shared across fork): tearing them down here would deregister them for the parent.
-            if let Some(c) = self
-                .inner
-                .get_mut()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-            {
+            if let Some(c) = self.inner.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
                 std::mem::forget(c);
             }
         }
@@ -1037,10 +877,7 @@ impl NativeClient {
 
     #[getter]
     fn closed(&self) -> bool {
-        self.inner
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).is_none()
     }
 
     /// Drops the connection pool (only in the process that created the client).
@@ -1064,9 +901,7 @@ impl NativeClient {
             let token = token_arg(py, provisioning_token, "provisioningToken")?;
             let value = to_json(py, new_client, "", 0)?;
             let client = self.client(py)?;
-            match block_on(py, async move {
-                client.create_client_from_value(&token, &value).await
-            })? {
+            match block_on(py, async move { client.create_client_from_value(&token, &value).await })? {
                 Ok(c) => created_to_py(py, c),
                 Err(e) => Err(to_pyerr(py, &e)),
             }
@@ -1105,43 +940,23 @@ impl NativeClient {
             let token = token_arg(py, provisioning_token, "provisioningToken")?;
             let value = to_json(py, new_client, "", 0)?;
             let client = self.client(py)?;
-            spawn_async(
-                py,
-                async move { client.create_client_from_value(&token, &value).await },
-                created_to_py,
-            )
+            spawn_async(py, async move { client.create_client_from_value(&token, &value).await }, created_to_py)
         })
     }
 
-    fn validate_token_async<'py>(
-        &self,
-        py: Python<'py>,
-        token: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn validate_token_async<'py>(&self, py: Python<'py>, token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         contain(py, || {
             let token = token_arg(py, token, "token")?;
             let client = self.client(py)?;
-            spawn_async(
-                py,
-                async move { client.validate_token(&token).await },
-                status_to_py,
-            )
+            spawn_async(py, async move { client.validate_token(&token).await }, status_to_py)
         })
     }
 
-    fn renew_token_async<'py>(
-        &self,
-        py: Python<'py>,
-        token: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn renew_token_async<'py>(&self, py: Python<'py>, token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         contain(py, || {
             let token = token_arg(py, token, "token")?;
             let client = self.client(py)?;
-            spawn_async(
-                py,
-                async move { client.renew_token(&token).await },
-                renewed_to_py,
-            )
+            spawn_async(py, async move { client.renew_token(&token).await }, renewed_to_py)
         })
     }
 }

@@ -28,10 +28,7 @@ static THRESHOLD: AtomicU8 = AtomicU8::new(0);
 fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     Ok(LOGGER
         .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-            Ok(py
-                .import("logging")?
-                .call_method1("getLogger", ("confirma",))?
-                .unbind())
+            Ok(py.import("logging")?.call_method1("getLogger", ("confirma",))?.unbind())
         })?
         .bind(py))
 }
@@ -40,13 +37,9 @@ fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
 pub fn refresh_level(py: Python<'_>) {
     let read = || -> PyResult<u8> {
         let logger = logger(py)?;
-        let effective: i64 = logger
-            .call_method0(pyo3::intern!(py, "getEffectiveLevel"))?
-            .extract()?;
-        let disable: i64 = logger
-            .getattr(pyo3::intern!(py, "manager"))?
-            .getattr(pyo3::intern!(py, "disable"))?
-            .extract()?;
+        let effective: i64 = logger.call_method0(pyo3::intern!(py, "getEffectiveLevel"))?.extract()?;
+        let disable: i64 =
+            logger.getattr(pyo3::intern!(py, "manager"))?.getattr(pyo3::intern!(py, "disable"))?.extract()?;
         Ok(effective.max(disable.saturating_add(1)).clamp(0, 255) as u8)
     };
     THRESHOLD.store(read().unwrap_or(0), Relaxed);
@@ -100,12 +93,7 @@ impl<S: Subscriber> Layer<S> for PyLogLayer {
         }
         let mut fields = Fields::default();
         event.record(&mut fields);
-        queue().push(Record {
-            level,
-            target: event.metadata().target(),
-            message: fields.message,
-            pairs: fields.pairs,
-        });
+        queue().push(Record { level, target: event.metadata().target(), message: fields.message, pairs: fields.pairs });
     }
 }
 
@@ -188,7 +176,9 @@ pub fn drain(py: Python<'_>) {
             Record {
                 level: 30,
                 target: "confirma::python",
-                message: format!("{dropped} log records were dropped (more than {MAX_QUEUED} waited for a Python thread)"),
+                message: format!(
+                    "{dropped} log records were dropped (more than {MAX_QUEUED} waited for a Python thread)"
+                ),
                 pairs: Vec::new(),
             },
         );
@@ -196,10 +186,7 @@ pub fn drain(py: Python<'_>) {
 }
 
 fn emit(py: Python<'_>, logger: &Bound<'_, PyAny>, r: Record) -> PyResult<()> {
-    if !logger
-        .call_method1(pyo3::intern!(py, "isEnabledFor"), (r.level,))?
-        .is_truthy()?
-    {
+    if !logger.call_method1(pyo3::intern!(py, "isEnabledFor"), (r.level,))?.is_truthy()? {
         return Ok(());
     }
     let mut text = r.message;

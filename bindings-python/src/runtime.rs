@@ -26,10 +26,7 @@ pub fn runtime() -> Result<&'static Runtime, String> {
         Some(s) => Some(s.pid),
         None => None,
     };
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 4);
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("confirma-worker")
@@ -80,11 +77,7 @@ static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 /// Runs `f` attached to Python, unless the interpreter is shutting down (then `None`).
 pub fn with_python<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
     IN_PYTHON.fetch_add(1, SeqCst);
-    let result = if SHUTTING_DOWN.load(SeqCst) {
-        None
-    } else {
-        Python::try_attach(f)
-    };
+    let result = if SHUTTING_DOWN.load(SeqCst) { None } else { Python::try_attach(f) };
     IN_PYTHON.fetch_sub(1, SeqCst);
     result
 }
