@@ -159,7 +159,8 @@ impl PySecretToken {
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         match other.cast::<PySecretToken>() {
-            Ok(o) => constant_time_eq(self.inner.expose().as_bytes(), o.get().inner.expose().as_bytes()),
+            // The core's equality is constant-time.
+            Ok(o) => self.inner == o.get().inner,
             Err(_) => false,
         }
     }
@@ -188,13 +189,6 @@ impl PySecretToken {
             "confirma.SecretToken cannot be pickled (that would write the secret out); pickle token.reveal() explicitly if you must",
         ))
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A token argument: `str` or `SecretToken`. Anything else is a `TypeError`.
@@ -728,6 +722,7 @@ impl NativeClient {
         user_agent_suffix: Option<&str>,
         proxy: Option<&str>,
         root_certificates_pem: Option<&str>,
+        max_response_bytes: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let env = match base_url {
             Some(u) => Environment::Custom(u.to_string()),
@@ -781,6 +776,12 @@ impl NativeClient {
         if let Some(pem) = root_certificates_pem {
             config = config.extra_root_certificates_pem(pem);
         }
+        if let Some(n) = max_response_bytes {
+            // The core checks the range (ClientConfig::check); an int that is not even a usize is out of it.
+            config = config.max_response_bytes(n.extract::<usize>().map_err(|_| {
+                config_error(py, "max_response_bytes must be a number of bytes between 1 KiB and 64 MiB")
+            })?);
+        }
         // reqwest needs a runtime context for some of its set-up; build inside ours.
         let rt = runtime().map_err(|e| config_error(py, e))?;
         let client = {
@@ -830,7 +831,7 @@ impl Drop for NativeClient {
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (environment, base_url, timeout, connect_timeout, total_timeout, max_retries, validation, user_agent_suffix, proxy, root_certificates_pem))]
+    #[pyo3(signature = (environment, base_url, timeout, connect_timeout, total_timeout, max_retries, validation, user_agent_suffix, proxy, root_certificates_pem, max_response_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -844,6 +845,7 @@ impl NativeClient {
         user_agent_suffix: Option<&str>,
         proxy: Option<&str>,
         root_certificates_pem: Option<&str>,
+        max_response_bytes: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         contain(py, || {
             Self::build(
@@ -856,6 +858,7 @@ impl NativeClient {
                 user_agent_suffix,
                 proxy,
                 root_certificates_pem,
+                max_response_bytes,
             )
         })
     }

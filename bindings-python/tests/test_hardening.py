@@ -374,3 +374,28 @@ def test_secret_token_hash_is_keyed_per_process() -> None:
     hashes = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)}
     # With fixed keys every process computes the same value: the hash would fingerprint the token.
     assert len(hashes) == 2, "SecretToken's hash is the same in every process"
+
+
+# ----------------------------------------------------------------------------------------------- response size cap
+
+
+@pytest.mark.parametrize("value", [0, 1023, 64 * 1024 * 1024 + 1, 10**30, -1])
+def test_response_cap_out_of_range_is_configuration_error(value: int) -> None:
+    with pytest.raises(confirma.ConfigurationError):
+        confirma.Client(base_url="http://127.0.0.1:9", max_response_bytes=value)
+
+
+def test_oversized_responses_are_typed_errors(sandbox: Sandbox) -> None:
+    big = '{"isValid": true, "padding": "' + "x" * 4096 + '"}'
+    with confirma.Client(base_url=sandbox.base_url, max_response_bytes=1024, max_retries=0) as client:
+        sandbox.fault({"path": VALIDATE, "kind": "status", "status": 200, "body": big, "contentType": "application/json"})
+        with pytest.raises(confirma.UnexpectedResponseError) as info:
+            client.validate_token("tok12345")
+        assert "x" * 100 not in str(info.value) and "x" * 100 not in info.value.body_excerpt
+        sandbox.fault({"path": CREATE, "kind": "status", "status": 201, "body": big, "contentType": "application/json"})
+        with pytest.raises(confirma.OutcomeUnknownError) as ou:
+            client.create_client(sandbox.provisioning_token, new_client_dict(sandbox.partner_code))
+        assert ou.value.operation == "create_client"
+        assert_no_token_leak(ou.value, [sandbox.provisioning_token])
+        # The default cap (1 MiB) lets an ordinary answer through.
+        assert client.validate_token("tok12345").is_valid is False

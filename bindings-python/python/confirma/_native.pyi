@@ -63,6 +63,7 @@ class NativeClient:
         user_agent_suffix: Optional[str],
         proxy: Optional[str],
         root_certificates_pem: Optional[str],
+        max_response_bytes: Optional[int] = None,
     ) -> None: ...
     @property
     def base_url(self) -> str: ...
