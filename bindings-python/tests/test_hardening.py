@@ -14,6 +14,7 @@ import logging
 import pickle
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 from typing import Any, Awaitable, Callable, Dict, List, TypeVar
@@ -361,6 +362,10 @@ def test_async_log_records_arrive_before_the_result(sandbox: Sandbox, caplog: py
             return any("retrying" in r.getMessage() for r in caplog.records)
 
     assert run_async(main())
+    # Emitted by the loop's (here the main) thread: a runtime thread never entered Python to log (it used to
+    # take the GIL for every event, stalling the runtime while Python code held it).
+    records = [r for r in caplog.records if r.name == "confirma"]
+    assert records and all(r.thread == threading.get_ident() for r in records), {r.threadName for r in records}
 
 
 # ----------------------------------------------------------------------------------------------- SecretToken hash
