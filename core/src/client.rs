@@ -127,10 +127,14 @@ impl OnboardingClient {
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= 5 {
                 attempt.error("too many redirects")
-            } else if attempt.url().origin() == origin {
+            } else if attempt.url().origin() != origin {
+                // Never carry the X-Api-Key header to another origin: stop and report the redirect.
+                attempt.stop()
+            } else if matches!(attempt.status().as_u16(), 307 | 308) {
                 attempt.follow()
             } else {
-                // Never carry the X-Api-Key header to another origin: stop and report the redirect.
+                // 301/302/303 would turn the create's POST into a GET, whose answer says nothing about the
+                // create: stop, so the redirect itself is reported.
                 attempt.stop()
             }
         });
