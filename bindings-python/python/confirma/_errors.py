@@ -96,6 +96,20 @@ class ConfirmaError(Exception):
         state = {k: v for k, v in self.__dict__.items() if k not in _SECRET_ATTRIBUTES}
         return (_restore, (type(self), self.args, state, self.__cause__))
 
+    # Copies (unlike pickles) stay in the process: they keep the secret attributes.
+    def __copy__(self) -> ConfirmaError:
+        return _restore(type(self), self.args, dict(self.__dict__), self.__cause__)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> ConfirmaError:
+        import copy
+
+        return _restore(
+            type(self),
+            copy.deepcopy(self.args, memo),
+            copy.deepcopy(dict(self.__dict__), memo),
+            copy.deepcopy(self.__cause__, memo),
+        )
+
     def __repr__(self) -> str:
         parts = [repr(self.message)]
         if self.status_code is not None:
