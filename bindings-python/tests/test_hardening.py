@@ -12,7 +12,9 @@ import asyncio
 import copy
 import datetime as dt
 import logging
+import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -405,3 +407,69 @@ def test_oversized_responses_are_typed_errors(sandbox: Sandbox) -> None:
         assert_no_token_leak(ou.value, [sandbox.provisioning_token])
         # The default cap (1 MiB) lets an ordinary answer through.
         assert client.validate_token("tok12345").is_valid is False
+
+
+# ----------------------------------------------------------------------------------------------- fork hazard
+
+FORK_WHILE_LOGGING = r"""
+import logging, os, sys, threading, time
+import confirma
+
+base = sys.argv[1]
+hit = threading.Event()
+
+
+class SlowHandler(logging.Handler):
+    # Releases the GIL (sleeps) while handling the runtime's "fork detected" record: another thread forks then.
+    def emit(self, record: logging.LogRecord) -> None:
+        if "fork detected" in record.getMessage() and not hit.is_set():
+            hit.set()
+            time.sleep(1.0)
+
+
+logging.getLogger("confirma").addHandler(SlowHandler())
+logging.getLogger("confirma").setLevel(logging.DEBUG)
+confirma.Client(base_url=base).validate_token("tok12345")  # the parent's runtime
+
+pid = os.fork()
+if pid == 0:  # child: a thread builds the child's runtime (logging "fork detected") ...
+    code = 1
+    try:
+        t = threading.Thread(target=lambda: confirma.Client(base_url=base).validate_token("tok12345"))
+        t.start()
+        assert hit.wait(20), "no 'fork detected' record"
+        gpid = os.fork()  # ... and the main thread forks while that record is being handled
+        if gpid == 0:  # grandchild: must get its own runtime, not wait on a lock nobody will release
+            gcode = 1
+            try:
+                ok = confirma.Client(base_url=base).validate_token("tok12345").is_valid is False
+                gcode = 0 if ok else 3
+            finally:
+                os._exit(gcode)
+        _, status = os.waitpid(gpid, 0)
+        t.join()
+        code = os.waitstatus_to_exitcode(status)
+    finally:
+        os._exit(code)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_fork_while_the_runtime_is_being_set_up_does_not_hang_the_child(sandbox: Sandbox) -> None:
+    # The runtime slot used to be a Mutex held while building the runtime and logging (which can release the
+    # GIL): a fork in that window left it locked forever in the child.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FORK_WHILE_LOGGING, sandbox.base_url],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=40)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("a process forked while the runtime was being set up hung")
+    assert proc.returncode == 0, out + err
