@@ -138,7 +138,7 @@ async fn partial_create_hands_the_token_over() {
     assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e}");
     assert_eq!(e.status(), Some(201));
     assert_eq!(e.recovered_token().map(SecretToken::expose), Some(CANARY));
-    assert!(e.message().contains("client may have been created"), "{e}");
+    assert!(e.message().contains("recovered token: store it"), "{e}");
     let cause = e.cause().unwrap();
     assert!(cause.message().contains("clientId and customerCode"), "{cause}");
     assert_eq!(cause.body_excerpt(), Some(""), "no success body in an excerpt");
@@ -155,6 +155,7 @@ async fn renew_answer_in_an_unknown_shape_is_kept_as_a_secret() {
     let raw = e.raw_response().expect("raw answer kept");
     assert!(raw.expose().contains(CANARY));
     assert!(shown(&e).contains("keys result"), "the shape is described: {}", shown(&e));
+    assert!(e.message().contains("raw response"), "{e}");
     assert_no_token(&e);
 }
 
