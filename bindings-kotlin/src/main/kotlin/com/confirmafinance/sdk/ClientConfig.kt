@@ -2,6 +2,7 @@ package com.confirmafinance.sdk
 
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
+import kotlin.time.DurationUnit
 import kotlin.time.toJavaDuration
 import kotlin.time.toKotlinDuration
 
@@ -20,7 +21,9 @@ import kotlin.time.toKotlinDuration
  *   `http://` is allowed only for loopback hosts.
  * @property timeout Time allowed for one attempt, from sending to the last byte of the body (30 s).
  * @property connectTimeout Time allowed to establish a connection (10 s).
- * @property totalTimeout Time allowed for a whole call, retries and backoff included (60 s).
+ * @property totalTimeout Time allowed for a whole call, retries and backoff included (60 s). Every duration must
+ *   be positive and at most 24 hours: zero, negative, [Duration.INFINITE] or longer make the [OnboardingClient]
+ *   constructor throw [ConfirmaException.Configuration].
  * @property maxRetries Retries after the first attempt, 0..10 (2). Only failures that are safe to retry
  *   for the operation are retried: a create or renew is never repeated once it may have reached the service.
  * @property validation Client-side validation before sending ([ValidationMode.STRICT]).
@@ -55,9 +58,11 @@ data class ClientConfig(
         return NativeClientConfig(
             environment = environment,
             baseUrl = baseUrl,
-            timeoutMs = timeout.toMillisRoundedUp(),
-            connectTimeoutMs = connectTimeout.toMillisRoundedUp(),
-            totalTimeoutMs = totalTimeout.toMillisRoundedUp(),
+            // Passed as they are (INFINITE as +Infinity): the core checks every duration (> 0, at most 24 h) and
+            // rejects the rest as a configuration error naming the option.
+            timeoutMs = timeout.toDouble(DurationUnit.MILLISECONDS),
+            connectTimeoutMs = connectTimeout.toDouble(DurationUnit.MILLISECONDS),
+            totalTimeoutMs = totalTimeout.toDouble(DurationUnit.MILLISECONDS),
             maxRetries = maxRetries.toUInt(),
             validation = validation,
             userAgentSuffix = suffix.joinToString(" "),
@@ -89,15 +94,4 @@ data class ClientConfig(
         @JvmStatic
         fun builder(): Builder = Builder(ClientConfig())
     }
-}
-
-/** Ten years: "no limit" (INFINITE) is capped here so deadline arithmetic cannot overflow. */
-private const val MAX_MILLIS: Long = 10L * 365 * 24 * 3600 * 1000
-
-/** Negative durations become 0 (which the core rejects as a configuration error); sub-millisecond ones round up. */
-private fun Duration.toMillisRoundedUp(): ULong {
-    if (isNegative() || this == Duration.ZERO) return 0UL
-    if (isInfinite()) return MAX_MILLIS.toULong()
-    val micros = inWholeMicroseconds
-    return ((micros + 999) / 1000).coerceAtMost(MAX_MILLIS).toULong()
 }
