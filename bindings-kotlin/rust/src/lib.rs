@@ -81,14 +81,10 @@ where
     }));
     match (&mut handle.0).await {
         Ok(result) => result.map_err(NativeError::from),
-        Err(join_error) if join_error.is_panic() => {
-            Err(contained_panic(join_error.into_panic().as_ref()))
-        }
+        Err(join_error) if join_error.is_panic() => Err(contained_panic(join_error.into_panic().as_ref())),
         // Only an abort ends a task without a result, and only this function's guard aborts (when the caller
         // stopped waiting), so nobody sees this; kept typed all the same.
-        Err(_) => Err(NativeError::from(cfis::Error::internal(
-            "the native task was cancelled",
-        ))),
+        Err(_) => Err(NativeError::from(cfis::Error::internal("the native task was cancelled"))),
     }
 }
 
@@ -384,10 +380,7 @@ impl TryFrom<cfis::NewClient> for NewClient {
             }
         };
         Ok(NewClient {
-            service: Service {
-                service_type,
-                partner_code: n.service.partner_code,
-            },
+            service: Service { service_type, partner_code: n.service.partner_code },
             client: ClientDetails {
                 name: n.client.name,
                 business_code: n.client.business_code,
@@ -523,14 +516,8 @@ impl NativeErrorInfo {
             status: e.status(),
             request_id: e.request_id().map(str::to_string),
             retryable: e.is_retryable(),
-            retry_after_ms: e
-                .retry_after()
-                .map(|d| d.as_millis().min(u64::MAX as u128) as u64),
-            field_errors: e
-                .field_errors()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            retry_after_ms: e.retry_after().map(|d| d.as_millis().min(u64::MAX as u128) as u64),
+            field_errors: e.field_errors().iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             validation_source: e.validation_source().map(|s| s.as_str().to_string()),
             operation,
             body_excerpt: e.body_excerpt().map(str::to_string),
@@ -613,14 +600,8 @@ impl NativeClientConfig {
         };
         let mut c = cfis::ClientConfig::new(environment)
             .timeout(cfis::duration_from_millis("timeout", self.timeout_ms)?)
-            .connect_timeout(cfis::duration_from_millis(
-                "connectTimeout",
-                self.connect_timeout_ms,
-            )?)
-            .total_timeout(cfis::duration_from_millis(
-                "totalTimeout",
-                self.total_timeout_ms,
-            )?)
+            .connect_timeout(cfis::duration_from_millis("connectTimeout", self.connect_timeout_ms)?)
+            .total_timeout(cfis::duration_from_millis("totalTimeout", self.total_timeout_ms)?)
             .max_retries(self.max_retries)
             .validation(self.validation.into());
         c.user_agent_suffix = self.user_agent_suffix.clone();
@@ -645,9 +626,7 @@ impl NativeClient {
             let cfg = config.to_core()?;
             // reqwest's client builder may touch the runtime (DNS resolver); build inside it.
             let _enter = runtime()?.enter();
-            Ok(Arc::new(NativeClient {
-                inner: cfis::OnboardingClient::new(cfg)?,
-            }))
+            Ok(Arc::new(NativeClient { inner: cfis::OnboardingClient::new(cfg)? }))
         })
     }
 
@@ -669,13 +648,7 @@ impl NativeClient {
     ) -> Result<CreatedClient, NativeError> {
         let client = self.inner.clone();
         let new_client: cfis::NewClient = new_client.into();
-        on_runtime(async move {
-            client
-                .create_client(&provisioning_token.0, &new_client)
-                .await
-        })
-        .await
-        .map(created)
+        on_runtime(async move { client.create_client(&provisioning_token.0, &new_client).await }).await.map(created)
     }
 
     /// Creates a client account from JSON shaped like the API contract (camelCase or snake_case keys);
@@ -687,28 +660,19 @@ impl NativeClient {
     ) -> Result<CreatedClient, NativeError> {
         let client = self.inner.clone();
         let value = parse_json(&new_client_json)?;
-        on_runtime(async move {
-            client
-                .create_client_from_value(&provisioning_token.0, &value)
-                .await
-        })
-        .await
-        .map(created)
+        on_runtime(async move { client.create_client_from_value(&provisioning_token.0, &value).await })
+            .await
+            .map(created)
     }
 
     /// Checks whether an access token is valid.
-    pub async fn validate_token(
-        &self,
-        token: Arc<SecretToken>,
-    ) -> Result<TokenStatus, NativeError> {
+    pub async fn validate_token(&self, token: Arc<SecretToken>) -> Result<TokenStatus, NativeError> {
         let client = self.inner.clone();
-        on_runtime(async move { client.validate_token(&token.0).await })
-            .await
-            .map(|s| TokenStatus {
-                is_valid: s.is_valid,
-                expired: s.expired,
-                message: s.message,
-            })
+        on_runtime(async move { client.validate_token(&token.0).await }).await.map(|s| TokenStatus {
+            is_valid: s.is_valid,
+            expired: s.expired,
+            message: s.message,
+        })
     }
 
     /// Renews an access token (also an expired one). The old token stops working.
@@ -716,10 +680,7 @@ impl NativeClient {
         let client = self.inner.clone();
         on_runtime(async move { client.renew_token(&token.0).await })
             .await
-            .map(|r| RenewedToken {
-                access_token: wrap_token(r.access_token),
-                expires_at: system_time(r.expires_at),
-            })
+            .map(|r| RenewedToken { access_token: wrap_token(r.access_token), expires_at: system_time(r.expires_at) })
     }
 }
 
@@ -734,21 +695,17 @@ fn created(c: cfis::CreatedClient) -> CreatedClient {
 }
 
 fn parse_json(json: &str) -> Result<serde_json::Value, cfis::Error> {
-    serde_json::from_str(json)
-        .map_err(|e| cfis::Error::invalid_input("newClient", format!("is not valid JSON: {e}")))
+    serde_json::from_str(json).map_err(|e| cfis::Error::invalid_input("newClient", format!("is not valid JSON: {e}")))
 }
 
 /// Parses and validates JSON shaped like the API contract (camelCase or snake_case keys) into a
 /// [NewClient]; every problem is reported at once as a validation error with field paths.
 #[uniffi::export]
-pub fn native_parse_new_client(
-    json: String,
-    validation: ValidationMode,
-) -> Result<NewClient, NativeError> {
+pub fn native_parse_new_client(json: String, validation: ValidationMode) -> Result<NewClient, NativeError> {
     contain(|| {
         let value = parse_json(&json)?;
-        let parsed = cfis::validation::parse_new_client(&value, validation.into())
-            .map_err(cfis::Error::client_validation)?;
+        let parsed =
+            cfis::validation::parse_new_client(&value, validation.into()).map_err(cfis::Error::client_validation)?;
         Ok(NewClient::try_from(parsed)?)
     })
 }
