@@ -207,8 +207,11 @@ class HardeningTest {
         )
         for ((status, body) in bodies) {
             sandbox.fault(fault("/api/v1/partner/validate", status, body))
-            val e = assertFailsWith<ConfirmaException> { client.validateToken(created.accessToken) }
-            assertNoLeak(e, "validate $status $body", created.accessToken.reveal())
+            // validate: an error, or (401) a TokenStatus whose message is the service's text — redacted too.
+            runCatching { client.validateToken(created.accessToken) }.fold(
+                { r -> assertNull(TOKEN_SHAPE.find(r.toString()), "validate $status: a token-shaped string in $r") },
+                { e -> assertNoLeak(e, "validate $status $body", created.accessToken.reveal()) },
+            )
             sandbox.fault(fault("/api/v1/partner/renew", status, body))
             val r = assertFailsWith<ConfirmaException> { client.renewToken(created.accessToken) }
             assertNoLeak(r, "renew $status $body", created.accessToken.reveal())
@@ -255,6 +258,22 @@ class HardeningTest {
         // withTimeout keeps its own exception (withTimeoutOrNull keeps working).
         sandbox.fault("""{"kind":"delay","ms":5000,"path":"/api/v1/partner/client","times":1}""")
         assertNull(withTimeoutOrNull(300.milliseconds) { client.createClient(sandbox.provisioningToken, newClient()) })
+    }
+
+    @Test
+    fun `the leak check itself finds a token-shaped string in any property`() {
+        val canary = canaryToken()
+        val base = NativeErrorInfo(
+            kind = ErrorKind.UNEXPECTED_RESPONSE, kindName = "unexpected_response", code = "CONFIRMA_UNEXPECTED_RESPONSE",
+            display = "unexpected response", detail = "unexpected response", status = 500u, requestId = null, retryable = false,
+            retryAfterMs = null, fieldErrors = emptyMap(), validationSource = null, operation = null, bodyExcerpt = null,
+        )
+        assertNoLeak(ConfirmaException.of(base), "clean")
+        for (leaky in listOf(base.copy(bodyExcerpt = "x $canary y"), base.copy(requestId = canary), base.copy(display = canary))) {
+            assertFailsWith<AssertionError> { assertNoLeak(ConfirmaException.of(leaky), "planted") }
+        }
+        val inCause = ConfirmaException.of(base.copy(kind = ErrorKind.OUTCOME_UNKNOWN, operation = "create_client"), base.copy(bodyExcerpt = canary))
+        assertFailsWith<AssertionError> { assertNoLeak(inCause, "planted in the cause") }
     }
 
     // ---- helpers ----
