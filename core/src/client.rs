@@ -3,18 +3,22 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use reqwest::Method;
 use serde_json::Value;
 use tracing::{debug, warn};
 use url::Url;
 
+use zeroize::Zeroizing;
+
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorKind, Operation, ResponseMeta, Result};
-use crate::models::{parse_timestamp, CreatedClient, NewClient, RenewedToken, TokenStatus};
+use crate::models::{CreatedClient, NewClient, RenewedToken, TokenStatus};
+use crate::redact;
 use crate::response::{
-    as_text, error_for_status, get_ci, parse_error_body, parse_retry_after, truncate, EXCERPT_LIMIT,
+    error_for_status, parse_created, parse_error_body, parse_renewed, parse_retry_after, parse_status, truncate,
+    Unreadable,
 };
 use crate::secret::{scrub, SecretToken};
 use crate::validation::{parse_new_client, token_problem, validate_new_client};
@@ -53,15 +57,61 @@ impl std::fmt::Debug for OnboardingClient {
     }
 }
 
-/// A complete HTTP response.
+/// A complete HTTP response. The body is our own copy, wiped when dropped (it may hold a token).
 struct Reply {
     status: u16,
     headers: HeaderMap,
-    body: Bytes,
+    body: Zeroizing<Vec<u8>>,
+}
+
+/// Why no complete response was read.
+enum SendFailure {
+    Http(reqwest::Error),
+    /// A success answer larger than `max_response_bytes` (error answers are cut at the cap instead).
+    TooLarge {
+        status: u16,
+        headers: HeaderMap,
+        limit: usize,
+    },
+}
+
+impl From<reqwest::Error> for SendFailure {
+    fn from(e: reqwest::Error) -> Self {
+        SendFailure::Http(e)
+    }
+}
+
+/// Warns when a create or renew is dropped (cancelled) after its request may have been sent: its effect
+/// is then unknown, and that must never pass silently.
+struct SentGuard {
+    op: Operation,
+    request_id: String,
+    armed: bool,
+}
+
+impl Drop for SentGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            warn!(
+                operation = %self.op,
+                request_id = %self.request_id,
+                "{} cancelled after the request was sent; the outcome is unknown (treat it as OutcomeUnknown: {})",
+                self.op,
+                match self.op {
+                    Operation::CreateClient => "the client may exist; creating it again gives 409",
+                    _ => "the token may have been rotated; validate the old token before renewing again",
+                }
+            );
+        }
+    }
 }
 
 impl OnboardingClient {
-    /// Builds a client. Fails with [`ErrorKind::Configuration`] on a bad base URL, proxy or certificate.
+    /// Builds a client. Fails with [`ErrorKind::Configuration`] on a bad base URL, proxy or certificate,
+    /// or an option outside its bounds (see [`ClientConfig::check`]).
+    ///
+    /// TLS uses rustls with the `ring` provider, installed as the process-wide default the first time a
+    /// client is built — unless the application installed another provider first, which is then kept.
     pub fn new(config: ClientConfig) -> Result<Self> {
         config.check()?;
         let base = config.resolved_base_url()?;
@@ -91,8 +141,7 @@ impl OnboardingClient {
             .tcp_nodelay(true)
             .no_proxy();
         if let Some(proxy) = &config.proxy {
-            let p = reqwest::Proxy::all(proxy.as_str())
-                .map_err(|_| Error::configuration("invalid proxy URL"))?;
+            let p = reqwest::Proxy::all(proxy.as_str()).map_err(|_| Error::configuration("invalid proxy URL"))?;
             builder = builder.proxy(p);
         }
         if let Some(pem) = &config.extra_root_certificates_pem {
@@ -103,12 +152,24 @@ impl OnboardingClient {
             }
             builder = builder.tls_certs_merge(certs);
         }
-        let http = builder.build().map_err(|e| Error::configuration(format!("cannot build the HTTP client: {}", chain(&e))))?;
+        let http = builder
+            .build()
+            .map_err(|e| Error::configuration(format!("cannot build the HTTP client: {}", chain(&e))))?;
         let join = |path: &str| base.join(path).map_err(|e| Error::configuration(format!("bad base URL: {e}")));
         let (client_url, validate_url, renew_url) = (join(PATH_CLIENT)?, join(PATH_VALIDATE)?, join(PATH_RENEW)?);
-        let user_agent_header = HeaderValue::from_str(&user_agent).map_err(|_| Error::configuration("invalid User-Agent"))?;
+        let user_agent_header =
+            HeaderValue::from_str(&user_agent).map_err(|_| Error::configuration("invalid User-Agent"))?;
         Ok(OnboardingClient {
-            inner: Arc::new(Inner { http, base, client_url, validate_url, renew_url, config, user_agent, user_agent_header }),
+            inner: Arc::new(Inner {
+                http,
+                base,
+                client_url,
+                validate_url,
+                renew_url,
+                config,
+                user_agent,
+                user_agent_header,
+            }),
         })
     }
 
@@ -133,7 +194,11 @@ impl OnboardingClient {
     /// the service or the service said it did not process it (429, 503); any other failure after sending is
     /// [`ErrorKind::OutcomeUnknown`] — never a second client. A 409 ([`ErrorKind::Conflict`]) means the
     /// client exists: use the existing-client path (validate or renew its token).
-    pub async fn create_client(&self, provisioning_token: &SecretToken, new_client: &NewClient) -> Result<CreatedClient> {
+    pub async fn create_client(
+        &self,
+        provisioning_token: &SecretToken,
+        new_client: &NewClient,
+    ) -> Result<CreatedClient> {
         check_token("provisioningToken", provisioning_token)?;
         let new_client = new_client.normalized();
         validate_new_client(&new_client, self.inner.config.validation).map_err(Error::client_validation)?;
@@ -144,7 +209,11 @@ impl OnboardingClient {
     /// Like [`create_client`](Self::create_client), from loosely typed input shaped like the API contract
     /// (camelCase or snake_case keys), as bindings receive it from dicts and plain objects. Structural
     /// problems are reported as validation errors with field paths.
-    pub async fn create_client_from_value(&self, provisioning_token: &SecretToken, new_client: &Value) -> Result<CreatedClient> {
+    pub async fn create_client_from_value(
+        &self,
+        provisioning_token: &SecretToken,
+        new_client: &Value,
+    ) -> Result<CreatedClient> {
         let parsed = self.parse_new_client(new_client)?;
         self.create_client(provisioning_token, &parsed).await
     }
@@ -155,12 +224,19 @@ impl OnboardingClient {
     }
 
     async fn create_raw(&self, token: &SecretToken, body: Vec<u8>) -> Result<CreatedClient> {
-        self.execute(Operation::CreateClient, Method::POST, &self.inner.client_url, token, Some(body.into()), |reply, secret| {
-            if !(200..300).contains(&reply.status) {
-                return Err(None);
-            }
-            parse_created(&reply.body).map_err(|why| Some(unreadable_success(reply, why, secret)))
-        })
+        self.execute(
+            Operation::CreateClient,
+            Method::POST,
+            &self.inner.client_url,
+            token,
+            Some(body.into()),
+            |reply, _| {
+                if !(200..300).contains(&reply.status) {
+                    return Err(None);
+                }
+                parse_created(&reply.body).map_err(|u| Some(unreadable_success(reply, u, true)))
+            },
+        )
         .await
     }
 
@@ -172,7 +248,7 @@ impl OnboardingClient {
         check_token("token", token)?;
         self.execute(Operation::ValidateToken, Method::GET, &self.inner.validate_url, token, None, |reply, secret| {
             match reply.status {
-                200..=299 => parse_status(&reply.body).map_err(|why| Some(unreadable_success(reply, why, secret))),
+                200..=299 => parse_status(&reply.body).map_err(|u| Some(unreadable_success(reply, u, false))),
                 401 => {
                     let body = parse_error_body(content_type(&reply.headers), &reply.body, secret);
                     let message = body.message.unwrap_or_else(|| "Token is not valid".into());
@@ -191,11 +267,11 @@ impl OnboardingClient {
     /// rotate the token twice and lose the one never seen. Such a failure is [`ErrorKind::OutcomeUnknown`].
     pub async fn renew_token(&self, token: &SecretToken) -> Result<RenewedToken> {
         check_token("token", token)?;
-        self.execute(Operation::RenewToken, Method::GET, &self.inner.renew_url, token, None, |reply, secret| {
+        self.execute(Operation::RenewToken, Method::GET, &self.inner.renew_url, token, None, |reply, _| {
             if !(200..300).contains(&reply.status) {
                 return Err(None);
             }
-            parse_renewed(&reply.body).map_err(|why| Some(unreadable_success(reply, why, secret)))
+            parse_renewed(&reply.body).map_err(|u| Some(unreadable_success(reply, u, true)))
         })
         .await
     }
@@ -214,11 +290,15 @@ impl OnboardingClient {
         let cfg = &self.inner.config;
         let request_id = format!("cfsdk-{:016x}", fastrand::u64(..));
         let started = Instant::now();
-        let deadline = started + cfg.total_timeout;
+        // `check` bounds the total timeout to 24 h, so this cannot overflow; if it ever did, the
+        // deadline would simply be now (one attempt, then a timeout).
+        let deadline = started.checked_add(cfg.total_timeout).unwrap_or(started);
         let secret = token.expose();
+        let key = api_key_header(token)?;
+        let mut guard = SentGuard { op, request_id: request_id.clone(), armed: false };
         let mut attempt: u32 = 0;
         loop {
-            attempt += 1;
+            attempt = attempt.saturating_add(1);
             let remaining = deadline.saturating_duration_since(Instant::now());
             let attempt_started = Instant::now();
             let err = if remaining.is_zero() {
@@ -228,17 +308,30 @@ impl OnboardingClient {
                 }
             } else {
                 let limit = cfg.timeout.min(remaining);
-                let sent = tokio::time::timeout(limit, self.send(&method, url, token, &request_id, body.as_ref())).await;
+                guard.armed = !op.is_idempotent();
+                let sent =
+                    tokio::time::timeout(limit, self.send(&method, url, key.clone(), &request_id, body.as_ref())).await;
+                guard.armed = false;
                 match sent {
                     Ok(Ok(reply)) => {
-                        debug!(operation = %op, attempt, status = reply.status, elapsed_ms = attempt_started.elapsed().as_millis() as u64, request_id = %request_id, "CFIS response");
+                        debug!(operation = %op, attempt, status = reply.status, elapsed_ms = millis(attempt_started.elapsed()), request_id = %request_id, "CFIS response");
                         match on_reply(&reply, secret) {
                             Ok(v) => return Ok(v),
                             Err(Some(e)) => e,
                             Err(None) => status_error(&reply, secret, &request_id),
                         }
                     }
-                    Ok(Err(e)) => transport_error(&e, secret, &request_id),
+                    Ok(Err(SendFailure::Http(e))) => transport_error(&e, secret, &request_id),
+                    Ok(Err(SendFailure::TooLarge { status, headers, limit })) => Error::unexpected(
+                        format!(
+                            "the answer is larger than the {limit}-byte limit (max_response_bytes) and was not read"
+                        ),
+                        "",
+                        ResponseMeta {
+                            status: Some(status),
+                            request_id: response_request_id(&headers).or_else(|| Some(request_id.clone())),
+                        },
+                    ),
                     Err(_) => Error::Timeout {
                         message: if limit < cfg.timeout {
                             format!("the total deadline of {:?} passed", cfg.total_timeout)
@@ -255,15 +348,15 @@ impl OnboardingClient {
             let may_retry = attempt <= cfg.retry.max_retries && retry_safe(op, &err);
             if may_retry {
                 let delay = err.retry_after().unwrap_or_else(|| cfg.retry.backoff(attempt));
-                if Instant::now() + delay < deadline {
-                    warn!(operation = %op, attempt, kind = %err.kind(), status = err.status().unwrap_or(0), delay_ms = delay.as_millis() as u64, request_id = %request_id, "CFIS call failed; retrying");
+                if Instant::now().checked_add(delay).is_some_and(|t| t < deadline) {
+                    warn!(operation = %op, attempt, kind = %err.kind(), status = err.status().unwrap_or(0), delay_ms = millis(delay), request_id = %request_id, "CFIS call failed; retrying");
                     tokio::time::sleep(delay).await;
                     continue;
                 }
                 debug!(operation = %op, attempt, "no time left in the total deadline for another attempt");
             }
             let err = finalize(op, err);
-            debug!(operation = %op, attempts = attempt, kind = %err.kind(), elapsed_ms = started.elapsed().as_millis() as u64, request_id = %request_id, "CFIS call failed");
+            debug!(operation = %op, attempts = attempt, kind = %err.kind(), elapsed_ms = millis(started.elapsed()), request_id = %request_id, "CFIS call failed");
             return Err(err);
         }
     }
@@ -272,12 +365,10 @@ impl OnboardingClient {
         &self,
         method: &Method,
         url: &Url,
-        token: &SecretToken,
+        key: HeaderValue,
         request_id: &str,
         body: Option<&Bytes>,
-    ) -> std::result::Result<Reply, reqwest::Error> {
-        let mut key = HeaderValue::from_str(token.expose()).expect("token checked to be visible ASCII");
-        key.set_sensitive(true);
+    ) -> std::result::Result<Reply, SendFailure> {
         let mut req = self
             .inner
             .http
@@ -292,9 +383,40 @@ impl OnboardingClient {
         let mut resp = req.send().await?;
         let status = resp.status().as_u16();
         let headers = std::mem::take(resp.headers_mut());
-        let body = resp.bytes().await?;
+        let limit = self.inner.config.max_response_bytes;
+        let success = (200..300).contains(&status);
+        let declared = resp.content_length().and_then(|n| usize::try_from(n).ok());
+        if success && declared.is_some_and(|n| n > limit) {
+            return Err(SendFailure::TooLarge { status, headers, limit });
+        }
+        // Read in chunks, never more than the cap: a success answer over it is refused; an error answer is
+        // cut there (its status already says what happened).
+        let mut body = Zeroizing::new(Vec::with_capacity(declared.unwrap_or(0).min(limit).min(64 * 1024)));
+        while let Some(chunk) = resp.chunk().await? {
+            let room = limit.saturating_sub(body.len());
+            if chunk.len() > room {
+                if success {
+                    return Err(SendFailure::TooLarge { status, headers, limit });
+                }
+                body.extend_from_slice(chunk.get(..room).unwrap_or_default());
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(Reply { status, headers, body })
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The `X-Api-Key` header for a token checked with [`check_token`], marked sensitive (never logged).
+fn api_key_header(token: &SecretToken) -> Result<HeaderValue> {
+    let mut key = HeaderValue::from_str(token.expose())
+        .map_err(|_| Error::invalid_input("token", "must be visible ASCII characters without spaces or line breaks"))?;
+    key.set_sensitive(true);
+    Ok(key)
 }
 
 fn check_token(name: &str, token: &SecretToken) -> Result<()> {
@@ -336,23 +458,27 @@ fn status_error(reply: &Reply, secret: &str, request_id: &str) -> Error {
             .and_then(|l| Url::parse(l).ok())
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_else(|| "an unknown location".into());
-        return Error::UnexpectedResponse {
-            message: format!(
+        return Error::unexpected(
+            format!(
                 "the service redirected to {target}; redirects to another origin are not followed so the API key is never sent there"
             ),
-            body_excerpt: body.excerpt,
+            body.excerpt,
             meta,
-        };
+        );
     }
     error_for_status(reply.status, body, retry_after, meta)
 }
 
-fn unreadable_success(reply: &Reply, why: String, secret: &str) -> Error {
-    let text = String::from_utf8_lossy(&reply.body);
+/// A success answer that could not be used. Its body never goes into the error as text (it may hold a
+/// token); for create and renew it is kept whole as a secret (`keep_raw`), with any token recovered from it.
+fn unreadable_success(reply: &Reply, unreadable: Unreadable, keep_raw: bool) -> Error {
+    let raw = keep_raw.then(|| Box::new(SecretToken::new(String::from_utf8_lossy(&reply.body).into_owned())));
     Error::UnexpectedResponse {
-        message: format!("could not read the success response: {why}"),
-        body_excerpt: truncate(scrub(text.trim(), secret).as_str(), EXCERPT_LIMIT),
+        message: format!("could not read the success response: {}", unreadable.why),
+        body_excerpt: String::new(),
         meta: ResponseMeta { status: Some(reply.status), request_id: response_request_id(&reply.headers) },
+        recovered_token: unreadable.recovered_token.map(Box::new),
+        raw_response: raw,
     }
 }
 
@@ -370,16 +496,29 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 fn transport_error(e: &reqwest::Error, secret: &str, request_id: &str) -> Error {
-    // reqwest's Display names the URL; it carries no secret, but the operation is reported separately.
-    let full = chain(e);
-    let text = scrub(&full.replacen(&format!(" for url ({})", e.url().map(|u| u.as_str()).unwrap_or("")), "", 1), secret);
+    // The text is built from the causes below reqwest's own error, whose Display only names the URL (the
+    // operation is reported separately); no editing of reqwest's wording.
+    let causes = std::error::Error::source(e).map(chain).unwrap_or_default();
+    let what = if e.is_connect() {
+        "connect error"
+    } else if e.is_timeout() {
+        "operation timed out"
+    } else if e.is_redirect() {
+        "redirect refused"
+    } else if e.is_body() || e.is_decode() {
+        "error reading the response body"
+    } else {
+        "error sending the request"
+    };
+    let text = if causes.is_empty() { what.to_string() } else { format!("{what}: {causes}") };
+    let text = redact::redact_text(&scrub(&text, secret));
     let meta = ResponseMeta { status: e.status().map(|s| s.as_u16()), request_id: Some(request_id.to_string()) };
     if e.is_connect() {
         Error::Network { message: format!("could not connect: {text}"), connect: true, meta }
     } else if e.is_timeout() {
         Error::Timeout { message: text, meta }
     } else if e.is_redirect() {
-        Error::UnexpectedResponse { message: text, body_excerpt: String::new(), meta }
+        Error::unexpected(text, "", meta)
     } else if e.is_body() || e.is_decode() {
         Error::Network { message: format!("the response was cut off: {text}"), connect: false, meta }
     } else {
@@ -425,78 +564,6 @@ fn finalize(op: Operation, err: Error) -> Error {
     Error::OutcomeUnknown { operation: op, message: message.into(), cause: Box::new(err), meta }
 }
 
-fn json_object(body: &[u8]) -> std::result::Result<serde_json::Map<String, Value>, String> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err("expected a JSON object".into()),
-        Err(e) => Err(format!("invalid JSON ({e})")),
-    }
-}
-
-fn required_text(obj: &serde_json::Map<String, Value>, keys: &[&str]) -> std::result::Result<String, String> {
-    get_ci(obj, keys)
-        .and_then(as_text)
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| format!("field `{}` missing", keys[0]))
-}
-
-fn parse_created(body: &[u8]) -> std::result::Result<CreatedClient, String> {
-    let obj = json_object(body)?;
-    let access_token = required_text(&obj, &["accessToken", "token", "apiKey"])?;
-    if token_problem(&access_token).is_some() {
-        return Err("field `accessToken` is not a usable token".into());
-    }
-    Ok(CreatedClient {
-        client_id: required_text(&obj, &["clientId", "id"])?,
-        customer_code: required_text(&obj, &["customerCode"])?,
-        payment_reference_prefix: get_ci(&obj, &["paymentReferencePrefix"]).and_then(as_text).unwrap_or_default(),
-        access_token: SecretToken::new(access_token),
-        token_expires_at: get_ci(&obj, &["tokenExpiresAt", "expiresAt", "expires"]).and_then(as_text).and_then(|s| parse_timestamp(&s)),
-    })
-}
-
-fn parse_status(body: &[u8]) -> std::result::Result<TokenStatus, String> {
-    let obj = json_object(body)?;
-    let is_valid = match get_ci(&obj, &["isValid", "valid"]) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
-        _ => return Err("field `isValid` missing or not a boolean".into()),
-    };
-    let message = get_ci(&obj, &["message"]).and_then(as_text).unwrap_or_default();
-    let expired = match get_ci(&obj, &["expired", "isExpired"]) {
-        Some(Value::Bool(b)) => *b,
-        _ => !is_valid && message.to_ascii_lowercase().contains("expired"),
-    };
-    Ok(TokenStatus { is_valid, expired, message })
-}
-
-fn parse_renewed(body: &[u8]) -> std::result::Result<RenewedToken, String> {
-    let usable = |s: &str| token_problem(s.trim()).is_none();
-    let (token, expires) = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(obj)) => {
-            // The first present of accessToken, token, Message, message that looks like a token.
-            let token = ["accessToken", "token", "Message", "message"]
-                .iter()
-                .filter_map(|k| get_ci(&obj, &[k]).and_then(as_text))
-                .find(|s| usable(s));
-            let expires = get_ci(&obj, &["tokenExpiresAt", "expiresAt", "expires"]).and_then(as_text).and_then(|s| parse_timestamp(&s));
-            (token, expires)
-        }
-        Ok(Value::String(s)) => (Some(s).filter(|s| usable(s)), None),
-        Ok(_) => (None, None),
-        Err(_) => {
-            let text = String::from_utf8_lossy(body);
-            let t = text.trim();
-            (Some(t.to_string()).filter(|s| usable(s) && !s.starts_with('<') && !s.starts_with('{')), None)
-        }
-    };
-    match token {
-        Some(t) => Ok(RenewedToken { access_token: SecretToken::new(t.trim()), expires_at: expires }),
-        None => Err("no new token found in the response (looked for accessToken, token, Message, message)".into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,33 +582,23 @@ mod tests {
         let rate = Error::RateLimited { message: String::new(), retry_after: None, meta: meta(Some(429)) };
         for op in [CreateClient, RenewToken] {
             assert!(retry_safe(op, &connect) && retry_safe(op, &rate) && retry_safe(op, &s(503)));
-            assert!(!retry_safe(op, &reset) && !retry_safe(op, &timeout) && !retry_safe(op, &s(502)) && !retry_safe(op, &s(500)));
+            assert!(
+                !retry_safe(op, &reset)
+                    && !retry_safe(op, &timeout)
+                    && !retry_safe(op, &s(502))
+                    && !retry_safe(op, &s(500))
+            );
             assert!(outcome_ambiguous(op, &reset) && outcome_ambiguous(op, &timeout) && outcome_ambiguous(op, &s(500)));
-            assert!(!outcome_ambiguous(op, &connect) && !outcome_ambiguous(op, &s(503)) && !outcome_ambiguous(op, &rate));
+            assert!(
+                !outcome_ambiguous(op, &connect) && !outcome_ambiguous(op, &s(503)) && !outcome_ambiguous(op, &rate)
+            );
         }
-        assert!(retry_safe(ValidateToken, &reset) && retry_safe(ValidateToken, &timeout) && retry_safe(ValidateToken, &s(502)));
+        assert!(
+            retry_safe(ValidateToken, &reset)
+                && retry_safe(ValidateToken, &timeout)
+                && retry_safe(ValidateToken, &s(502))
+        );
         assert!(!retry_safe(ValidateToken, &s(500)));
         assert!(!outcome_ambiguous(ValidateToken, &reset));
-    }
-
-    #[test]
-    fn renew_body_shapes() {
-        assert_eq!(parse_renewed(br#"{"accessToken":"abc","Message":"Token renewed"}"#).unwrap().access_token.expose(), "abc");
-        assert_eq!(parse_renewed(br#"{"Message":"newtok123"}"#).unwrap().access_token.expose(), "newtok123");
-        assert_eq!(parse_renewed(br#"{"message":"newtok456"}"#).unwrap().access_token.expose(), "newtok456");
-        assert_eq!(parse_renewed(br#"{"TOKEN":"t","expiresAt":"2030-01-01T00:00:00Z"}"#).unwrap().expires_at.unwrap().to_rfc3339(), "2030-01-01T00:00:00+00:00");
-        assert!(parse_renewed(br#"{"message":"Token renewed"}"#).is_err());
-        assert!(parse_renewed(b"<html>oops</html>").is_err());
-        assert_eq!(parse_renewed(b"rawtoken").unwrap().access_token.expose(), "rawtoken");
-    }
-
-    #[test]
-    fn status_and_created_shapes() {
-        let s = parse_status(br#"{"IsValid":false,"Message":"Token has expired"}"#).unwrap();
-        assert!(!s.is_valid && s.expired);
-        assert!(parse_status(br#"{"message":"hi"}"#).is_err());
-        let c = parse_created(br#"{"clientId":42,"customerCode":"C1","paymentReferencePrefix":"77","accessToken":"tok","extra":1}"#).unwrap();
-        assert_eq!(c.client_id, "42");
-        assert!(parse_created(br#"{"clientId":"1","customerCode":"C"}"#).is_err());
     }
 }

@@ -14,6 +14,37 @@ pub const STAGING_URL: &str = "https://staging-integrations.confirmafinance.com"
 /// Production base URL.
 pub const PRODUCTION_URL: &str = "https://integrations.confirmafinance.com";
 
+/// The longest timeout any option accepts (24 hours).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest backoff any option accepts (1 hour).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
+/// The default cap on a response body (1 MiB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// The smallest and largest response caps accepted.
+pub const RESPONSE_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=64 * 1024 * 1024;
+
+/// A duration option given in seconds (as Python and the CLI take them), checked: NaN, infinite,
+/// negative, zero or over 24 hours is a [`Configuration`](crate::ErrorKind::Configuration) error naming
+/// the option.
+pub fn duration_from_secs_f64(name: &str, secs: f64) -> Result<Duration> {
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(Error::configuration(format!("{name} must be a finite number of seconds greater than zero")));
+    }
+    if secs > MAX_TIMEOUT.as_secs_f64() {
+        return Err(Error::configuration(format!("{name} must be at most 24 hours")));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| Error::configuration(format!("{name} is not a valid duration")))
+}
+
+/// A duration option given in milliseconds (as Node and the JVM take them); the same rules as
+/// [`duration_from_secs_f64`].
+pub fn duration_from_millis(name: &str, ms: f64) -> Result<Duration> {
+    if !ms.is_finite() || ms <= 0.0 {
+        return Err(Error::configuration(format!("{name} must be a finite number of milliseconds greater than zero")));
+    }
+    duration_from_secs_f64(name, ms / 1000.0)
+}
+
 /// Which CFIS environment to talk to. Tokens are issued per environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Environment {
@@ -116,6 +147,10 @@ pub struct ClientConfig {
     pub proxy: Option<String>,
     /// Extra trusted root certificate(s), PEM (e.g. a corporate TLS-inspecting proxy).
     pub extra_root_certificates_pem: Option<String>,
+    /// The largest response body read (default 1 MiB). A larger answer is an
+    /// [`UnexpectedResponse`](crate::ErrorKind::UnexpectedResponse) for validate and
+    /// [`OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) for create and renew.
+    pub max_response_bytes: usize,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -130,6 +165,7 @@ impl fmt::Debug for ClientConfig {
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("proxy", &self.proxy.as_ref().map(|_| crate::secret::REDACTED))
             .field("extra_root_certificates_pem", &self.extra_root_certificates_pem.as_ref().map(|p| p.len()))
+            .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
 }
@@ -147,6 +183,7 @@ impl ClientConfig {
             user_agent_suffix: None,
             proxy: None,
             extra_root_certificates_pem: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -203,6 +240,12 @@ impl ClientConfig {
         self
     }
 
+    /// Sets the largest response body read.
+    pub fn max_response_bytes(mut self, n: usize) -> Self {
+        self.max_response_bytes = n;
+        self
+    }
+
     /// Adds trusted root certificates (PEM).
     pub fn extra_root_certificates_pem(mut self, pem: impl Into<String>) -> Self {
         self.extra_root_certificates_pem = Some(pem.into());
@@ -239,11 +282,29 @@ impl ClientConfig {
         Ok(url)
     }
 
-    pub(crate) fn check(&self) -> Result<()> {
-        for (name, d) in [("timeout", self.timeout), ("connect_timeout", self.connect_timeout), ("total_timeout", self.total_timeout)] {
+    /// Checks every option: timeouts greater than zero and at most 24 hours, backoffs at most an hour,
+    /// at most 10 retries, a printable User-Agent suffix, a response cap of 1 KiB to 64 MiB. Called by
+    /// [`OnboardingClient::new`](crate::OnboardingClient::new).
+    pub fn check(&self) -> Result<()> {
+        for (name, d) in [
+            ("timeout", self.timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("total_timeout", self.total_timeout),
+        ] {
             if d.is_zero() {
                 return Err(Error::configuration(format!("{name} must be greater than zero")));
             }
+            if d > MAX_TIMEOUT {
+                return Err(Error::configuration(format!("{name} must be at most 24 hours")));
+            }
+        }
+        for (name, d) in [("initial_backoff", self.retry.initial_backoff), ("max_backoff", self.retry.max_backoff)] {
+            if d > MAX_BACKOFF {
+                return Err(Error::configuration(format!("{name} must be at most 1 hour")));
+            }
+        }
+        if !RESPONSE_BYTES_RANGE.contains(&self.max_response_bytes) {
+            return Err(Error::configuration("max_response_bytes must be between 1 KiB and 64 MiB"));
         }
         if self.retry.max_retries > 10 {
             return Err(Error::configuration("max_retries must be at most 10"));
@@ -262,7 +323,9 @@ pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost"),
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
         None => false,
     }
 }
@@ -278,23 +341,56 @@ mod tests {
         assert_eq!(ok("http://[::1]:1/prefix").unwrap().as_str(), "http://[::1]:1/prefix/");
         assert!(ok("http://localhost:1").is_ok());
         assert!(ok("https://proxy.example.com/cfis/").is_ok());
-        for bad in ["http://example.com", "http://10.0.0.1", "ftp://x", "https://u:p@x.fi", "https://x.fi/?a=1", "nonsense"] {
+        for bad in
+            ["http://example.com", "http://10.0.0.1", "ftp://x", "https://u:p@x.fi", "https://x.fi/?a=1", "nonsense"]
+        {
             assert_eq!(ok(bad).unwrap_err().kind(), crate::ErrorKind::Configuration, "{bad}");
         }
-        assert_eq!(ClientConfig::new(Environment::Staging).resolved_base_url().unwrap().as_str(), "https://staging-integrations.confirmafinance.com/");
+        assert_eq!(
+            ClientConfig::new(Environment::Staging).resolved_base_url().unwrap().as_str(),
+            "https://staging-integrations.confirmafinance.com/"
+        );
     }
 
     #[test]
     fn backoff_is_bounded_full_jitter() {
         let p = RetryPolicy::default();
         for retry in 1..20 {
-            let ceiling = Duration::from_millis(200).saturating_mul(1 << (retry - 1).min(20)).min(Duration::from_secs(5));
+            let ceiling =
+                Duration::from_millis(200).saturating_mul(1 << (retry - 1).min(20)).min(Duration::from_secs(5));
             for _ in 0..50 {
                 assert!(p.backoff(retry) <= ceiling);
             }
         }
         let spread: std::collections::HashSet<_> = (0..50).map(|_| p.backoff(3).as_nanos()).collect();
         assert!(spread.len() > 10, "jittered");
+    }
+
+    #[test]
+    fn absurd_durations_are_configuration_errors() {
+        let kind = |c: ClientConfig| c.check().unwrap_err().kind();
+        let base = || ClientConfig::with_base_url("http://127.0.0.1:1");
+        assert_eq!(kind(base().total_timeout(Duration::MAX)), crate::ErrorKind::Configuration);
+        assert_eq!(kind(base().timeout(Duration::from_secs(u64::MAX / 2))), crate::ErrorKind::Configuration);
+        assert_eq!(kind(base().connect_timeout(Duration::ZERO)), crate::ErrorKind::Configuration);
+        assert_eq!(kind(base().max_response_bytes(10)), crate::ErrorKind::Configuration);
+        let r = RetryPolicy { max_backoff: Duration::MAX, ..Default::default() };
+        assert_eq!(kind(base().retry(r)), crate::ErrorKind::Configuration);
+        assert!(base().check().is_ok());
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, 0.0, 9.3e18, 86_400.5] {
+            assert_eq!(
+                duration_from_secs_f64("timeout", bad).unwrap_err().kind(),
+                crate::ErrorKind::Configuration,
+                "{bad}"
+            );
+            assert_eq!(
+                duration_from_millis("timeoutMs", bad * 1000.0).unwrap_err().kind(),
+                crate::ErrorKind::Configuration,
+                "{bad}"
+            );
+        }
+        assert_eq!(duration_from_secs_f64("timeout", 1.5).unwrap(), Duration::from_millis(1500));
+        assert_eq!(duration_from_millis("timeoutMs", 250.0).unwrap(), Duration::from_millis(250));
     }
 
     #[test]

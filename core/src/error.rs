@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::secret::SecretToken;
 use crate::validation::FieldErrors;
 
 /// The stable set of error kinds. Bindings map each to an exception class / error code.
@@ -32,11 +33,13 @@ pub enum ErrorKind {
     UnexpectedResponse,
     /// The client was configured wrongly (bad base URL, plain http to a remote host, bad certificate...).
     Configuration,
+    /// The SDK itself failed (a contained panic, a lost task). Never the service's fault; please report it.
+    Internal,
 }
 
 impl ErrorKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::Validation,
         ErrorKind::Authentication,
         ErrorKind::PermissionDenied,
@@ -48,6 +51,7 @@ impl ErrorKind {
         ErrorKind::OutcomeUnknown,
         ErrorKind::UnexpectedResponse,
         ErrorKind::Configuration,
+        ErrorKind::Internal,
     ];
 
     /// snake_case name, as used in the scenario files (`permission_denied`).
@@ -64,6 +68,7 @@ impl ErrorKind {
             ErrorKind::OutcomeUnknown => "outcome_unknown",
             ErrorKind::UnexpectedResponse => "unexpected_response",
             ErrorKind::Configuration => "configuration",
+            ErrorKind::Internal => "internal",
         }
     }
 
@@ -236,15 +241,28 @@ pub enum Error {
     UnexpectedResponse {
         /// What was wrong.
         message: String,
-        /// A bounded, token-scrubbed excerpt of the body.
+        /// A bounded, redacted excerpt of an error body. Always empty for a success (2xx) body, which may
+        /// hold a token.
         body_excerpt: String,
         /// HTTP facts.
         meta: ResponseMeta,
+        /// A new access token found in a success answer that could not be read completely (a create
+        /// answered 2xx with a token but without the client's identifiers). The client exists: store it.
+        recovered_token: Option<Box<SecretToken>>,
+        /// A success answer of a create or renew that could not be read, kept whole as a secret: it may
+        /// hold a new token in a shape this SDK does not know.
+        raw_response: Option<Box<SecretToken>>,
     },
     /// The client configuration is invalid.
     #[error("configuration error: {message}")]
     Configuration {
         /// What is wrong.
+        message: String,
+    },
+    /// The SDK failed internally (a contained panic, a lost task). Please report it.
+    #[error("internal error: {message}")]
+    Internal {
+        /// What failed.
         message: String,
     },
 }
@@ -289,6 +307,37 @@ impl Error {
         Error::Configuration { message: message.into() }
     }
 
+    /// An unexpected-response error without any recovered secret.
+    pub fn unexpected(message: impl Into<String>, body_excerpt: impl Into<String>, meta: ResponseMeta) -> Self {
+        Error::UnexpectedResponse {
+            message: message.into(),
+            body_excerpt: body_excerpt.into(),
+            meta,
+            recovered_token: None,
+            raw_response: None,
+        }
+    }
+
+    /// An internal error (a contained panic or a lost task).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal { message: message.into() }
+    }
+
+    /// An internal error for a contained panic, with the panic's text when it is a string (panic
+    /// messages in this SDK never hold a token).
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let detail = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned());
+        let mut message = String::from("the SDK failed internally (a panic was contained); please report this");
+        if let Some(d) = detail {
+            message.push_str(": ");
+            message.push_str(&crate::response::truncate(&crate::redact::redact_text(&d), 300));
+        }
+        Error::Internal { message }
+    }
+
     /// The kind of error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -303,6 +352,7 @@ impl Error {
             Error::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
             Error::UnexpectedResponse { .. } => ErrorKind::UnexpectedResponse,
             Error::Configuration { .. } => ErrorKind::Configuration,
+            Error::Internal { .. } => ErrorKind::Internal,
         }
     }
 
@@ -318,10 +368,9 @@ impl Error {
             | Error::Network { meta, .. }
             | Error::OutcomeUnknown { meta, .. }
             | Error::UnexpectedResponse { meta, .. } => Some(meta),
-            Error::Configuration { .. } => None,
+            Error::Configuration { .. } | Error::Internal { .. } => None,
         }
     }
-
 
     /// The HTTP status, if a response arrived.
     pub fn status(&self) -> Option<u16> {
@@ -381,7 +430,8 @@ impl Error {
             | Error::Network { message, .. }
             | Error::OutcomeUnknown { message, .. }
             | Error::UnexpectedResponse { message, .. }
-            | Error::Configuration { message } => message,
+            | Error::Configuration { message }
+            | Error::Internal { message } => message,
         }
     }
 
@@ -389,6 +439,27 @@ impl Error {
     pub fn cause(&self) -> Option<&Error> {
         match self {
             Error::OutcomeUnknown { cause, .. } => Some(cause),
+            _ => None,
+        }
+    }
+
+    /// A new access token recovered from a success answer that could not be read completely (a create
+    /// answered 2xx with a token but without the client's identifiers): the client exists and this is its
+    /// token. Looks through an [`OutcomeUnknown`](Error::OutcomeUnknown)'s cause.
+    pub fn recovered_token(&self) -> Option<&SecretToken> {
+        match self {
+            Error::UnexpectedResponse { recovered_token, .. } => recovered_token.as_deref(),
+            Error::OutcomeUnknown { cause, .. } => cause.recovered_token(),
+            _ => None,
+        }
+    }
+
+    /// A create or renew success answer that could not be read, kept whole as a secret (it may hold a
+    /// new token in an unknown shape). Looks through an [`OutcomeUnknown`](Error::OutcomeUnknown)'s cause.
+    pub fn raw_response(&self) -> Option<&SecretToken> {
+        match self {
+            Error::UnexpectedResponse { raw_response, .. } => raw_response.as_deref(),
+            Error::OutcomeUnknown { cause, .. } => cause.raw_response(),
             _ => None,
         }
     }

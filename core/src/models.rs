@@ -112,9 +112,7 @@ impl<'de> Deserialize<'de> for ContactRole {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         ContactRole::parse(&s).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "unknown contact role `{s}` (expected PRIMARY, TECHNICAL or ACCOUNTANT)"
-            ))
+            serde::de::Error::custom(format!("unknown contact role `{s}` (expected PRIMARY, TECHNICAL or ACCOUNTANT)"))
         })
     }
 }
@@ -285,10 +283,32 @@ pub struct RenewedToken {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// The earliest timestamp the SDK reports (1970-01-01T00:00:00Z): every host language can hold it.
+pub const MIN_TIMESTAMP: DateTime<Utc> = DateTime::<Utc>::UNIX_EPOCH;
+
+/// The latest timestamp the SDK reports (9999-12-31T23:59:59Z): Python's `datetime` ends there.
+pub const MAX_TIMESTAMP: DateTime<Utc> = match DateTime::<Utc>::from_timestamp(253_402_300_799, 0) {
+    Some(t) => t,
+    None => DateTime::<Utc>::MAX_UTC,
+};
+
+/// Clamps a timestamp into [`MIN_TIMESTAMP`] ..= [`MAX_TIMESTAMP`], so that converting it in any binding
+/// cannot fail after a successful call.
+pub fn clamp_timestamp(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP)
+}
+
 /// Parses a timestamp as the service may send it: RFC 3339, or an ISO date-time without offset (read as
-/// UTC, as ASP.NET emits it), or a plain `YYYY-MM-DD` date (midnight UTC).
+/// UTC, as ASP.NET emits it), or a plain `YYYY-MM-DD` date (midnight UTC). The result is clamped with
+/// [`clamp_timestamp`].
 pub fn parse_timestamp(value: &str) -> Option<DateTime<Utc>> {
-    let v = value.trim();
+    parse_timestamp_unclamped(value.trim()).map(clamp_timestamp)
+}
+
+fn parse_timestamp_unclamped(v: &str) -> Option<DateTime<Utc>> {
+    if v.len() > 64 {
+        return None;
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Some(t.with_timezone(&Utc));
     }
@@ -297,10 +317,7 @@ pub fn parse_timestamp(value: &str) -> Option<DateTime<Utc>> {
             return Some(t.and_utc());
         }
     }
-    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
+    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
 }
 
 #[cfg(test)]
@@ -349,5 +366,11 @@ mod tests {
         assert!(parse_timestamp("2027-01-02T03:04:05.1234567").is_some());
         assert!(parse_timestamp("2027-01-02").is_some());
         assert!(parse_timestamp("next tuesday").is_none());
+        assert_eq!(parse_timestamp("1900-01-01"), Some(MIN_TIMESTAMP));
+        for far in ["+262142-01-01", "-262143-01-01", "99999-12-31", "0000-01-01T00:00:00Z"] {
+            assert!(parse_timestamp(far).is_none_or(|t| (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&t)), "{far}");
+        }
+        assert_eq!(parse_timestamp("+10000-01-01T00:00:00"), Some(MAX_TIMESTAMP));
+        assert_eq!(MAX_TIMESTAMP.to_rfc3339(), "9999-12-31T23:59:59+00:00");
     }
 }

@@ -4,7 +4,10 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ResponseMeta, ValidationSource};
-use crate::secret::scrub;
+use crate::models::{parse_timestamp, CreatedClient, RenewedToken, TokenStatus};
+use crate::redact;
+use crate::secret::{scrub, SecretToken};
+use crate::validation::token_problem;
 use crate::validation::FieldErrors;
 
 /// Longest body excerpt kept in an error.
@@ -34,11 +37,15 @@ pub fn truncate(text: &str, limit: usize) -> String {
     if text.len() <= limit {
         return text.to_string();
     }
-    let mut end = limit;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    let mut out = String::with_capacity(limit.saturating_add(3));
+    for c in text.chars() {
+        if out.len().saturating_add(c.len_utf8()) > limit {
+            break;
+        }
+        out.push(c);
     }
-    format!("{}…", &text[..end])
+    out.push('…');
+    out
 }
 
 /// Normalises a server field path to the SDK's shape: `$.Client.Email` → `client.email`,
@@ -76,17 +83,19 @@ pub struct ErrorBody {
     pub excerpt: String,
 }
 
+/// The text of the first `<title>` or `<h1>` element. ASCII lower-casing keeps byte offsets, and every
+/// cut is made with `get`, so no input can split a character.
 fn html_text(html: &str) -> Option<String> {
     let lower = html.to_ascii_lowercase();
     for tag in ["title", "h1"] {
-        if let Some(start) = lower.find(&format!("<{tag}")) {
-            let after = lower[start..].find('>').map(|i| start + i + 1)?;
-            if let Some(end) = lower[after..].find(&format!("</{tag}")) {
-                let text = html[after..after + end].split_whitespace().collect::<Vec<_>>().join(" ");
-                if !text.is_empty() {
-                    return Some(text);
-                }
-            }
+        let Some(start) = lower.find(&format!("<{tag}")) else { continue };
+        let Some(open_end) = lower.get(start..).and_then(|rest| rest.find('>')) else { continue };
+        let after = start.saturating_add(open_end).saturating_add(1);
+        let Some(len) = lower.get(after..).and_then(|rest| rest.find(&format!("</{tag}"))) else { continue };
+        let inner = html.get(after..after.saturating_add(len)).unwrap_or("");
+        let text = inner.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() {
+            return Some(text);
         }
     }
     None
@@ -123,20 +132,38 @@ fn collect_field_errors(v: &Value, out: &mut FieldErrors) {
     });
 }
 
-/// Parses an error body of any shape. `secret` (the token sent) is scrubbed from everything kept.
+/// Parses an error body of any shape. `secret` (the token sent) is scrubbed from everything kept, and so
+/// is anything else that may be a token: values under credential keys (`accessToken`, `apiKey`, …) and
+/// token-shaped text (see [`crate::redact`]).
 pub fn parse_error_body(content_type: Option<&str>, body: &[u8], secret: &str) -> ErrorBody {
     let text = String::from_utf8_lossy(body);
     let text = scrub(&text, secret);
     let trimmed = text.trim();
-    let mut out = ErrorBody { excerpt: truncate(trimmed, EXCERPT_LIMIT), ..Default::default() };
+    let mut out = ErrorBody::default();
     if trimmed.is_empty() {
         return out;
     }
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
     let looks_json = ct.contains("json") || trimmed.starts_with('{') || trimmed.starts_with('"');
+    let parsed = if looks_json { serde_json::from_str::<Value>(trimmed).ok() } else { None };
+    let trace_id = match &parsed {
+        Some(Value::Object(obj)) => get_ci(obj, &["traceId", "requestId", "correlationId"])
+            .and_then(as_text)
+            .map(|t| truncate(t.trim(), 128))
+            .filter(|t| !t.is_empty()),
+        _ => None,
+    };
+    let parsed = parsed.map(|mut v| {
+        redact::redact_json(&mut v);
+        v
+    });
+    out.excerpt = match &parsed {
+        Some(v) => truncate(&v.to_string(), EXCERPT_LIMIT),
+        None => truncate(&redact::redact_text(trimmed), EXCERPT_LIMIT),
+    };
     if looks_json {
-        match serde_json::from_str::<Value>(trimmed) {
-            Ok(Value::Object(obj)) => {
+        match parsed {
+            Some(Value::Object(obj)) => {
                 let pick = |keys: &[&str]| get_ci(&obj, keys).and_then(as_text).filter(|s| !s.trim().is_empty());
                 let detail = pick(&["detail"]);
                 let title = pick(&["title"]);
@@ -151,11 +178,11 @@ pub fn parse_error_body(content_type: Option<&str>, body: &[u8], secret: &str) -
                 if let Some(errors) = get_ci(&obj, &["errors", "fieldErrors", "validationErrors"]) {
                     collect_field_errors(errors, &mut out.field_errors);
                 }
-                out.trace_id = get_ci(&obj, &["traceId", "requestId", "correlationId"]).and_then(as_text);
+                out.trace_id = trace_id;
                 out.recognized = out.message.is_some() || !out.field_errors.is_empty();
                 return out;
             }
-            Ok(Value::String(s)) => {
+            Some(Value::String(s)) => {
                 out.message = Some(truncate(s.trim(), 300));
                 out.recognized = true;
                 return out;
@@ -164,13 +191,13 @@ pub fn parse_error_body(content_type: Option<&str>, body: &[u8], secret: &str) -
         }
     }
     if ct.contains("html") || trimmed.starts_with('<') {
-        out.message = html_text(trimmed).map(|t| truncate(&t, 300));
+        out.message = html_text(trimmed).map(|t| truncate(&redact::redact_text(&t), 300));
         out.recognized = out.message.is_some();
         return out;
     }
     if !looks_json && (ct.is_empty() || ct.starts_with("text/")) {
         let first_line = trimmed.lines().next().unwrap_or("").trim();
-        out.message = Some(truncate(first_line, 300));
+        out.message = Some(truncate(&redact::redact_text(first_line), 300));
         out.recognized = true;
     }
     out
@@ -188,7 +215,8 @@ pub fn error_for_status(
     retry_after: Option<std::time::Duration>,
     meta: ResponseMeta,
 ) -> Error {
-    let message = body.message.clone().unwrap_or_else(|| format!("HTTP {status} {}", http_reason(status).unwrap_or("error")));
+    let message =
+        body.message.clone().unwrap_or_else(|| format!("HTTP {status} {}", http_reason(status).unwrap_or("error")));
     match status {
         400 | 402 | 413 | 422 => Error::Validation {
             message: format!("the service rejected the request: {message}"),
@@ -201,17 +229,11 @@ pub fn error_for_status(
         409 => Error::Conflict { message, meta },
         429 => Error::RateLimited { message, retry_after, meta },
         500..=599 => Error::ServiceUnavailable { message, retry_after, meta },
-        300..=399 => Error::UnexpectedResponse {
-            message: "the service answered with a redirect that was not followed".into(),
-            body_excerpt: body.excerpt,
-            meta,
-        },
-        404 => Error::UnexpectedResponse {
-            message: format!("{message} (check the base URL and API version)"),
-            body_excerpt: body.excerpt,
-            meta,
-        },
-        _ => Error::UnexpectedResponse { message, body_excerpt: body.excerpt, meta },
+        300..=399 => {
+            Error::unexpected("the service answered with a redirect that was not followed", body.excerpt, meta)
+        }
+        404 => Error::unexpected(format!("{message} (check the base URL and API version)"), body.excerpt, meta),
+        _ => Error::unexpected(message, body.excerpt, meta),
     }
 }
 
@@ -225,10 +247,193 @@ pub fn parse_retry_after(value: &str) -> Option<std::time::Duration> {
         std::time::Duration::from_secs_f64(secs.min(3600.0))
     } else {
         let t = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-        let delta = t.with_timezone(&chrono::Utc) - chrono::Utc::now();
+        let delta = t.with_timezone(&chrono::Utc).signed_duration_since(chrono::Utc::now());
         delta.to_std().unwrap_or_default()
     };
     Some(d.min(std::time::Duration::from_secs(3600)))
+}
+
+/// Why a success (2xx) answer could not be used. Never holds the body; a token found in it is kept as a
+/// secret.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Unreadable {
+    /// What was wrong, with the answer's shape (keys, never values).
+    pub why: String,
+    /// A usable access token the answer carried even though it could not be read completely.
+    pub recovered_token: Option<SecretToken>,
+}
+
+impl Unreadable {
+    fn new(why: impl Into<String>) -> Self {
+        Unreadable { why: why.into(), recovered_token: None }
+    }
+}
+
+/// Describes a body's shape without any of its values: "a JSON object with keys a, b", "HTML", ….
+#[doc(hidden)]
+pub fn describe_shape(body: &[u8]) -> String {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return "an empty body".into();
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) if m.is_empty() => "an empty JSON object".into(),
+        Ok(Value::Object(m)) => {
+            let mut keys: Vec<String> = m.keys().take(12).map(|k| truncate(&redact::redact_text(k), 40)).collect();
+            if m.len() > 12 {
+                keys.push("…".into());
+            }
+            format!("a JSON object with keys {}", keys.join(", "))
+        }
+        Ok(Value::Array(a)) => format!("a JSON array of {} items", a.len()),
+        Ok(Value::String(_)) => "a JSON string".into(),
+        Ok(_) => "a JSON scalar".into(),
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let t = text.trim_start();
+            if t.starts_with('<') {
+                "HTML or XML".into()
+            } else if std::str::from_utf8(body).is_err() {
+                format!("{} bytes that are not UTF-8", body.len())
+            } else {
+                format!("{} bytes of text that is not JSON", body.len())
+            }
+        }
+    }
+}
+
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, Unreadable> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(Unreadable::new(format!("expected a JSON object, got {}", describe_shape(body)))),
+        Err(e) => Err(Unreadable::new(format!(
+            "invalid JSON at line {} column {} ({})",
+            e.line(),
+            e.column(),
+            describe_shape(body)
+        ))),
+    }
+}
+
+/// The key under which `obj` holds the first of `keys` (case-insensitive), if its value is not null.
+fn key_ci(obj: &Map<String, Value>, want: &str) -> Option<String> {
+    if obj.get(want).is_some_and(|v| !v.is_null()) {
+        return Some(want.to_string());
+    }
+    obj.iter().find(|(k, v)| k.eq_ignore_ascii_case(want) && !v.is_null()).map(|(k, _)| k.clone())
+}
+
+/// Removes and returns the first of `keys` as text, moving a string out rather than copying it (tokens
+/// are not left behind in copies).
+fn take_text(obj: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|want| {
+        let key = key_ci(obj, want)?;
+        match obj.remove(&key)? {
+            Value::String(s) => Some(s),
+            other => as_text(&other),
+        }
+    })
+}
+
+/// Reads a create answer: `{clientId, customerCode, paymentReferencePrefix?, accessToken, tokenExpiresAt?}`.
+/// When the identifiers are missing but a usable token is there, the token is handed back in
+/// [`Unreadable::recovered_token`]: the client exists and that is its only token.
+#[doc(hidden)]
+pub fn parse_created(body: &[u8]) -> Result<CreatedClient, Unreadable> {
+    let mut obj = json_object(body)?;
+    let shape = describe_shape(body);
+    let token = take_text(&mut obj, &["accessToken", "token", "apiKey"]).map(|t| SecretToken::new(t.trim()));
+    let token = match token {
+        Some(t) if token_problem(t.expose()).is_none() => t,
+        Some(_) => return Err(Unreadable::new(format!("field `accessToken` is not a usable token ({shape})"))),
+        None => return Err(Unreadable::new(format!("field `accessToken` missing ({shape})"))),
+    };
+    let mut text = |keys: &[&str]| take_text(&mut obj, keys).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let client_id = text(&["clientId", "id"]);
+    let customer_code = text(&["customerCode"]);
+    let prefix = text(&["paymentReferencePrefix"]).unwrap_or_default();
+    let expires = text(&["tokenExpiresAt", "expiresAt", "expires"]).and_then(|s| parse_timestamp(&s));
+    match (client_id, customer_code) {
+        (Some(client_id), Some(customer_code)) => Ok(CreatedClient {
+            client_id,
+            customer_code,
+            payment_reference_prefix: prefix,
+            access_token: token,
+            token_expires_at: expires,
+        }),
+        (id, code) => {
+            let missing: Vec<&str> = [("clientId", id.is_none()), ("customerCode", code.is_none())]
+                .iter()
+                .filter(|(_, m)| *m)
+                .map(|(k, _)| *k)
+                .collect();
+            Err(Unreadable {
+                why: format!(
+                    "the client was created and its access token issued, but the answer lacks {} ({shape}); the token is kept in the error's recovered token: store it",
+                    missing.join(" and ")
+                ),
+                recovered_token: Some(token),
+            })
+        }
+    }
+}
+
+/// Reads a validate answer: `{isValid, message, expired?}`.
+#[doc(hidden)]
+pub fn parse_status(body: &[u8]) -> Result<TokenStatus, Unreadable> {
+    let obj = json_object(body)?;
+    let is_valid = match get_ci(&obj, &["isValid", "valid"]) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+        _ => {
+            return Err(Unreadable::new(format!("field `isValid` missing or not a boolean ({})", describe_shape(body))))
+        }
+    };
+    let message = get_ci(&obj, &["message"])
+        .and_then(as_text)
+        .map(|m| truncate(&redact::redact_text(&m), 1000))
+        .unwrap_or_default();
+    let expired = match get_ci(&obj, &["expired", "isExpired"]) {
+        Some(Value::Bool(b)) => *b,
+        _ => !is_valid && message.to_ascii_lowercase().contains("expired"),
+    };
+    Ok(TokenStatus { is_valid, expired, message })
+}
+
+/// Reads a renew answer: the new token from the first of `accessToken`, `token`, `Message`, `message`
+/// (case-insensitive) that looks like a token; a bare JSON string or plain-text token is accepted too.
+#[doc(hidden)]
+pub fn parse_renewed(body: &[u8]) -> Result<RenewedToken, Unreadable> {
+    let usable = |s: &str| token_problem(s.trim()).is_none();
+    let (token, expires) = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(mut obj)) => {
+            let mut token = None;
+            for k in ["accessToken", "token", "Message", "message"] {
+                let Some(key) = key_ci(&obj, k) else { continue };
+                if obj.get(&key).and_then(as_text).is_some_and(|s| usable(&s)) {
+                    token = take_text(&mut obj, &[key.as_str()]);
+                    break;
+                }
+            }
+            let expires =
+                take_text(&mut obj, &["tokenExpiresAt", "expiresAt", "expires"]).and_then(|s| parse_timestamp(&s));
+            (token, expires)
+        }
+        Ok(Value::String(s)) => (Some(s).filter(|s| usable(s)), None),
+        Ok(_) => (None, None),
+        Err(_) => {
+            let t = std::str::from_utf8(body).map(str::trim).unwrap_or("");
+            (Some(t.to_string()).filter(|s| usable(s) && !s.starts_with('<') && !s.starts_with('{')), None)
+        }
+    };
+    match token {
+        Some(t) => Ok(RenewedToken { access_token: SecretToken::new(t.trim()), expires_at: expires }),
+        None => Err(Unreadable::new(format!(
+            "no new token found in the answer (looked for accessToken, token, Message, message; got {}); the whole answer is kept in the error's raw response",
+            describe_shape(body)
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -248,9 +453,18 @@ mod tests {
 
     #[test]
     fn message_shapes() {
-        assert_eq!(parse_error_body(None, br#"{"Message":"Invalid key"}"#, "x").message.as_deref(), Some("Invalid key"));
-        assert_eq!(parse_error_body(Some("application/json"), br#"{"message":"nope"}"#, "x").message.as_deref(), Some("nope"));
-        assert_eq!(parse_error_body(Some("text/plain"), b"Service down\nmore", "x").message.as_deref(), Some("Service down"));
+        assert_eq!(
+            parse_error_body(None, br#"{"Message":"Invalid key"}"#, "x").message.as_deref(),
+            Some("Invalid key")
+        );
+        assert_eq!(
+            parse_error_body(Some("application/json"), br#"{"message":"nope"}"#, "x").message.as_deref(),
+            Some("nope")
+        );
+        assert_eq!(
+            parse_error_body(Some("text/plain"), b"Service down\nmore", "x").message.as_deref(),
+            Some("Service down")
+        );
         let html = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad</h1></body></html>";
         assert_eq!(parse_error_body(Some("text/html"), html, "x").message.as_deref(), Some("502 Bad Gateway"));
         let arr = br#"{"title":"Bad","errors":[{"propertyName":"Client.PostalCode","errorMessage":"wrong"}]}"#;
@@ -273,8 +487,38 @@ mod tests {
     fn status_mapping() {
         let kind = |s| error_for_status(s, ErrorBody::default(), None, ResponseMeta::default()).kind();
         use crate::ErrorKind::*;
-        assert_eq!([kind(400), kind(401), kind(402), kind(413), kind(403), kind(404), kind(409), kind(422), kind(429), kind(500), kind(503), kind(302), kind(418)],
-            [Validation, Authentication, Validation, Validation, PermissionDenied, UnexpectedResponse, Conflict, Validation, RateLimited, ServiceUnavailable, ServiceUnavailable, UnexpectedResponse, UnexpectedResponse]);
+        assert_eq!(
+            [
+                kind(400),
+                kind(401),
+                kind(402),
+                kind(413),
+                kind(403),
+                kind(404),
+                kind(409),
+                kind(422),
+                kind(429),
+                kind(500),
+                kind(503),
+                kind(302),
+                kind(418)
+            ],
+            [
+                Validation,
+                Authentication,
+                Validation,
+                Validation,
+                PermissionDenied,
+                UnexpectedResponse,
+                Conflict,
+                Validation,
+                RateLimited,
+                ServiceUnavailable,
+                ServiceUnavailable,
+                UnexpectedResponse,
+                UnexpectedResponse
+            ]
+        );
     }
 
     #[test]
@@ -285,6 +529,70 @@ mod tests {
         assert_eq!(parse_retry_after("-1"), None);
         assert!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT").is_some());
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn error_bodies_never_keep_unknown_tokens() {
+        let canary = "cfis_at_Q2xpZW50VG9rZW5DYW5hcnkxMjM0NTY3ODkwYWJj";
+        for body in [
+            format!(r#"{{"message":"bad","accessToken":"{canary}"}}"#),
+            format!(r#"{{"Message":"{canary}"}}"#),
+            format!(r#"{{"errors":{{"x":["token {canary} rejected"]}}}}"#),
+            format!("<html><title>{canary}</title></html>"),
+            format!("denied {canary}"),
+            format!(r#"{{"{canary}":1}}"#),
+        ] {
+            let b = parse_error_body(None, body.as_bytes(), "other-secret");
+            let all = format!("{:?}", b);
+            assert!(!all.contains(canary), "{body} -> {all}");
+        }
+    }
+
+    #[test]
+    fn created_partial_success_recovers_the_token() {
+        let e = parse_created(br#"{"accessToken":"cfis_at_abc123","customerCode":"C1"}"#).unwrap_err();
+        assert_eq!(e.recovered_token.as_ref().map(SecretToken::expose), Some("cfis_at_abc123"));
+        assert!(e.why.contains("clientId") && !e.why.contains("cfis_at_abc123"), "{}", e.why);
+        let e = parse_created(br#"{"clientId":"1","customerCode":"C"}"#).unwrap_err();
+        assert!(e.recovered_token.is_none());
+        let e = parse_created(br#"{"accessToken":"a b","clientId":"1","customerCode":"C"}"#).unwrap_err();
+        assert!(e.recovered_token.is_none() && !e.why.contains("a b"));
+    }
+
+    #[test]
+    fn renew_shapes_and_descriptions() {
+        let e = parse_renewed(br#"{"result":{"newKey":"cfis_at_zzz999"}}"#).unwrap_err();
+        assert!(e.why.contains("keys result") && !e.why.contains("zzz999"), "{}", e.why);
+        assert_eq!(
+            parse_renewed(br#"{"accessToken":"abc","Message":"Token renewed"}"#).unwrap().access_token.expose(),
+            "abc"
+        );
+        assert_eq!(parse_renewed(br#"{"Message":"newtok123"}"#).unwrap().access_token.expose(), "newtok123");
+        assert_eq!(parse_renewed(br#"{"message":"newtok456"}"#).unwrap().access_token.expose(), "newtok456");
+        assert_eq!(
+            parse_renewed(br#"{"TOKEN":"t","expiresAt":"2030-01-01T00:00:00Z"}"#)
+                .unwrap()
+                .expires_at
+                .map(|t| t.to_rfc3339())
+                .as_deref(),
+            Some("2030-01-01T00:00:00+00:00")
+        );
+        assert!(parse_renewed(br#"{"message":"Token renewed"}"#).is_err());
+        assert!(parse_renewed(b"<html>oops</html>").is_err());
+        assert_eq!(parse_renewed(b"rawtoken").unwrap().access_token.expose(), "rawtoken");
+        assert_eq!(parse_renewed(&[0xff, 0xfe]).unwrap_err().recovered_token.map(|_| ()), None);
+    }
+
+    #[test]
+    fn status_and_created_shapes() {
+        let s = parse_status(br#"{"IsValid":false,"Message":"Token has expired"}"#).unwrap();
+        assert!(!s.is_valid && s.expired);
+        assert!(parse_status(br#"{"message":"hi"}"#).is_err());
+        let c = parse_created(
+            br#"{"clientId":42,"customerCode":"C1","paymentReferencePrefix":"77","accessToken":"tok","extra":1}"#,
+        )
+        .unwrap();
+        assert_eq!(c.client_id, "42");
     }
 
     #[test]

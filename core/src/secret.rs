@@ -14,8 +14,28 @@ pub const REDACTED: &str = "[REDACTED]";
 ///
 /// `Debug` and `Display` print `[REDACTED]`; the value is zeroized on drop. Read it with
 /// [`expose`](SecretToken::expose) only where it must leave the program (to store it in your database).
-#[derive(Clone, PartialEq, Eq)]
+///
+/// Equality is constant-time (it does not reveal how much of two tokens agree); there is deliberately no
+/// `Hash`, so raw token text never feeds a hash table.
+#[derive(Clone)]
 pub struct SecretToken(Zeroizing<String>);
+
+impl PartialEq for SecretToken {
+    fn eq(&self, other: &Self) -> bool {
+        constant_time_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl Eq for SecretToken {}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
 
 impl SecretToken {
     /// Wraps a raw token.
@@ -84,6 +104,13 @@ mod tests {
         assert_eq!(format!("{t}"), "[REDACTED]");
         assert_eq!(format!("{:#?}", Some(&t)), "Some(\n    SecretToken([REDACTED]),\n)");
         assert_eq!(t.expose(), "canary-secret-value");
+    }
+
+    #[test]
+    fn constant_time_equality() {
+        assert_eq!(SecretToken::new("abc"), SecretToken::new("abc"));
+        assert_ne!(SecretToken::new("abc"), SecretToken::new("abd"));
+        assert_ne!(SecretToken::new("abc"), SecretToken::new("abcd"));
     }
 
     #[test]

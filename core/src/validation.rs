@@ -52,7 +52,8 @@ impl FromStr for ValidationMode {
     }
 }
 
-const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
+const COUNTRIES: &str =
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
 CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR \
 GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP \
 KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT \
@@ -60,14 +61,17 @@ MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM
 SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG \
 UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
 
-const LANGUAGES: &str = "AA AB AE AF AK AM AN AR AS AV AY AZ BA BE BG BH BI BM BN BO BR BS CA CE CH CO CR CS CU CV CY DA DE DV \
+const LANGUAGES: &str =
+    "AA AB AE AF AK AM AN AR AS AV AY AZ BA BE BG BH BI BM BN BO BR BS CA CE CH CO CR CS CU CV CY DA DE DV \
 DZ EE EL EN EO ES ET EU FA FF FI FJ FO FR FY GA GD GL GN GU GV HA HE HI HO HR HT HU HY HZ IA ID IE IG II IK IO IS IT \
 IU JA JV KA KG KI KJ KK KL KM KN KO KR KS KU KV KW KY LA LB LG LI LN LO LT LU LV MG MH MI MK ML MN MR MS MT MY NA NB \
 ND NE NG NL NN NO NR NV NY OC OJ OM OR OS PA PI PL PS PT QU RM RN RO RU RW SA SC SD SE SG SI SK SL SM SN SO SQ SR SS \
 ST SU SV SW TA TE TG TH TI TK TL TN TO TR TS TT TW TY UG UK UR UZ VE VI VO WA WO XH YI YO ZA ZH ZU";
 
 fn in_list(list: &str, code: &str) -> bool {
-    code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) && list.split(' ').any(|c| c.eq_ignore_ascii_case(code))
+    code.len() == 2
+        && code.bytes().all(|b| b.is_ascii_alphabetic())
+        && list.split(' ').any(|c| c.eq_ignore_ascii_case(code))
 }
 
 /// Whether `code` is an ISO 3166-1 alpha-2 country code (case-insensitive).
@@ -85,24 +89,28 @@ pub fn is_language_code(code: &str) -> bool {
 /// check digit exists (remainder 1) or the input is not 7 digits.
 pub fn finnish_business_id_check_digit(first_seven: &str) -> Option<u8> {
     const WEIGHTS: [u32; 7] = [7, 9, 10, 5, 8, 4, 2];
-    if first_seven.len() != 7 || !first_seven.bytes().all(|b| b.is_ascii_digit()) {
+    if first_seven.len() != 7 {
         return None;
     }
-    let sum: u32 = first_seven.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
-    match sum % 11 {
+    let mut sum: u32 = 0;
+    for (c, w) in first_seven.chars().zip(WEIGHTS) {
+        sum = sum.checked_add(c.to_digit(10)?.checked_mul(w)?)?;
+    }
+    match sum.checked_rem(11)? {
         0 => Some(0),
         1 => None,
-        r => Some((11 - r) as u8),
+        r => u8::try_from(11u32.checked_sub(r)?).ok(),
     }
 }
 
 /// Whether `id` is a Finnish Business ID: 7 digits, a hyphen and a correct check digit (`1572860-0`).
 pub fn is_finnish_business_id(id: &str) -> bool {
-    let b = id.as_bytes();
-    if b.len() != 9 || b[7] != b'-' || !b[8].is_ascii_digit() {
-        return false;
+    let Some((digits, check)) = id.split_once('-') else { return false };
+    let mut check = check.chars();
+    match (check.next().and_then(|c| c.to_digit(10)), check.next()) {
+        (Some(d), None) => finnish_business_id_check_digit(digits).map(u32::from) == Some(d),
+        _ => false,
     }
-    finnish_business_id_check_digit(&id[..7]) == Some(b[8] - b'0')
 }
 
 /// The Finnish VAT number of a Business ID (`1572860-0` → `FI15728600`).
@@ -200,7 +208,11 @@ fn blank(s: &str) -> bool {
 pub fn validate_new_client(c: &NewClient, mode: ValidationMode) -> Result<(), FieldErrors> {
     let mut p = Problems::default();
     check_new_client(c, mode, &mut p);
-    if p.0.is_empty() { Ok(()) } else { Err(p.0) }
+    if p.0.is_empty() {
+        Ok(())
+    } else {
+        Err(p.0)
+    }
 }
 
 fn check_new_client(c: &NewClient, mode: ValidationMode, p: &mut Problems) {
@@ -262,14 +274,19 @@ fn check_new_client(c: &NewClient, mode: ValidationMode, p: &mut Problems) {
                 );
             }
             if let Some(vat) = d.vat_reg_nbr.as_deref().filter(|v| !blank(v)) {
+                // Character-wise: a multi-byte character must never be cut (`€1234567` is 10 bytes).
                 let vat = vat.trim();
-                let well_formed = vat.len() == 10
-                    && vat[..2].eq_ignore_ascii_case("FI")
-                    && vat[2..].bytes().all(|b| b.is_ascii_digit());
-                if !well_formed {
-                    p.add("client.vatRegNbr", "must be FI followed by 8 digits (e.g. FI15728600)");
-                } else if is_finnish_business_id(bid) && !vat[2..].eq(&bid.replace('-', "")) {
-                    p.add("client.vatRegNbr", "must be FI followed by the 8 digits of the business ID");
+                let digits = vat
+                    .get(..2)
+                    .filter(|prefix| prefix.eq_ignore_ascii_case("FI"))
+                    .and_then(|_| vat.get(2..))
+                    .filter(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()));
+                match digits {
+                    None => p.add("client.vatRegNbr", "must be FI followed by 8 digits (e.g. FI15728600)"),
+                    Some(d) if is_finnish_business_id(bid) && d != bid.replace('-', "") => {
+                        p.add("client.vatRegNbr", "must be FI followed by the 8 digits of the business ID")
+                    }
+                    Some(_) => {}
                 }
             }
         }
@@ -305,7 +322,7 @@ fn check_new_client(c: &NewClient, mode: ValidationMode, p: &mut Problems) {
 // ---------------------------------------------------------------------------------------------------------
 
 fn snake(camel: &str) -> String {
-    let mut out = String::with_capacity(camel.len() + 4);
+    let mut out = String::with_capacity(camel.len().saturating_add(4));
     for ch in camel.chars() {
         if ch.is_ascii_uppercase() {
             out.push('_');
@@ -345,7 +362,11 @@ impl<'a> Section<'a> {
     }
 
     fn child(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     fn unknown_keys(&self, mode: ValidationMode, p: &mut Problems) {
@@ -395,7 +416,8 @@ pub fn parse_new_client(value: &Value, mode: ValidationMode) -> Result<NewClient
     let service_obj = object(root.lookup("service"), "service", &mut p).unwrap_or(empty);
     let mut s = Section { obj: service_obj, path: "service".into(), known: vec![] };
     let type_str = s.string("type", &mut p);
-    let service = Service { service_type: ServiceType::parse(&type_str), partner_code: s.string("partnerCode", &mut p) };
+    let service =
+        Service { service_type: ServiceType::parse(&type_str), partner_code: s.string("partnerCode", &mut p) };
     s.unknown_keys(mode, &mut p);
 
     let client_obj = object(root.lookup("client"), "client", &mut p).unwrap_or(empty);
@@ -444,14 +466,19 @@ pub fn parse_new_client(value: &Value, mode: ValidationMode) -> Result<NewClient
     let mut rules = Problems::default();
     check_new_client(&parsed, mode, &mut rules);
     for (path, msgs) in rules.0 {
-        let covered = p.has(&path) || (path == "contacts" && p.0.keys().any(|k| k.starts_with("contacts[") && k.ends_with(".role")));
+        let covered = p.has(&path)
+            || (path == "contacts" && p.0.keys().any(|k| k.starts_with("contacts[") && k.ends_with(".role")));
         if !covered {
             for m in msgs {
                 p.add(path.clone(), m);
             }
         }
     }
-    if p.0.is_empty() { Ok(parsed) } else { Err(p.0) }
+    if p.0.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(p.0)
+    }
 }
 
 #[cfg(test)]
@@ -577,6 +604,22 @@ mod tests {
         });
         let errs = parse_new_client(&v, ValidationMode::Strict).unwrap_err();
         assert_eq!(errs.keys().collect::<Vec<_>>(), ["contacts", "contacts[1].role"]);
+    }
+
+    #[test]
+    fn multibyte_input_never_panics() {
+        // `€1234567` is 10 bytes: the old byte-length check let it through to a slice inside `€`.
+        for vat in ["€1234567", "FI€123456", "é", "FI1234567€", "ＦＩ12345678", "\u{0}\u{0}"] {
+            let mut v = valid();
+            v["client"]["vatRegNbr"] = json!(vat);
+            let errs = parse_new_client(&v, ValidationMode::Strict).unwrap_err();
+            assert_eq!(errs.keys().collect::<Vec<_>>(), ["client.vatRegNbr"], "{vat}");
+            assert!(parse_new_client(&v, ValidationMode::Lenient).is_ok());
+        }
+        for id in ["€€€-0", "1572860-€", "157286€-0", "1572860-00", "-", "€"] {
+            assert!(!is_finnish_business_id(id), "{id}");
+        }
+        assert_eq!(finnish_business_id_check_digit("12345€"), None);
     }
 
     #[test]

@@ -23,13 +23,22 @@ fn new_client(partner: &str, seed: u32) -> NewClient {
 
 async fn fault(sb: &Sandbox, f: Value) {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let r = reqwest::Client::new().post(format!("{}/_sandbox/faults", sb.base_url())).body(f.to_string()).header("content-type", "application/json").send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sandbox/faults", sb.base_url()))
+        .body(f.to_string())
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "fault rejected: {}", r.text().await.unwrap());
 }
 
 async fn state(sb: &Sandbox) -> Value {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    serde_json::from_str(&reqwest::get(format!("{}/_sandbox/state", sb.base_url())).await.unwrap().text().await.unwrap()).unwrap()
+    serde_json::from_str(
+        &reqwest::get(format!("{}/_sandbox/state", sb.base_url())).await.unwrap().text().await.unwrap(),
+    )
+    .unwrap()
 }
 
 fn client(sb: &Sandbox) -> OnboardingClient {
@@ -50,11 +59,14 @@ impl Write for Capture {
 
 /// A canary provisioning token and canary access tokens never appear in trace-level logs (ours, reqwest's,
 /// hyper's), error messages or Debug output — including when the server echoes the token back.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+///
+/// A current-thread runtime: the sandbox, reqwest's connection tasks and the calls all run on this thread,
+/// so the thread-local subscriber sees every event.
+#[tokio::test(flavor = "current_thread")]
 async fn canary_tokens_never_leak() {
     let canary = "CANARY-PROVISIONING-TOKEN-7f3a9c";
-    std::env::set_var("CONFIRMA_SANDBOX_PROVISIONING_TOKEN", canary);
-    let sb = Sandbox::start(SandboxConfig { provisioning_token: Some(canary.into()), ..Default::default() }).await.unwrap();
+    let sb =
+        Sandbox::start(SandboxConfig { provisioning_token: Some(canary.into()), ..Default::default() }).await.unwrap();
     let capture = Capture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -88,7 +100,8 @@ async fn canary_tokens_never_leak() {
     drop(_guard);
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("CFIS response"), "trace capture works: {}", &logs[..logs.len().min(500)]);
+    assert!(logs.contains("CFIS response"), "trace capture works: {}", logs.chars().take(500).collect::<String>());
+    assert!(logs.contains("hyper") || logs.contains("reqwest"), "events of the HTTP stack are captured too");
     for secret in [canary, at.expose(), renewed.access_token.expose()] {
         assert!(!logs.contains(secret), "token in logs");
         for s in &seen {
@@ -112,10 +125,15 @@ async fn cross_origin_redirect_never_carries_the_key() {
         }
     });
     let c = client(&sb);
-    let created = c.create_client(&SecretToken::new(sb.provisioning_token()), &new_client(sb.partner_code(), 2)).await.unwrap();
+    let created =
+        c.create_client(&SecretToken::new(sb.provisioning_token()), &new_client(sb.partner_code(), 2)).await.unwrap();
     for (path, call) in [("/api/v1/partner/validate", 0), ("/api/v1/partner/renew", 1)] {
         fault(&sb, json!({"path": path, "kind": "redirect", "status": 307, "location": format!("http://{foreign_addr}{path}")})).await;
-        let e = if call == 0 { c.validate_token(&created.access_token).await.unwrap_err() } else { c.renew_token(&created.access_token).await.unwrap_err() };
+        let e = if call == 0 {
+            c.validate_token(&created.access_token).await.unwrap_err()
+        } else {
+            c.renew_token(&created.access_token).await.unwrap_err()
+        };
         // For renew a redirect is a definite (non-2xx) answer: not ambiguous.
         assert_eq!(e.kind(), ErrorKind::UnexpectedResponse, "{e}");
         assert_eq!(e.status(), Some(307));
@@ -132,14 +150,16 @@ async fn cross_origin_redirect_never_carries_the_key() {
 async fn retry_after_is_honoured_and_deadline_bounds_the_call() {
     let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let c = client(&sb);
-    let created = c.create_client(&SecretToken::new(sb.provisioning_token()), &new_client(sb.partner_code(), 3)).await.unwrap();
+    let created =
+        c.create_client(&SecretToken::new(sb.provisioning_token()), &new_client(sb.partner_code(), 3)).await.unwrap();
     fault(&sb, json!({"path": "/api/v1/partner/validate", "kind": "status", "status": 429, "retryAfter": 1})).await;
     let t = Instant::now();
     assert!(c.validate_token(&created.access_token).await.unwrap().is_valid);
     assert!(t.elapsed() >= Duration::from_millis(950), "waited {:?}", t.elapsed());
 
     // A Retry-After longer than the remaining deadline is not slept through: the error comes back at once.
-    let short = OnboardingClient::new(ClientConfig::with_base_url(sb.base_url()).total_timeout(Duration::from_secs(2))).unwrap();
+    let short = OnboardingClient::new(ClientConfig::with_base_url(sb.base_url()).total_timeout(Duration::from_secs(2)))
+        .unwrap();
     fault(&sb, json!({"path": "/api/v1/partner/validate", "kind": "status", "status": 503, "retryAfter": 30})).await;
     let t = Instant::now();
     let e = short.validate_token(&created.access_token).await.unwrap_err();
@@ -147,7 +167,10 @@ async fn retry_after_is_honoured_and_deadline_bounds_the_call() {
     assert!(t.elapsed() < Duration::from_secs(1), "returned without sleeping: {:?}", t.elapsed());
 
     let tight = OnboardingClient::new(
-        ClientConfig::with_base_url(sb.base_url()).timeout(Duration::from_millis(300)).total_timeout(Duration::from_millis(800)).max_retries(10),
+        ClientConfig::with_base_url(sb.base_url())
+            .timeout(Duration::from_millis(300))
+            .total_timeout(Duration::from_millis(800))
+            .max_retries(10),
     )
     .unwrap();
     fault(&sb, json!({"path": "/api/v1/partner/validate", "kind": "delay", "ms": 3000, "times": 20})).await;
@@ -158,13 +181,18 @@ async fn retry_after_is_honoured_and_deadline_bounds_the_call() {
     sb.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread")]
 async fn connect_failures_are_retried_even_for_create_and_never_outcome_unknown() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let c = OnboardingClient::new(ClientConfig::with_base_url(format!("http://127.0.0.1:{port}")).max_retries(2)).unwrap();
+    let c =
+        OnboardingClient::new(ClientConfig::with_base_url(format!("http://127.0.0.1:{port}")).max_retries(2)).unwrap();
     let t = Instant::now();
     let e = c.create_client(&SecretToken::new("ppt"), &new_client("QUICK3", 4)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Network, "{e}");
@@ -173,6 +201,9 @@ async fn connect_failures_are_retried_even_for_create_and_never_outcome_unknown(
     assert!(t.elapsed() < Duration::from_secs(3));
     let e = c.renew_token(&SecretToken::new("tok")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Network);
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let retries = |op: &str| logs.lines().filter(|l| l.contains("retrying") && l.contains(op)).count();
+    assert_eq!((retries("create_client"), retries("renew_token")), (2, 2), "two retries each: {logs}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,7 +238,10 @@ async fn one_client_shared_by_many_tasks() {
 fn configuration_errors() {
     let bad = |cfg: ClientConfig| OnboardingClient::new(cfg).unwrap_err();
     assert_eq!(bad(ClientConfig::with_base_url("http://cfis.example.com")).kind(), ErrorKind::Configuration);
-    assert_eq!(bad(ClientConfig::new(Environment::Staging).extra_root_certificates_pem("not a pem")).kind(), ErrorKind::Configuration);
+    assert_eq!(
+        bad(ClientConfig::new(Environment::Staging).extra_root_certificates_pem("not a pem")).kind(),
+        ErrorKind::Configuration
+    );
     assert_eq!(bad(ClientConfig::new(Environment::Staging).timeout(Duration::ZERO)).kind(), ErrorKind::Configuration);
     assert_eq!(bad(ClientConfig::new(Environment::Staging).proxy("::not a url::")).kind(), ErrorKind::Configuration);
     let c = OnboardingClient::new(ClientConfig::new(Environment::Production).user_agent_suffix("python/3.11")).unwrap();
@@ -238,7 +272,10 @@ async fn tls_server() -> (u16, String) {
     let pem = cert.cert.pem();
     let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let tls = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert.cert.der().clone()], key).unwrap();
+    let tls = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -251,11 +288,15 @@ async fn tls_server() -> (u16, String) {
                     Ok::<_, std::convert::Infallible>(
                         hyper::Response::builder()
                             .header("content-type", "application/json")
-                            .body(http_body_util::Full::new(bytes::Bytes::from_static(br#"{"isValid":true,"message":"Token is valid"}"#)))
+                            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                                br#"{"isValid":true,"message":"Token is valid"}"#,
+                            )))
                             .unwrap(),
                     )
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });

@@ -162,15 +162,17 @@ impl Runner {
             }
             "validateToken" => {
                 let outcome = client.validate_token(&token()?).await.map(|s| {
-                    (String::new(), serde_json::json!({"isValid": s.is_valid, "expired": s.expired, "message": s.message}))
+                    (
+                        String::new(),
+                        serde_json::json!({"isValid": s.is_valid, "expired": s.expired, "message": s.message}),
+                    )
                 });
                 self.check(outcome, expect, save)
             }
             "renewToken" => {
-                let outcome = client
-                    .renew_token(&token()?)
-                    .await
-                    .map(|r| (r.access_token.expose().to_string(), serde_json::json!({"hasExpiry": r.expires_at.is_some()})));
+                let outcome = client.renew_token(&token()?).await.map(|r| {
+                    (r.access_token.expose().to_string(), serde_json::json!({"hasExpiry": r.expires_at.is_some()}))
+                });
                 self.check(outcome, expect, save)
             }
             "fault" => self.admin(reqwest::Method::POST, "/_sandbox/faults", step.get("fault")).await.map(drop),
@@ -196,7 +198,12 @@ impl Runner {
         }
     }
 
-    fn check(&mut self, outcome: Result<(String, Value), Error>, expect: Option<&Value>, save: Option<&str>) -> Result<(), String> {
+    fn check(
+        &mut self,
+        outcome: Result<(String, Value), Error>,
+        expect: Option<&Value>,
+        save: Option<&str>,
+    ) -> Result<(), String> {
         let expect = expect.ok_or("no expect")?;
         match (outcome, expect.get("error")) {
             (Ok((token, result)), None) => {
@@ -234,7 +241,9 @@ impl Runner {
                 if let Some(fields) = want.get("fields") {
                     let got: Vec<&String> = err.field_errors().keys().collect();
                     let want_f: Vec<String> = serde_json::from_value(fields.clone()).map_err(|e| e.to_string())?;
-                    if got.iter().map(|s| s.as_str()).collect::<Vec<_>>() != want_f.iter().map(|s| s.as_str()).collect::<Vec<_>>() {
+                    if got.iter().map(|s| s.as_str()).collect::<Vec<_>>()
+                        != want_f.iter().map(|s| s.as_str()).collect::<Vec<_>>()
+                    {
                         return Err(format!("fields {got:?}, expected {want_f:?} ({err})"));
                     }
                 }
