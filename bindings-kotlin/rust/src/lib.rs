@@ -10,6 +10,19 @@
 //! aborts the task when the uniffi future is dropped — which is what happens when the Kotlin coroutine
 //! is cancelled, so cancelling a coroutine cancels the HTTP request.
 
+// `NativeError` is the error's FFI shape: uniffi lowers records by value (it has no `Box` for them), and one is
+// built per failed call, so its size does not matter.
+#![allow(clippy::result_large_err)]
+// Panic-free by construction, as the core (the one deliberate panic is `probe_panic`, for the tests).
+#![deny(
+    clippy::string_slice,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
