@@ -17,7 +17,11 @@ export interface OnboardingClientOptions {
   environment?: Environment
   /** A custom base URL (a proxy, the local sandbox); wins over `environment`. Plain `http://` only for loopback hosts. */
   baseUrl?: string | URL
-  /** Time allowed for one attempt, from sending to the last byte of the body (default 30 000). */
+  /**
+   * Time allowed for one attempt, from sending to the last byte of the body (default 30 000). Every
+   * duration must be a finite number greater than 0 and at most 24 hours (86 400 000); anything else
+   * (NaN, Infinity, negative, 0, `Number.MAX_SAFE_INTEGER`) is a ConfigurationError.
+   */
   timeoutMs?: number
   /** Time allowed to establish a connection (default 10 000). */
   connectTimeoutMs?: number
@@ -25,6 +29,8 @@ export interface OnboardingClientOptions {
   totalTimeoutMs?: number
   /** Retries after the first attempt, 0–10 (default 2). Only retries that are safe for the operation happen. */
   maxRetries?: number
+  /** The largest response body read, in bytes: 1024 – 67 108 864 (default 1 048 576). */
+  maxResponseBytes?: number
   /** `'strict'` (default) or `'lenient'` (presence and ISO codes only). */
   validation?: ValidationMode
   /** Appended to the User-Agent after `confirma-sdk/<v> node/<v> confirma-node/<v>`. Printable ASCII. */
@@ -167,6 +173,7 @@ export type ErrorKind =
   | 'outcome_unknown'
   | 'unexpected_response'
   | 'configuration'
+  | 'internal'
 
 /** Stable error codes. */
 export type ErrorCode = `CONFIRMA_${Uppercase<ErrorKind>}`
@@ -186,6 +193,8 @@ export interface ConfirmaErrorDetails {
   bodyExcerpt?: string | null
   operation?: 'create_client' | 'renew_token' | null
   connect?: boolean | null
+  recoveredToken?: string | SecretToken | null
+  rawResponse?: string | SecretToken | null
 }
 
 /** Base class of every error the SDK reports for a failed call. Messages never contain a token. */
@@ -203,6 +212,17 @@ export declare class ConfirmaError extends Error {
   readonly retryable: boolean
   /** For OutcomeUnknownError: the failure that made the outcome unknown; otherwise null. */
   readonly cause: ConfirmaError | null
+  /**
+   * A new access token the service returned in an answer the SDK could not read completely: a create
+   * answered 2xx with a token but without the client's ids (then this is an OutcomeUnknownError). The
+   * client exists — store `recoveredToken.reveal()` as its token. Redacted when printed; null otherwise.
+   */
+  readonly recoveredToken: SecretToken | null
+  /**
+   * A 2xx create or renew answer that could not be read, kept whole as a secret (it may hold a new token
+   * in a shape the SDK does not know). Redacted when printed; null otherwise.
+   */
+  readonly rawResponse: SecretToken | null
 }
 
 /** The request is invalid: fix it and retry. */
@@ -271,12 +291,21 @@ export declare class UnexpectedResponseError extends ConfirmaError {
 export declare class ConfigurationError extends ConfirmaError {
   readonly code: 'CONFIRMA_CONFIGURATION'
 }
+/** The SDK itself failed (a contained panic in the native code). Never the service's fault; please report it. */
+export declare class InternalError extends ConfirmaError {
+  readonly code: 'CONFIRMA_INTERNAL'
+}
 
 /** The call was cancelled through its AbortSignal (`name` `'AbortError'`, `code` `'ABORT_ERR'`, `cause` = `signal.reason`). */
 export declare class AbortError extends Error {
-  constructor(message?: string, options?: { cause?: unknown })
+  constructor(message?: string, options?: { cause?: unknown; outcomeUnknown?: boolean })
   readonly name: 'AbortError'
   readonly code: 'ABORT_ERR'
+  /**
+   * True when a createClient / renewToken was aborted while in flight: its request may have reached the
+   * service (the client may exist, the old token may be replaced). Treat it like an OutcomeUnknownError.
+   */
+  readonly outcomeUnknown: boolean
 }
 
 /** Error class per kind. */
@@ -292,6 +321,7 @@ export declare const ERROR_CLASSES: {
   readonly outcome_unknown: typeof OutcomeUnknownError
   readonly unexpected_response: typeof UnexpectedResponseError
   readonly configuration: typeof ConfigurationError
+  readonly internal: typeof InternalError
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -314,6 +344,8 @@ export declare class OnboardingClient {
    * Creates a client account with the Partner Provisioning Token.
    * Rejects with ValidationError (before sending, with field paths), AuthenticationError, PermissionDeniedError,
    * ConflictError (the client exists), OutcomeUnknownError (do not blindly repeat) or a transient error.
+   * A 2xx answer with a token but without the client's ids rejects with OutcomeUnknownError whose
+   * `recoveredToken` is the new client's token: store it.
    */
   createClient(provisioningToken: TokenLike, newClient: NewClient, options?: CallOptions): Promise<CreatedClient>
   /** Checks an access token; an unknown or expired token resolves with `isValid: false`. */

@@ -90,8 +90,23 @@ class ConfirmaError extends Error {
     this.requestId = details.requestId ?? null
     /** Whether the same call may succeed later (the SDK already retried within its budget). */
     this.retryable = details.retryable ?? false
+    /**
+     * A new access token the service returned in an answer the SDK could not read completely (a create
+     * answered 2xx with a token but without the client's ids): the client exists, store this token.
+     * A SecretToken (redacted when printed), or null.
+     */
+    this.recoveredToken = secretOrNull(details.recoveredToken)
+    /**
+     * A success answer of a create or renew that could not be read, kept whole as a SecretToken (it may
+     * hold a new token in a shape the SDK does not know), or null.
+     */
+    this.rawResponse = secretOrNull(details.rawResponse)
     if (details.cause === undefined) this.cause = null
   }
+}
+
+function secretOrNull (v) {
+  return v === undefined || v === null ? null : SecretToken.from(v)
 }
 
 function defineErrorClass (name, kind, extra) {
@@ -165,6 +180,11 @@ const UnexpectedResponseError = defineErrorClass('UnexpectedResponseError', 'une
 })
 /** The client was configured wrongly (bad option, base URL, proxy or certificate). */
 const ConfigurationError = defineErrorClass('ConfigurationError', 'configuration')
+/**
+ * The SDK itself failed (a panic in the native code was contained, or a result could not be handed
+ * over). Never the service's fault; please report it.
+ */
+const InternalError = defineErrorClass('InternalError', 'internal')
 
 const ERROR_CLASSES = {
   validation: ValidationError,
@@ -177,7 +197,8 @@ const ERROR_CLASSES = {
   network: NetworkError,
   outcome_unknown: OutcomeUnknownError,
   unexpected_response: UnexpectedResponseError,
-  configuration: ConfigurationError
+  configuration: ConfigurationError,
+  internal: InternalError
 }
 
 /**
@@ -188,6 +209,12 @@ class AbortError extends Error {
   constructor (message = 'The operation was aborted', options = undefined) {
     super(message, options)
     this.code = 'ABORT_ERR'
+    /**
+     * True when a createClient / renewToken was aborted while in flight: its request may have reached
+     * the service, so the client may exist / the old token may already be replaced. Treat it like an
+     * OutcomeUnknownError. False when nothing was sent (already-aborted signal) or for validateToken.
+     */
+    this.outcomeUnknown = options?.outcomeUnknown === true
   }
 }
 Object.defineProperty(AbortError.prototype, 'name', { value: 'AbortError', writable: true, configurable: true })
@@ -207,8 +234,34 @@ function fromNative (e) {
     bodyExcerpt: e.bodyExcerpt,
     operation: e.operation,
     connect: e.connect,
+    recoveredToken: e.recoveredToken,
+    rawResponse: e.rawResponse,
     cause
   })
+}
+
+/**
+ * A native call failed in a way the native layer could not report as data (a panic caught by napi's
+ * own guard, a result that could not be converted): an InternalError, never a raw Error.
+ */
+function internalFrom (e) {
+  if (e instanceof ConfirmaError || e instanceof AbortError) return e
+  const detail = e instanceof Error ? e.message : String(e)
+  return new InternalError(`internal error: the SDK failed internally; please report this (${detail})`, { cause: e })
+}
+
+/** Calls the native layer; anything it throws becomes an InternalError. */
+function guarded (fn) {
+  try {
+    return fn()
+  } catch (e) {
+    throw internalFrom(e)
+  }
+}
+
+/** Awaits a native promise; a rejection (not a result object) becomes an InternalError. */
+function settled (promise) {
+  return promise.then((outcome) => outcome, (e) => { throw internalFrom(e) })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,13 +304,18 @@ function signalArg (options) {
   return signal
 }
 
-function abortError (signal) {
-  return new AbortError('The operation was aborted', { cause: signal.reason })
+function abortError (signal, outcomeUnknown = false) {
+  return new AbortError(
+    outcomeUnknown
+      ? 'The operation was aborted after its request may have been sent: its outcome is unknown'
+      : 'The operation was aborted',
+    { cause: signal.reason, outcomeUnknown }
+  )
 }
 
 const OPTION_KEYS = new Set([
   'environment', 'baseUrl', 'timeoutMs', 'connectTimeoutMs', 'totalTimeoutMs', 'maxRetries',
-  'validation', 'userAgentSuffix', 'proxy', 'rootCertificatesPem'
+  'maxResponseBytes', 'validation', 'userAgentSuffix', 'proxy', 'rootCertificatesPem'
 ])
 
 function nativeOptions (options) {
@@ -277,12 +335,11 @@ function nativeOptions (options) {
     else if (typeof v === 'string') out[key] = v
     else throw bad(`${key} must be a string (received ${describe(v)})`)
   }
+  // Only the type is checked here; the value (NaN, Infinity, <= 0, over 24 hours) is checked by the core.
   const ms = (key) => {
     const v = options[key]
     if (v === undefined || v === null) return
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      throw bad(`${key} must be a positive, finite number of milliseconds`)
-    }
+    if (typeof v !== 'number') throw bad(`${key} must be a number of milliseconds (received ${describe(v)})`)
     out[key] = v
   }
   str('environment')
@@ -294,6 +351,11 @@ function nativeOptions (options) {
     const v = options.maxRetries
     if (!Number.isInteger(v) || v < 0) throw bad('maxRetries must be a non-negative integer')
     out.maxRetries = v
+  }
+  if (options.maxResponseBytes !== undefined && options.maxResponseBytes !== null) {
+    const v = options.maxResponseBytes
+    if (!Number.isInteger(v) || v < 0) throw bad('maxResponseBytes must be a non-negative integer')
+    out.maxResponseBytes = v
   }
   str('validation')
   str('userAgentSuffix')
@@ -350,19 +412,20 @@ class OnboardingClient {
   #native
 
   constructor (options) {
-    const built = native.newNativeClient(nativeOptions(options))
+    const opts = nativeOptions(options)
+    const built = guarded(() => native.newNativeClient(opts))
     if (!(built instanceof native.NativeClient)) throw fromNative(built)
     this.#native = built
   }
 
   /** The base URL requests go to (ends with `/`). */
   get baseUrl () {
-    return this.#native.baseUrl
+    return guarded(() => this.#native.baseUrl)
   }
 
   /** The User-Agent header sent with every request. */
   get userAgent () {
-    return this.#native.userAgent
+    return guarded(() => this.#native.userAgent)
   }
 
   /**
@@ -374,8 +437,8 @@ class OnboardingClient {
     const body = newClientArg(newClient)
     const signal = signalArg(options)
     const outcome = signal === undefined
-      ? await this.#native.createClient(token, body)
-      : await this.#withSignal(signal, (n, h) => n.createClient(token, body, h))
+      ? await settled(guarded(() => this.#native.createClient(token, body)))
+      : await this.#withSignal(signal, (n, h) => n.createClient(token, body, h), true)
     if (outcome.ok) return createdClient(outcome.created)
     throw failure(outcome)
   }
@@ -385,8 +448,8 @@ class OnboardingClient {
     const t = tokenArg(token, 'token')
     const signal = signalArg(options)
     const outcome = signal === undefined
-      ? await this.#native.validateToken(t)
-      : await this.#withSignal(signal, (n, h) => n.validateToken(t, h))
+      ? await settled(guarded(() => this.#native.validateToken(t)))
+      : await this.#withSignal(signal, (n, h) => n.validateToken(t, h), false)
     if (outcome.ok) return tokenStatus(outcome.status)
     throw failure(outcome)
   }
@@ -396,15 +459,25 @@ class OnboardingClient {
     const t = tokenArg(token, 'token')
     const signal = signalArg(options)
     const outcome = signal === undefined
-      ? await this.#native.renewToken(t)
-      : await this.#withSignal(signal, (n, h) => n.renewToken(t, h))
+      ? await settled(guarded(() => this.#native.renewToken(t)))
+      : await this.#withSignal(signal, (n, h) => n.renewToken(t, h), true)
     if (outcome.ok) return renewedToken(outcome.renewed)
     throw failure(outcome)
   }
 
-  #withSignal (signal, invoke) {
+  /**
+   * Runs a native call that `signal` can abort. `mutating` (create, renew): an abort while the call is
+   * in flight may come after the request was sent, so its AbortError says `outcomeUnknown: true`.
+   */
+  #withSignal (signal, invoke, mutating) {
     if (signal.aborted) return Promise.reject(abortError(signal))
-    const handle = new native.CancelHandle()
+    let handle, call
+    try {
+      handle = new native.CancelHandle()
+      call = settled(invoke(this.#native, handle))
+    } catch (e) {
+      return Promise.reject(internalFrom(e))
+    }
     return new Promise((resolve, reject) => {
       let done = false
       const onAbort = () => {
@@ -413,10 +486,10 @@ class OnboardingClient {
         // already completed: its outcome (say, a renewed token) is on its way and is delivered instead.
         if (!handle.cancel()) return
         done = true
-        reject(abortError(signal))
+        reject(abortError(signal, mutating))
       }
       signal.addEventListener('abort', onAbort, { once: true })
-      invoke(this.#native, handle).then(
+      call.then(
         (outcome) => {
           signal.removeEventListener('abort', onAbort)
           if (done) return
@@ -453,8 +526,18 @@ module.exports = {
   OutcomeUnknownError,
   UnexpectedResponseError,
   ConfigurationError,
+  InternalError,
   AbortError,
   ERROR_CLASSES,
   VERSION,
   CORE_VERSION: native.coreVersion()
 }
+
+// Not part of the public API: makes the native layer panic on purpose (`'sync'` in the export,
+// `'async'` in the spawned call), so the tests can prove a panic surfaces as an InternalError.
+Object.defineProperty(module.exports, Symbol.for('confirma-sdk.panicProbe'), {
+  value: async (mode) => {
+    const outcome = await settled(guarded(() => native.panicProbe(String(mode))))
+    throw failure(outcome)
+  }
+})

@@ -19,6 +19,7 @@ export const {
   OutcomeUnknownError,
   UnexpectedResponseError,
   ConfigurationError,
+  InternalError,
   AbortError,
   ERROR_CLASSES,
   VERSION,

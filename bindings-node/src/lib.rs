@@ -2,9 +2,14 @@
 //!
 //! This is deliberately thin and *internal*: the public API is the hand-written JavaScript layer in
 //! `bindings-node/lib/` which wraps these exports. Every call resolves to a plain result object
-//! (`{ ok, aborted, created | status | renewed, error }`) instead of rejecting, because napi errors
-//! cannot carry the structured fields the JS error classes need (TOOLCHAIN pitfall 5). All behaviour —
-//! validation, retries, error parsing, redaction — stays in the `confirma` core.
+//! (`{ ok, aborted, created | status | renewed, error }`) instead of rejecting, because a napi error
+//! carries only a message and a status, not the structured fields (status, request id, field errors,
+//! recovered token, ...) the JS error classes need. All behaviour — validation, retries, error
+//! parsing, redaction — stays in the `confirma` core.
+//!
+//! No panic crosses into JavaScript: every export runs its synchronous part under `catch_unwind`
+//! and every spawned call is polled under `catch_unwind` ([`CatchUnwind`]); a contained panic becomes
+//! the core's `internal` error (`InternalError` in JS, code `CONFIRMA_INTERNAL`).
 
 #![deny(clippy::all)]
 
@@ -20,9 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use confirma::{
-    ClientConfig, Environment, Error, OnboardingClient, SecretToken, ValidationMode,
-};
+use confirma::{ClientConfig, Environment, Error, OnboardingClient, SecretToken, ValidationMode};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -39,6 +42,7 @@ pub struct NativeOptions {
     pub connect_timeout_ms: Option<f64>,
     pub total_timeout_ms: Option<f64>,
     pub max_retries: Option<f64>,
+    pub max_response_bytes: Option<f64>,
     pub validation: Option<String>,
     pub user_agent_suffix: Option<String>,
     pub proxy: Option<String>,
@@ -70,6 +74,11 @@ pub struct NativeError {
     pub connect: Option<bool>,
     /// For outcome_unknown: the failure that made the outcome unknown (zero or one element).
     pub cause: Option<Vec<NativeError>>,
+    /// A new access token recovered from a 2xx create answer that lacked the client's identifiers
+    /// (wrapped in a `SecretToken` by the JS layer at once).
+    pub recovered_token: Option<String>,
+    /// A 2xx create/renew answer that could not be read, whole (wrapped in a `SecretToken` at once).
+    pub raw_response: Option<String>,
 }
 
 #[napi(object)]
@@ -147,37 +156,25 @@ fn native_error(e: &Error) -> NativeError {
         operation,
         connect,
         cause,
+        recovered_token: e.recovered_token().map(|t| t.expose().to_string()),
+        raw_response: e.raw_response().map(|t| t.expose().to_string()),
     }
 }
 
-fn internal_error(message: &str) -> NativeError {
-    // A panic or a lost task inside the native layer: reported as an unexpected response so callers
-    // still get a typed error; it never crosses the FFI boundary as a panic.
-    NativeError {
-        kind: "unexpected_response".into(),
-        code: "CONFIRMA_UNEXPECTED_RESPONSE".into(),
-        message: format!("internal error in the native layer: {message}"),
-        detail: message.into(),
-        status: None,
-        request_id: None,
-        retryable: false,
-        retry_after_ms: None,
-        field_errors: None,
-        source: None,
-        body_excerpt: None,
-        operation: None,
-        connect: None,
-        cause: None,
-    }
+/// The core's `internal` error for a contained panic (`InternalError` in JS).
+fn panic_error(payload: &(dyn std::any::Any + Send)) -> NativeError {
+    native_error(&Error::from_panic(payload))
 }
 
+/// Runs the synchronous part of an export; a panic is contained and handed to `on_panic` as the
+/// core's `internal` error.
+fn contain<T>(f: impl FnOnce() -> T, on_panic: impl FnOnce(NativeError) -> T) -> T {
+    panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| on_panic(panic_error(&*payload)))
+}
+
+/// A duration option in milliseconds, converted (and bounded) by the core.
 fn millis(ms: Option<f64>, name: &str) -> std::result::Result<Option<Duration>, Error> {
-    match ms {
-        None => Ok(None),
-        Some(v) => Duration::try_from_secs_f64(v / 1000.0)
-            .map(Some)
-            .map_err(|_| Error::configuration(format!("{name} must be a positive number of milliseconds"))),
-    }
+    ms.map(|v| confirma::duration_from_millis(name, v)).transpose()
 }
 
 fn build_config(o: NativeOptions) -> std::result::Result<ClientConfig, Error> {
@@ -209,6 +206,10 @@ fn build_config(o: NativeOptions) -> std::result::Result<ClientConfig, Error> {
     if let Some(n) = o.max_retries {
         // The JS layer passes a non-negative integer; clamp so the core's range check reports it.
         config = config.max_retries(if n >= u32::MAX as f64 { u32::MAX } else { n.max(0.0) as u32 });
+    }
+    if let Some(n) = o.max_response_bytes {
+        // A non-negative integer from the JS layer; `as` saturates, and the core's range check reports it.
+        config = config.max_response_bytes(n as usize);
     }
     if let Some(v) = o.validation {
         config = config.validation(v.parse::<ValidationMode>()?);
@@ -276,13 +277,13 @@ impl Default for CancelHandle {
 struct CatchUnwind<F>(Pin<Box<F>>);
 
 impl<F: Future> Future for CatchUnwind<F> {
-    type Output = std::result::Result<F::Output, ()>;
+    type Output = std::result::Result<F::Output, NativeError>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let fut = self.0.as_mut();
         match panic::catch_unwind(AssertUnwindSafe(move || fut.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Err(_) => Poll::Ready(Err(())),
+            Err(payload) => Poll::Ready(Err(panic_error(&*payload))),
         }
     }
 }
@@ -311,10 +312,7 @@ where
             return NativeOutcome::aborted();
         }
     }
-    match joined {
-        Ok(outcome) => outcome,
-        Err(()) => NativeOutcome::error(internal_error("the request task panicked")),
-    }
+    joined.unwrap_or_else(NativeOutcome::error)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,11 +420,36 @@ impl Dispatcher {
             return;
         }
         q.items.push((deferred, outcome));
-        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+        if self.wake_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // The queue is unbounded, so a call fails only while Node tears the environment down
+        // (`napi_closing`) or when it cannot allocate; try a few times before giving up.
+        let mut status = sys::Status::napi_generic_failure;
+        for _ in 0..3 {
             // SAFETY: not closed (checked under the lock the finalizer takes).
-            unsafe {
-                sys::napi_call_threadsafe_function(self.tsfn.load(Ordering::Acquire), ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking);
+            status = unsafe {
+                sys::napi_call_threadsafe_function(
+                    self.tsfn.load(Ordering::Acquire),
+                    ptr::null_mut(),
+                    sys::ThreadsafeFunctionCallMode::nonblocking,
+                )
+            };
+            if status == sys::Status::napi_ok || status == sys::Status::napi_closing {
+                break;
             }
+        }
+        if status == sys::Status::napi_ok {
+            return;
+        }
+        // No wake-up is queued after all: clear the flag, or every later completion would wait for a
+        // wake-up that never comes and its promise would never settle. The next completion retries
+        // and its wake-up settles everything queued.
+        self.wake_pending.store(false, Ordering::Release);
+        if status == sys::Status::napi_closing {
+            // The environment is going away: these promises can no longer be settled.
+            q.closed = true;
+            q.items.clear();
         }
     }
 }
@@ -439,7 +462,12 @@ fn check(status: sys::napi_status) -> Result<()> {
     }
 }
 
-unsafe extern "C" fn dispatch_batch(env: sys::napi_env, _js_cb: sys::napi_value, context: *mut c_void, _data: *mut c_void) {
+unsafe extern "C" fn dispatch_batch(
+    env: sys::napi_env,
+    _js_cb: sys::napi_value,
+    context: *mut c_void,
+    _data: *mut c_void,
+) {
     if env.is_null() || context.is_null() {
         return;
     }
@@ -452,11 +480,17 @@ unsafe extern "C" fn dispatch_batch(env: sys::napi_env, _js_cb: sys::napi_value,
         for (deferred, outcome) in batch {
             // SAFETY: JS thread of `env`, inside the handle scope Node opens for this callback.
             unsafe {
-                match NativeOutcome::to_napi_value(env, outcome) {
+                let converted = NativeOutcome::to_napi_value(env, outcome).or_else(|e| {
+                    let failed = Error::internal(format!("could not hand the result to JavaScript: {}", e.reason));
+                    NativeOutcome::to_napi_value(env, NativeOutcome::error(native_error(&failed)))
+                });
+                match converted {
                     Ok(v) => {
                         sys::napi_resolve_deferred(env, deferred.0, v);
                     }
                     Err(e) => {
+                        // Not even an error object could be built: reject with a plain Error (the
+                        // JS layer turns any non-SDK failure of a native call into an InternalError).
                         let mut msg = ptr::null_mut();
                         let text = format!("internal error in the native layer: {}", e.reason);
                         sys::napi_create_string_utf8(env, text.as_ptr().cast(), text.len() as isize, &mut msg);
@@ -512,19 +546,39 @@ where
     Ok(PromiseRaw::new(env.raw(), promise))
 }
 
+/// One asynchronous export: `make` (the synchronous part, run under `catch_unwind`) builds the call's
+/// future. A panic in either part settles the promise with the core's `internal` error.
+fn call<'env, F>(
+    env: &'env Env,
+    cancel: Option<&CancelHandle>,
+    make: impl FnOnce() -> F,
+) -> Result<PromiseRaw<'env, NativeOutcome>>
+where
+    F: Future<Output = NativeOutcome> + Send + 'static,
+{
+    let state = cancel.map(|c| c.state.clone());
+    match contain(|| Ok(make()), |e| Err(Box::new(e))) {
+        Ok(fut) => start(env, fut, state),
+        Err(e) => start(env, std::future::ready(NativeOutcome::error(*e)), None),
+    }
+}
+
 /// The native client; one per JS `OnboardingClient`.
 #[napi]
 pub struct NativeClient {
     inner: OnboardingClient,
 }
 
-/// Builds a native client, or returns the configuration error as data.
+/// Builds a native client, or returns the configuration (or internal) error as data.
 #[napi(catch_unwind)]
 pub fn new_native_client(options: NativeOptions) -> Either<NativeClient, NativeError> {
-    match build_config(options).and_then(OnboardingClient::new) {
-        Ok(inner) => Either::A(NativeClient { inner }),
-        Err(e) => Either::B(native_error(&e)),
-    }
+    contain(
+        || match build_config(options).and_then(OnboardingClient::new) {
+            Ok(inner) => Either::A(NativeClient { inner }),
+            Err(e) => Either::B(native_error(&e)),
+        },
+        Either::B,
+    )
 }
 
 /// The core's version.
@@ -533,20 +587,58 @@ pub fn core_version() -> String {
     confirma::VERSION.to_string()
 }
 
-fn receiver(cancel: Option<&CancelHandle>) -> Option<Arc<CallState>> {
-    cancel.map(|c| c.state.clone())
+/// Panics on purpose inside the binding's containment, so the tests can prove that a panic becomes an
+/// `InternalError` (JS) instead of crashing or hanging: `mode` is `sync` (a panic in the export
+/// itself) or `async` (a panic in the spawned call). Not part of the public API.
+#[napi(catch_unwind)]
+#[allow(clippy::panic)]
+pub fn panic_probe<'env>(env: &'env Env, mode: String) -> Result<PromiseRaw<'env, NativeOutcome>> {
+    call(env, None, move || {
+        if mode == "sync" {
+            panic!("panic probe: sync");
+        }
+        async move {
+            if mode == "async" {
+                panic!("panic probe: async");
+            }
+            NativeOutcome::error(native_error(&Error::configuration(format!("unknown probe mode `{mode}`"))))
+        }
+    })
+}
+
+fn created(c: confirma::CreatedClient) -> NativeOutcome {
+    NativeOutcome {
+        created: Some(NativeCreatedClient {
+            client_id: c.client_id,
+            customer_code: c.customer_code,
+            payment_reference_prefix: c.payment_reference_prefix,
+            access_token: c.access_token.expose().to_string(),
+            token_expires_at_ms: c.token_expires_at.map(|t| t.timestamp_millis() as f64),
+        }),
+        ..NativeOutcome::empty(true)
+    }
+}
+
+fn renewed(r: confirma::RenewedToken) -> NativeOutcome {
+    NativeOutcome {
+        renewed: Some(NativeRenewedToken {
+            access_token: r.access_token.expose().to_string(),
+            expires_at_ms: r.expires_at.map(|t| t.timestamp_millis() as f64),
+        }),
+        ..NativeOutcome::empty(true)
+    }
 }
 
 #[napi]
 impl NativeClient {
     /// The User-Agent header this client sends.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn user_agent(&self) -> String {
         self.inner.user_agent().to_string()
     }
 
     /// The resolved base URL.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn base_url(&self) -> String {
         self.inner.base_url().to_string()
     }
@@ -560,31 +652,22 @@ impl NativeClient {
         new_client_json: String,
         cancel: Option<&CancelHandle>,
     ) -> Result<PromiseRaw<'env, NativeOutcome>> {
-        let client = self.inner.clone();
-        let rx = receiver(cancel);
-        start(env, 
+        call(env, cancel, || {
+            let client = self.inner.clone();
             async move {
                 let token = SecretToken::new(token);
                 let value: serde_json::Value = match serde_json::from_str(&new_client_json) {
                     Ok(v) => v,
-                    Err(e) => return NativeOutcome::error(native_error(&Error::invalid_input("newClient", e.to_string()))),
+                    Err(e) => {
+                        return NativeOutcome::error(native_error(&Error::invalid_input("newClient", e.to_string())))
+                    }
                 };
                 match client.create_client_from_value(&token, &value).await {
-                    Ok(c) => NativeOutcome {
-                        created: Some(NativeCreatedClient {
-                            client_id: c.client_id,
-                            customer_code: c.customer_code,
-                            payment_reference_prefix: c.payment_reference_prefix,
-                            access_token: c.access_token.expose().to_string(),
-                            token_expires_at_ms: c.token_expires_at.map(|t| t.timestamp_millis() as f64),
-                        }),
-                        ..NativeOutcome::empty(true)
-                    },
+                    Ok(c) => created(c),
                     Err(e) => NativeOutcome::error(native_error(&e)),
                 }
-            },
-            rx,
-        )
+            }
+        })
     }
 
     /// `GET /api/v1/partner/validate`.
@@ -595,20 +678,22 @@ impl NativeClient {
         token: String,
         cancel: Option<&CancelHandle>,
     ) -> Result<PromiseRaw<'env, NativeOutcome>> {
-        let client = self.inner.clone();
-        let rx = receiver(cancel);
-        start(env, 
+        call(env, cancel, || {
+            let client = self.inner.clone();
             async move {
                 match client.validate_token(&SecretToken::new(token)).await {
                     Ok(s) => NativeOutcome {
-                        status: Some(NativeTokenStatus { is_valid: s.is_valid, expired: s.expired, message: s.message }),
+                        status: Some(NativeTokenStatus {
+                            is_valid: s.is_valid,
+                            expired: s.expired,
+                            message: s.message,
+                        }),
                         ..NativeOutcome::empty(true)
                     },
                     Err(e) => NativeOutcome::error(native_error(&e)),
                 }
-            },
-            rx,
-        )
+            }
+        })
     }
 
     /// `GET /api/v1/partner/renew`.
@@ -619,22 +704,14 @@ impl NativeClient {
         token: String,
         cancel: Option<&CancelHandle>,
     ) -> Result<PromiseRaw<'env, NativeOutcome>> {
-        let client = self.inner.clone();
-        let rx = receiver(cancel);
-        start(env, 
+        call(env, cancel, || {
+            let client = self.inner.clone();
             async move {
                 match client.renew_token(&SecretToken::new(token)).await {
-                    Ok(r) => NativeOutcome {
-                        renewed: Some(NativeRenewedToken {
-                            access_token: r.access_token.expose().to_string(),
-                            expires_at_ms: r.expires_at.map(|t| t.timestamp_millis() as f64),
-                        }),
-                        ..NativeOutcome::empty(true)
-                    },
+                    Ok(r) => renewed(r),
                     Err(e) => NativeOutcome::error(native_error(&e)),
                 }
-            },
-            rx,
-        )
+            }
+        })
     }
 }

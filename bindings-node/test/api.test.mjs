@@ -37,7 +37,7 @@ describe('error classes', () => {
       ValidationError: 'validation', AuthenticationError: 'authentication', PermissionDeniedError: 'permission_denied',
       ConflictError: 'conflict', RateLimitError: 'rate_limited', ServiceUnavailableError: 'service_unavailable',
       TimeoutError: 'timeout', NetworkError: 'network', OutcomeUnknownError: 'outcome_unknown',
-      UnexpectedResponseError: 'unexpected_response', ConfigurationError: 'configuration'
+      UnexpectedResponseError: 'unexpected_response', ConfigurationError: 'configuration', InternalError: 'internal'
     }
     for (const [name, kind] of Object.entries(expected)) {
       const Cls = sdk[name]
@@ -52,7 +52,10 @@ describe('error classes', () => {
       assert.equal(e.requestId, null)
       assert.equal(e.retryable, false)
       assert.ok(!(e instanceof AbortError))
+      assert.equal(e.recoveredToken, null)
+      assert.equal(e.rawResponse, null)
     }
+    assert.deepEqual(Object.keys(sdk.ERROR_CLASSES).sort(), Object.values(expected).sort())
   })
 
   it('client-side validation: ValidationError with field paths, nothing sent', async () => {

@@ -127,10 +127,14 @@ impl OnboardingClient {
         let redirect = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= 5 {
                 attempt.error("too many redirects")
-            } else if attempt.url().origin() == origin {
+            } else if attempt.url().origin() != origin {
+                // Never carry the X-Api-Key header to another origin: stop and report the redirect.
+                attempt.stop()
+            } else if matches!(attempt.status().as_u16(), 307 | 308) {
                 attempt.follow()
             } else {
-                // Never carry the X-Api-Key header to another origin: stop and report the redirect.
+                // 301/302/303 would turn the create's POST into a GET, whose answer says nothing about the
+                // create: stop, so the redirect itself is reported.
                 attempt.stop()
             }
         });
@@ -556,6 +560,8 @@ fn finalize(op: Operation, err: Error) -> Error {
         return err;
     }
     let message = match op {
+        Operation::CreateClient if err.recovered_token().is_some() => "CFIS created the client and issued its access token, but its answer lacked the client's identifiers. The token is in this error's recovered token: store it now (it is the client's only token). Do not create the client again (it exists: 409 Conflict); ask Confirma Finance support for the identifiers with the request id",
+        Operation::RenewToken if err.raw_response().is_some() => "CFIS answered the renewal but the new token could not be read from the answer. The whole answer is kept, as a secret, in this error's raw response: the new token is probably in it. Validate the old token: if it is no longer valid, recover the new token from the raw response; do not renew blindly again",
         Operation::CreateClient => "the request may have reached CFIS and the client may have been created. Do not create it again blindly: retrying gives 409 Conflict if it exists; then take the existing-client path (validate or renew its token), or contact Confirma Finance support with the request id",
         Operation::RenewToken => "the request may have reached CFIS and the token may have been rotated. Validate the old token: if it is still valid, renewing again is safe; if not, the new token was lost and the client's token must be re-issued (contact Confirma Finance support with the request id)",
         Operation::ValidateToken => "the outcome is unknown",

@@ -18,8 +18,14 @@ const CANARY: &str = "cfis_at_Ed9eCanaryTokenNeverSent0123456789abcdEF";
 /// Serves `response` (raw HTTP/1.1 bytes) to every connection, after reading the request; `None` never
 /// answers. Returns the base URL.
 async fn serve(response: Option<Vec<u8>>) -> String {
+    serve_with(|_| response).await
+}
+
+/// Like [`serve`], with a response built from the server's own address.
+async fn serve_with(make: impl FnOnce(std::net::SocketAddr) -> Option<Vec<u8>>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let response = make(addr);
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
             let response = response.clone();
@@ -132,7 +138,7 @@ async fn partial_create_hands_the_token_over() {
     assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e}");
     assert_eq!(e.status(), Some(201));
     assert_eq!(e.recovered_token().map(SecretToken::expose), Some(CANARY));
-    assert!(e.message().contains("client may have been created"), "{e}");
+    assert!(e.message().contains("recovered token: store it"), "{e}");
     let cause = e.cause().unwrap();
     assert!(cause.message().contains("clientId and customerCode"), "{cause}");
     assert_eq!(cause.body_excerpt(), Some(""), "no success body in an excerpt");
@@ -149,6 +155,7 @@ async fn renew_answer_in_an_unknown_shape_is_kept_as_a_secret() {
     let raw = e.raw_response().expect("raw answer kept");
     assert!(raw.expose().contains(CANARY));
     assert!(shown(&e).contains("keys result"), "the shape is described: {}", shown(&e));
+    assert!(e.message().contains("raw response"), "{e}");
     assert_no_token(&e);
 }
 
@@ -246,4 +253,23 @@ async fn cancelling_a_sent_renew_is_never_silent() {
     assert_eq!(warnings.len(), 1, "{text}");
     assert!(warnings[0].contains("WARN") && warnings[0].contains("renew_token"), "{}", warnings[0]);
     assert!(!text.contains(CANARY), "token in logs");
+}
+
+#[tokio::test]
+async fn a_redirect_that_would_turn_the_create_into_a_get_is_not_followed() {
+    for (status, followed) in [("302 Found", false), ("303 See Other", false), ("307 Temporary Redirect", true)] {
+        let base = serve_with(|addr| {
+            let head = format!("HTTP/1.1 {status}\r\nlocation: http://{addr}/elsewhere\r\ncontent-length: 0\r\n\r\n");
+            Some(head.into_bytes())
+        })
+        .await;
+        let e = client(&base).create_client(&SecretToken::new("ppt-1"), &new_client()).await.unwrap_err();
+        if followed {
+            // Followed to the same origin (and redirected again until the limit): never a 307 answer.
+            assert_ne!(e.status(), Some(307), "{e}");
+        } else {
+            assert_eq!(e.kind(), ErrorKind::UnexpectedResponse, "{e}");
+            assert_eq!(e.status().map(|s| s.to_string()), status.split(' ').next().map(str::to_string), "{e}");
+        }
+    }
 }

@@ -223,7 +223,13 @@ impl Runner {
             (Err(err), None) => Err(format!("expected success, got {:?} error: {err}", err.kind())),
             (Err(err), Some(want)) => {
                 let shown = format!("{err} {err:?}");
-                for s in self.secrets() {
+                let mut secrets = self.secrets();
+                secrets.extend(err.recovered_token().map(|t| t.expose().to_string()));
+                // Every string inside a kept raw answer may be a new token (renew: `{"result": {"newKey": ...}}`).
+                if let Some(raw) = err.raw_response() {
+                    secrets.extend(json_strings(raw.expose()).into_iter().filter(|s| s.len() >= 8));
+                }
+                for s in secrets {
                     if shown.contains(&s) {
                         return Err("a token appears in the error's Display/Debug output".into());
                     }
@@ -248,7 +254,7 @@ impl Runner {
                     }
                 }
                 if let Some(status) = want.get("status") {
-                    let got = err.status().map(|s| Value::from(s)).unwrap_or(Value::Null);
+                    let got = err.status().map(Value::from).unwrap_or(Value::Null);
                     if &got != status {
                         return Err(format!("status {got}, expected {status} ({err})"));
                     }
@@ -269,8 +275,39 @@ impl Runner {
                         return Err(format!("cause kind {got:?}, expected {ck} ({err})"));
                     }
                 }
+                if let Some(r) = want.get("recoveredToken").and_then(Value::as_bool) {
+                    if err.recovered_token().is_some() != r {
+                        return Err(format!("recovered token present = {}, expected {r} ({err})", !r));
+                    }
+                }
+                if let Some(r) = want.get("rawResponse").and_then(Value::as_bool) {
+                    if err.raw_response().is_some() != r {
+                        return Err(format!("raw response present = {}, expected {r} ({err})", !r));
+                    }
+                }
+                // A failed call that still handed over a token (a partial-success create): save that token.
+                if let (Some(name), Some(token)) = (save, err.recovered_token()) {
+                    self.saved.insert(format!("{name}.accessToken"), token.expose().to_string());
+                }
                 Ok(())
             }
         }
     }
+}
+
+/// Every string value in a JSON text (none when it is not JSON).
+fn json_strings(text: &str) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        walk(&v, &mut out);
+    }
+    out
 }

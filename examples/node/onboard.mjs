@@ -50,19 +50,22 @@ const form = {
   ]
 }
 
-const client = new OnboardingClient({ baseUrl, userAgentSuffix: 'onboard-example/1.0' })
+// A deadline for every call (retries included) through `totalTimeoutMs`: it ends in a typed error. An
+// AbortSignal also works, but aborting a create or renew after it was sent leaves its outcome unknown.
+const client = new OnboardingClient({ baseUrl, userAgentSuffix: 'onboard-example/1.0', totalTimeoutMs: 30_000 })
 
-// 1. Create the client. Each call can be given a deadline or a cancel button through an AbortSignal.
+// 1. Create the client.
 let created
 try {
-  created = await client.createClient(provisioningToken, form, { signal: AbortSignal.timeout(30_000) })
+  created = await client.createClient(provisioningToken, form)
 } catch (err) {
   if (err instanceof ValidationError) {
     console.error(`fix the form (${err.source}-side):`, err.fieldErrors)
   } else if (err instanceof ConflictError) {
     console.error('the client already exists: use its stored token (validate / renew) instead')
-  } else if (err instanceof OutcomeUnknownError) {
-    console.error(`the create may or may not have happened (${err.cause?.code}); check before trying again`)
+  } else if (err instanceof OutcomeUnknownError && err.recoveredToken) {
+    // The service created the client but its answer lacked the ids: this is the client's only token.
+    console.error('created, but the answer was incomplete: store err.recoveredToken.reveal() for', businessCode)
   } else {
     console.error(`${err.code ?? err.name}: ${err.message}`)
   }

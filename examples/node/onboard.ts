@@ -32,7 +32,9 @@ function randomBusinessId (): string {
 
 async function onboard (client: OnboardingClient, provisioningToken: SecretToken, form: NewClient, store: TokenStore): Promise<CreatedClient | undefined> {
   try {
-    const created = await client.createClient(provisioningToken, form, { signal: AbortSignal.timeout(30_000) })
+    // No AbortSignal here: aborting a create after it was sent leaves its outcome unknown; the client's
+    // `totalTimeoutMs` bounds the call with a typed error instead.
+    const created = await client.createClient(provisioningToken, form)
     await store.save(created.clientId, created.accessToken, created.tokenExpiresAt)
     return created
   } catch (err) {
@@ -40,6 +42,10 @@ async function onboard (client: OnboardingClient, provisioningToken: SecretToken
       for (const [field, problems] of Object.entries(err.fieldErrors)) console.error(`${field}: ${problems.join('; ')}`)
     } else if (err instanceof ConflictError) {
       console.error('already onboarded: use the existing-client path')
+    } else if (err instanceof OutcomeUnknownError && err.recoveredToken !== null) {
+      // Created, but the answer lacked the client's ids: the recovered token is its only token — keep it.
+      await store.save(`unidentified:${form.client.businessCode}`, err.recoveredToken, null)
+      console.error('created, but the answer lacked the client ids: its token is stored; ask support for the ids')
     } else if (err instanceof OutcomeUnknownError) {
       console.error(`outcome unknown after ${err.cause.code}; check before repeating`)
     } else if (err instanceof RateLimitError) {
@@ -60,7 +66,7 @@ async function main (): Promise<number> {
     console.error('usage: onboard <baseUrl> <provisioningToken> <partnerCode>')
     return 2
   }
-  const options: OnboardingClientOptions = { baseUrl, maxRetries: 2, timeoutMs: 10_000, validation: 'strict' }
+  const options: OnboardingClientOptions = { baseUrl, maxRetries: 2, timeoutMs: 10_000, totalTimeoutMs: 30_000, validation: 'strict' }
   const client = new OnboardingClient(options)
   const businessCode = randomBusinessId()
   const form: NewClient = {

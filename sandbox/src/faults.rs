@@ -1,13 +1,14 @@
 //! Fault injection: parsing fault definitions and building the responses of the faults that answer
 //! without performing the operation.
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde_json::Value;
 
-use crate::handlers::{normalize_path, problem_response};
-use crate::server::SBody;
+use crate::http::{normalize_path, problem_response, raw, SBody, PATH_CLIENT, PATH_RENEW};
 
 /// One pending fault.
 #[derive(Debug, Clone)]
@@ -28,6 +29,10 @@ pub(crate) enum FaultKind {
     Reset,
     Truncate,
     CommitThenDrop,
+    /// Perform the operation, but answer a success in an unexpected shape that still carries the new token:
+    /// create → 201 `{"accessToken": NEW}` (no `clientId`/`customerCode`), renew → 200
+    /// `{"result": {"newKey": NEW}}`. Only for the create and renew paths.
+    PartialSuccess,
 }
 
 /// A response a fault answers with, instead of performing the operation.
@@ -62,6 +67,38 @@ impl Fault {
     }
 }
 
+/// The pending faults, in the order they were queued.
+#[derive(Debug, Default)]
+pub(crate) struct FaultQueue(VecDeque<Fault>);
+
+impl FaultQueue {
+    /// Takes the first pending fault that applies to a (normalized) path.
+    pub fn take(&mut self, endpoint_path: &str) -> Option<FaultKind> {
+        let idx = self.0.iter().position(|f| f.matches(endpoint_path))?;
+        let fault = self.0.get_mut(idx)?;
+        fault.times = fault.times.saturating_sub(1);
+        if fault.times == 0 {
+            self.0.remove(idx).map(|f| f.kind)
+        } else {
+            Some(fault.kind.clone())
+        }
+    }
+
+    pub fn add(&mut self, faults: Vec<Fault>) -> u64 {
+        self.0.extend(faults);
+        self.pending()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// Pending fault definitions (a fault with `times` left counts once).
+    pub fn pending(&self) -> u64 {
+        self.0.len() as u64
+    }
+}
+
 /// Parses one fault object or an array of them. The error names the problem, for a 400 answer.
 pub(crate) fn parse_faults(value: &Value) -> Result<Vec<Fault>, (String, String)> {
     match value {
@@ -79,7 +116,9 @@ fn parse_fault(value: &Value, at: &str) -> Result<Fault, (String, String)> {
     let err = |field: &str, msg: &str| {
         (if field.is_empty() { at.to_string() } else { format!("{at}.{field}") }, msg.to_string())
     };
-    let Value::Object(obj) = value else { return Err(err("", "must be a fault object")) };
+    let Value::Object(obj) = value else {
+        return Err(err("", "must be a fault object"));
+    };
     if let Some(k) = obj.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
         return Err(err(k, &format!("is not a known fault field (known: {})", KNOWN_KEYS.join(", "))));
     }
@@ -177,12 +216,16 @@ fn parse_fault(value: &Value, at: &str) -> Result<Fault, (String, String)> {
         "reset" => FaultKind::Reset,
         "truncate" => FaultKind::Truncate,
         "committhendrop" => FaultKind::CommitThenDrop,
-        _ => {
-            return Err(err(
-                "kind",
-                "must be one of status, delay, reset, truncate, garbage, html, commit_then_drop, redirect",
-            ))
+        "partialsuccess" => {
+            if !matches!(path.as_deref(), Some(PATH_CLIENT | PATH_RENEW)) {
+                return Err(err("path", &format!("must be {PATH_CLIENT} or {PATH_RENEW} for kind partial_success")));
+            }
+            FaultKind::PartialSuccess
         }
+        _ => return Err(err(
+            "kind",
+            "must be one of status, delay, reset, truncate, garbage, html, commit_then_drop, redirect, partial_success",
+        )),
     };
     Ok(Fault { path, times, kind })
 }
@@ -233,14 +276,6 @@ pub(crate) fn canned_response(c: &Canned, request_id: &str) -> Response<SBody> {
     resp
 }
 
-fn raw(status: StatusCode, content_type: &str, body: Bytes) -> Response<SBody> {
-    let mut r = Response::new(SBody::full(body));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("text/plain")));
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +293,10 @@ mod tests {
         .unwrap();
         assert_eq!(f[0].path.as_deref(), Some("/api/v1/partner/validate"));
         assert!(matches!(f[1].kind, FaultKind::CommitThenDrop));
+        for path in ["/api/v1/partner/client", "/API/v1/partner/renew/"] {
+            let f = parse_faults(&json!({"kind": "partial_success", "path": path})).unwrap();
+            assert!(matches!(f[0].kind, FaultKind::PartialSuccess));
+        }
         for bad in [
             json!({"kind": "status"}),
             json!({"kind": "nope"}),
@@ -267,6 +306,8 @@ mod tests {
             json!({"kind": "reset", "times": 0}),
             json!({"kind": "reset", "path": "/_sandbox/state"}),
             json!({"kind": "reset", "colour": "red"}),
+            json!({"kind": "partial_success"}),
+            json!({"kind": "partial_success", "path": "/api/v1/partner/validate"}),
             json!({"kind": "status", "status": 99}),
             json!([]),
             json!(5),

@@ -1,7 +1,7 @@
 //! Request routing, the three CFIS endpoints, the admin API and RFC 9457 problem responses.
 
-use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::panic::AssertUnwindSafe;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,35 +9,31 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::TimeDelta;
+use futures_util::FutureExt;
 use http_body::Body;
 use http_body_util::BodyExt;
-use hyper::header::{
-    HeaderMap, HeaderName, HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE,
-};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH};
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
 use crate::faults::{canned_response, parse_faults, FaultKind};
-use crate::server::{BoxError, CloseConnection, SBody};
-use crate::state::{rfc3339, Renewal, Shared, TokenState};
-use crate::{RenewShape, ValidationMode, MAX_DURATION_SECS};
+use crate::http::{
+    forbidden, json_response, method_not_allowed, no_content, normalize_path, problem_response, static_json,
+    unauthorized, validation_problem, BoxError, CloseConnection, SBody, PATH_CLIENT, PATH_RENEW, PATH_VALIDATE,
+};
+use crate::shared::Shared;
+use crate::state::{rfc3339, RenewShape, Renewal, TokenState, MAX_DURATION_SECS};
+use confirma::ValidationMode;
 
 /// Largest accepted request body.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_API_KEY: &str = "x-api-key";
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
-const PROBLEM_JSON: HeaderValue = HeaderValue::from_static("application/problem+json");
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
-const VALIDATION_TITLE: &str = "One or more validation errors occurred.";
 const BODY_VALID: &[u8] = br#"{"isValid":true,"message":"Token is valid"}"#;
 const BODY_EXPIRED: &[u8] = br#"{"isValid":false,"message":"Token has expired"}"#;
-
-pub(crate) const PATH_CLIENT: &str = "/api/v1/partner/client";
-pub(crate) const PATH_VALIDATE: &str = "/api/v1/partner/validate";
-pub(crate) const PATH_RENEW: &str = "/api/v1/partner/renew";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
@@ -70,16 +66,6 @@ impl Endpoint {
     }
 }
 
-/// Lower case, without a trailing slash (routing is case-insensitive, as on ASP.NET).
-pub(crate) fn normalize_path(path: &str) -> Cow<'_, str> {
-    let trimmed = if path.len() > 1 { path.strip_suffix('/').unwrap_or(path) } else { path };
-    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(trimmed.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(trimmed)
-    }
-}
-
 pub(crate) fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
@@ -95,10 +81,11 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
         }
     }
     let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-    HeaderValue::from_str(&id).expect("hex")
+    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("0"))
 }
 
-/// Entry point for every request.
+/// Entry point for every request. A panic anywhere in handling it is contained here and answered with a
+/// 500 problem, so it never takes the connection (or the server) down with it.
 pub(crate) async fn handle<B>(
     shared: Arc<Shared>,
     peer: SocketAddr,
@@ -111,19 +98,24 @@ where
 {
     let rid = request_id(req.headers());
     let rid_str = rid.to_str().unwrap_or_default().to_string();
-    let path = req.uri().path();
-    let starts = |prefix: &str| path.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
-    let result = if starts("/api/") {
-        api(shared, req, &reset, &rid_str).await
-    } else if starts("/_sandbox") {
-        Ok(admin(&shared, peer, req, &rid_str).await)
-    } else {
-        let (parts, body) = req.into_parts();
-        match read_body(&parts, body).await? {
-            ReadBody::TooLarge { drained } => Ok(too_large(&rid_str, drained)),
-            ReadBody::Bytes(_) => {
-                Ok(problem_response(StatusCode::NOT_FOUND, "Not Found", "No such endpoint.", &rid_str, None))
-            }
+    // Unwind safety: the only state shared across requests sits behind mutexes whose poisoning is ignored
+    // on purpose (every critical section leaves the state consistent), so a panic cannot leave it half-done.
+    let result = match AssertUnwindSafe(route(shared, peer, req, &reset, &rid_str)).catch_unwind().await {
+        Ok(result) => result,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            tracing::error!(request_id = %rid_str, panic = what, "a request handler panicked; answering 500");
+            Ok(problem_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                "The sandbox failed internally (a panic was contained). Please report this.",
+                &rid_str,
+                None,
+            ))
         }
     };
     match result {
@@ -137,6 +129,42 @@ where
         }
     }
 }
+
+async fn route<B>(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: Request<B>,
+    reset: &AtomicBool,
+    rid: &str,
+) -> Result<Response<SBody>, CloseConnection>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let path = req.uri().path();
+    #[cfg(test)]
+    if path == TEST_PANIC_PATH {
+        panic!("a deliberate panic (unit-test builds only)");
+    }
+    let starts = |prefix: &str| path.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+    if starts("/api/") {
+        api(shared, req, reset, rid).await
+    } else if starts("/_sandbox") {
+        Ok(admin(&shared, peer, req, rid).await)
+    } else {
+        let (parts, body) = req.into_parts();
+        match read_body(&parts, body).await? {
+            ReadBody::TooLarge { drained } => Ok(too_large(rid, drained)),
+            ReadBody::Bytes(_) => {
+                Ok(problem_response(StatusCode::NOT_FOUND, "Not Found", "No such endpoint.", rid, None))
+            }
+        }
+    }
+}
+
+/// In unit-test builds only, a request for this path panics inside the handler.
+#[cfg(test)]
+pub(crate) const TEST_PANIC_PATH: &str = "/_test/panic";
 
 enum ReadBody {
     Bytes(Bytes),
@@ -167,7 +195,9 @@ where
     let mut buf: Vec<u8> = Vec::new();
     let mut total: u64 = 0;
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(|_| CloseConnection)?.into_data() else { continue };
+        let Ok(data) = frame.map_err(|_| CloseConnection)?.into_data() else {
+            continue;
+        };
         total += data.len() as u64;
         if total > DRAIN_LIMIT {
             return Ok(ReadBody::TooLarge { drained: false });
@@ -215,13 +245,13 @@ where
             Some(e) => e.path(),
             None => &norm,
         };
-        let fault = shared.lock().begin_api_request(counted, &norm);
+        let fault = shared.begin_api_request(counted, &norm);
         (endpoint, fault)
     };
     match fault {
         None => {
             let body = read_body(&parts, body).await?;
-            Ok(perform(&shared, endpoint, &parts, body, rid))
+            Ok(perform(&shared, endpoint, &parts, body, rid, Answer::Contract))
         }
         Some(FaultKind::Reset) => {
             reset.store(true, Ordering::Relaxed);
@@ -238,13 +268,18 @@ where
             // A spawned task finishes the operation even when the client gives up meanwhile.
             let task = tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
-                perform(&shared, endpoint, &parts, body, &rid)
+                perform(&shared, endpoint, &parts, body, &rid, Answer::Contract)
             });
-            task.await.map_err(|_| CloseConnection)
+            match task.await {
+                Ok(resp) => Ok(resp),
+                // A panic in the task is contained (as a 500) by `handle`, like one in this future.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => Err(CloseConnection),
+            }
         }
         Some(FaultKind::Truncate) => {
             let body = read_body(&parts, body).await?;
-            let resp = perform(&shared, endpoint, &parts, body, rid);
+            let resp = perform(&shared, endpoint, &parts, body, rid, Answer::Contract);
             let (mut head, body) = resp.into_parts();
             let body = body.truncate();
             if let SBody::Truncated { full_len, .. } = &body {
@@ -254,13 +289,33 @@ where
         }
         Some(FaultKind::CommitThenDrop) => {
             let body = read_body(&parts, body).await?;
-            let _ = perform(&shared, endpoint, &parts, body, rid);
+            let _ = perform(&shared, endpoint, &parts, body, rid, Answer::Contract);
             Err(CloseConnection)
+        }
+        Some(FaultKind::PartialSuccess) => {
+            let body = read_body(&parts, body).await?;
+            Ok(perform(&shared, endpoint, &parts, body, rid, Answer::PartialSuccess))
         }
     }
 }
 
-fn perform(shared: &Shared, endpoint: Option<Endpoint>, parts: &Parts, body: ReadBody, rid: &str) -> Response<SBody> {
+/// How a successful create or renew answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// The contract's shape.
+    Contract,
+    /// The `partial_success` fault: an unexpected shape that still carries the new token.
+    PartialSuccess,
+}
+
+fn perform(
+    shared: &Shared,
+    endpoint: Option<Endpoint>,
+    parts: &Parts,
+    body: ReadBody,
+    rid: &str,
+    answer: Answer,
+) -> Response<SBody> {
     let Some(endpoint) = endpoint else {
         return problem_response(StatusCode::NOT_FOUND, "Not Found", "No such endpoint.", rid, None);
     };
@@ -280,15 +335,15 @@ fn perform(shared: &Shared, endpoint: Option<Endpoint>, parts: &Parts, body: Rea
         },
     };
     let mut resp = match endpoint {
-        Endpoint::CreateClient => create_client(shared, key, &body, rid),
+        Endpoint::CreateClient => create_client(shared, key, &body, rid, answer),
         Endpoint::Validate => validate(shared, key, rid),
-        Endpoint::Renew => renew(shared, key, rid),
+        Endpoint::Renew => renew(shared, key, rid, answer),
     };
     resp.headers_mut().insert(CACHE_CONTROL, NO_STORE);
     resp
 }
 
-fn create_client(shared: &Shared, key: &str, body: &[u8], rid: &str) -> Response<SBody> {
+fn create_client(shared: &Shared, key: &str, body: &[u8], rid: &str, answer: Answer) -> Response<SBody> {
     let mode = {
         let mut st = shared.lock();
         if key != shared.provisioning_token {
@@ -329,6 +384,9 @@ fn create_client(shared: &Shared, key: &str, body: &[u8], rid: &str) -> Response
             None,
         );
     };
+    if answer == Answer::PartialSuccess {
+        return json_response(StatusCode::CREATED, &json!({"accessToken": c.access_token}));
+    }
     let mut out = json!({
         "clientId": c.client_id,
         "customerCode": c.customer_code,
@@ -357,7 +415,7 @@ fn validate(shared: &Shared, key: &str, rid: &str) -> Response<SBody> {
     }
 }
 
-fn renew(shared: &Shared, key: &str, rid: &str) -> Response<SBody> {
+fn renew(shared: &Shared, key: &str, rid: &str, answer: Answer) -> Response<SBody> {
     if key == shared.provisioning_token {
         return forbidden("The provisioning token cannot be renewed; use a client access token.", rid);
     }
@@ -370,6 +428,7 @@ fn renew(shared: &Shared, key: &str, rid: &str) -> Response<SBody> {
         Renewal::Replaced => unauthorized("Invalid token: it was already renewed and can no longer be renewed.", rid),
         Renewal::Renewed { token, expires_at } => {
             let body = match shape {
+                _ if answer == Answer::PartialSuccess => json!({"result": {"newKey": token}}),
                 RenewShape::AccessToken => {
                     let mut b = json!({"accessToken": token, "message": "Token renewed"});
                     if let Some(exp) = expires_at {
@@ -423,14 +482,14 @@ where
             };
             match parse_faults(&value) {
                 Ok(faults) => {
-                    let pending = shared.lock().add_faults(faults);
+                    let pending = shared.faults().add(faults);
                     json_response(StatusCode::CREATED, &json!({"pending": pending}))
                 }
                 Err((field, msg)) => validation_problem(json!({ field: [msg] }), rid),
             }
         }
         ("/_sandbox/faults", _) => {
-            shared.lock().clear_faults();
+            shared.faults().clear();
             no_content()
         }
         ("/_sandbox/clock", "POST") => {
@@ -455,7 +514,7 @@ where
         }
         ("/_sandbox/clock", _) => json_response(StatusCode::OK, &json!({"now": rfc3339(shared.lock().now())})),
         ("/_sandbox/state", _) => {
-            let state = shared.lock().state_json();
+            let state = shared.state_json();
             json_response(StatusCode::OK, &state)
         }
         ("/_sandbox/reset", _) => {
@@ -571,67 +630,6 @@ fn update_config(shared: &Shared, value: &Value) -> Result<Value, Map<String, Va
     Ok(config_json(shared))
 }
 
-// ------------------------------------------------------------------------------------------------------
-// Responses
-// ------------------------------------------------------------------------------------------------------
-
-fn problem_type(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-        401 => "https://tools.ietf.org/html/rfc9110#section-15.5.2",
-        403 => "https://tools.ietf.org/html/rfc9110#section-15.5.4",
-        404 => "https://tools.ietf.org/html/rfc9110#section-15.5.5",
-        405 => "https://tools.ietf.org/html/rfc9110#section-15.5.6",
-        408 => "https://tools.ietf.org/html/rfc9110#section-15.5.9",
-        409 => "https://tools.ietf.org/html/rfc9110#section-15.5.10",
-        413 => "https://tools.ietf.org/html/rfc9110#section-15.5.14",
-        415 => "https://tools.ietf.org/html/rfc9110#section-15.5.16",
-        422 => "https://tools.ietf.org/html/rfc9110#section-15.5.21",
-        429 => "https://tools.ietf.org/html/rfc6585#section-4",
-        500 => "https://tools.ietf.org/html/rfc9110#section-15.6.1",
-        502 => "https://tools.ietf.org/html/rfc9110#section-15.6.3",
-        503 => "https://tools.ietf.org/html/rfc9110#section-15.6.4",
-        504 => "https://tools.ietf.org/html/rfc9110#section-15.6.5",
-        _ => "about:blank",
-    }
-}
-
-/// An RFC 9457 problem details response in the ASP.NET shape.
-pub(crate) fn problem_response(
-    status: StatusCode,
-    title: &str,
-    detail: &str,
-    rid: &str,
-    errors: Option<Value>,
-) -> Response<SBody> {
-    let mut body = json!({
-        "type": problem_type(status),
-        "title": title,
-        "status": status.as_u16(),
-        "detail": detail,
-        "traceId": rid,
-    });
-    if let Some(e) = errors {
-        body["errors"] = e;
-    }
-    let mut r = Response::new(SBody::full(serde_json::to_vec(&body).expect("json")));
-    *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, PROBLEM_JSON);
-    r
-}
-
-fn validation_problem(errors: Value, rid: &str) -> Response<SBody> {
-    problem_response(StatusCode::BAD_REQUEST, VALIDATION_TITLE, "See the errors for details.", rid, Some(errors))
-}
-
-fn unauthorized(detail: &str, rid: &str) -> Response<SBody> {
-    problem_response(StatusCode::UNAUTHORIZED, "Unauthorized", detail, rid, None)
-}
-
-fn forbidden(detail: &str, rid: &str) -> Response<SBody> {
-    problem_response(StatusCode::FORBIDDEN, "Forbidden", detail, rid, None)
-}
-
 fn too_large(rid: &str, drained: bool) -> Response<SBody> {
     let detail = format!("The request body is larger than {BODY_LIMIT} bytes.");
     let mut r = problem_response(StatusCode::PAYLOAD_TOO_LARGE, "Content Too Large", &detail, rid, None);
@@ -642,43 +640,12 @@ fn too_large(rid: &str, drained: bool) -> Response<SBody> {
     r
 }
 
-fn method_not_allowed(allow: &str, rid: &str) -> Response<SBody> {
-    let mut r = problem_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "Method Not Allowed",
-        &format!("This endpoint allows {allow}."),
-        rid,
-        None,
-    );
-    r.headers_mut().insert(ALLOW, HeaderValue::from_str(allow).expect("static"));
-    r
-}
-
-fn json_response(status: StatusCode, body: &Value) -> Response<SBody> {
-    let mut r = Response::new(SBody::full(serde_json::to_vec(body).expect("json")));
-    *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, JSON);
-    r
-}
-
-fn static_json(status: StatusCode, body: &'static [u8]) -> Response<SBody> {
-    let mut r = Response::new(SBody::full(Bytes::from_static(body)));
-    *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, JSON);
-    r
-}
-
-fn no_content() -> Response<SBody> {
-    let mut r = Response::new(SBody::empty());
-    *r.status_mut() = StatusCode::NO_CONTENT;
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::state::RuntimeConfig;
     use http_body_util::Full;
+    use hyper::header::CONTENT_TYPE;
 
     fn shared() -> Arc<Shared> {
         Arc::new(Shared::new(
@@ -724,8 +691,21 @@ mod tests {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         let body: Value = serde_json::from_slice(&r.body().bytes()).unwrap();
         assert_eq!(body["traceId"], r.headers()["x-request-id"].to_str().unwrap());
-        let st = s.lock().state_json();
+        let st = s.state_json();
         assert_eq!(st["requestsByPath"][PATH_VALIDATE], 1);
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_handler_becomes_a_500_problem() {
+        let s = shared();
+        let r = call(&s, "127.0.0.1:1", Method::GET, TEST_PANIC_PATH).await;
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/problem+json");
+        let body: Value = serde_json::from_slice(&r.body().bytes()).unwrap();
+        assert_eq!(body["status"], 500);
+        assert_eq!(body["traceId"], r.headers()["x-request-id"].to_str().unwrap());
+        // The state is still usable afterwards.
+        assert_eq!(call(&s, "127.0.0.1:1", Method::GET, "/_sandbox/state").await.status(), StatusCode::OK);
     }
 
     #[test]

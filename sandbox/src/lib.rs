@@ -17,7 +17,7 @@
 //! ## Admin API (loopback peers only)
 //! | request | does |
 //! |---|---|
-//! | `POST /_sandbox/faults` (object or array) | queues faults: `status`, `delay`, `reset`, `truncate`, `garbage`, `html`, `commit_then_drop`, `redirect` |
+//! | `POST /_sandbox/faults` (object or array) | queues faults: `status`, `delay`, `reset`, `truncate`, `garbage`, `html`, `commit_then_drop`, `redirect`, `partial_success` (see the README) |
 //! | `DELETE /_sandbox/faults` | clears pending faults |
 //! | `POST /_sandbox/clock {"advanceSeconds": N}` | moves the sandbox clock |
 //! | `GET /_sandbox/state` | counts: clients, live tokens, requests, pending faults, clock |
@@ -34,33 +34,19 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+// Layers, bottom up (each module uses only the ones above it in this list): `http` and `state` (no crate
+// imports), `faults`, `shared`, `handlers`, `server`; this file and `cli` on top.
 pub mod cli;
 mod faults;
 mod handlers;
+mod http;
 mod server;
+mod shared;
 mod state;
 
 pub use confirma::ValidationMode;
-
-/// The shape of a successful renew response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
-pub enum RenewShape {
-    /// `{"accessToken": NEW, "tokenExpiresAt": ..., "message": "Token renewed"}` (the default).
-    #[default]
-    AccessToken,
-    /// `{"Message": NEW}`, the shape of the developer portal's example.
-    Message,
-}
-
-impl RenewShape {
-    /// `"accessToken"` or `"message"`, as the admin config API spells it.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            RenewShape::AccessToken => "accessToken",
-            RenewShape::Message => "message",
-        }
-    }
-}
+pub use state::RenewShape;
+use state::MAX_DURATION_SECS;
 
 /// How a sandbox is started.
 #[derive(Clone)]
@@ -117,9 +103,6 @@ impl fmt::Debug for SandboxConfig {
     }
 }
 
-/// Longest duration accepted for a TTL, grace period or clock move (100 years), to keep dates in range.
-pub(crate) const MAX_DURATION_SECS: f64 = 100.0 * 366.0 * 24.0 * 3600.0;
-
 fn invalid(msg: impl Into<String>) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidInput, msg.into())
 }
@@ -128,7 +111,7 @@ fn invalid(msg: impl Into<String>) -> std::io::Error {
 pub struct Sandbox {
     addr: SocketAddr,
     base_url: String,
-    shared: Arc<state::Shared>,
+    shared: Arc<shared::Shared>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -149,7 +132,7 @@ impl Sandbox {
                 }
                 t
             }
-            None => format!("cfis_ppt_{}", random_alnum(32)),
+            None => format!("cfis_ppt_{}", state::random_alnum(32)),
         };
         let partner_code = config.partner_code.trim().to_string();
         if partner_code.is_empty() {
@@ -170,7 +153,7 @@ impl Sandbox {
             expired_status: config.expired_status,
             renew_shape: config.renew_shape,
         };
-        let shared = Arc::new(state::Shared::new(token, partner_code, runtime));
+        let shared = Arc::new(shared::Shared::new(token, partner_code, runtime));
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
         let addr = listener.local_addr()?;
         let shown_ip = match addr.ip() {
@@ -246,10 +229,6 @@ pub fn valid_business_id(seed: u32) -> String {
     unreachable!("two consecutive numbers without a check digit")
 }
 
-pub(crate) fn random_alnum(n: usize) -> String {
-    std::iter::repeat_with(fastrand::alphanumeric).take(n).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +243,32 @@ mod tests {
                 assert!(seen.insert(id));
             }
         }
+    }
+
+    /// Over a real connection: a request whose handler panics gets a 500 answer, and the same keep-alive
+    /// connection then serves the next request (the panic neither killed the connection nor the server).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_handler_answers_500_and_the_connection_lives_on() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+        let mut s = tokio::net::TcpStream::connect(sb.addr()).await.unwrap();
+        let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: sandbox\r\n\r\n");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        for (path, want) in [(handlers::TEST_PANIC_PATH, "HTTP/1.1 500 "), ("/_sandbox/health", "HTTP/1.1 200 ")] {
+            s.write_all(get(path).as_bytes()).await.unwrap();
+            got.clear();
+            // Until the whole answer (every answer here is a complete JSON object) has arrived.
+            while !String::from_utf8_lossy(&got).ends_with('}') {
+                let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await.unwrap().unwrap();
+                assert!(n > 0, "connection closed after {path}: {:?}", String::from_utf8_lossy(&got));
+                got.extend_from_slice(&buf[..n]);
+            }
+            let text = String::from_utf8_lossy(&got);
+            assert!(text.starts_with(want), "{path}: {text}");
+        }
+        assert!(String::from_utf8_lossy(&got).contains("application/json"));
+        sb.shutdown().await;
     }
 
     #[test]

@@ -1,16 +1,41 @@
-//! The sandbox's in-memory state: clients, tokens, the clock, pending faults and counters.
+//! The sandbox's in-memory state: clients, tokens, the clock and counters, and the runtime configuration.
+//! The bottom layer: it depends on nothing else in the crate (the pending faults live in `faults`).
 //!
-//! One `std::sync::Mutex` guards it; it is never held across an `.await`, and every critical section is a
-//! few hash-map operations.
+//! One `std::sync::Mutex` guards it (see `shared`); it is never held across an `.await`, and every critical
+//! section is a few hash-map operations.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use confirma::ValidationMode;
 
-use crate::faults::{Fault, FaultKind};
-use crate::{random_alnum, RenewShape, ValidationMode};
+/// The shape of a successful renew response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
+pub enum RenewShape {
+    /// `{"accessToken": NEW, "tokenExpiresAt": ..., "message": "Token renewed"}` (the default).
+    #[default]
+    AccessToken,
+    /// `{"Message": NEW}`, the shape of the developer portal's example.
+    Message,
+}
+
+impl RenewShape {
+    /// `"accessToken"` or `"message"`, as the admin config API spells it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RenewShape::AccessToken => "accessToken",
+            RenewShape::Message => "message",
+        }
+    }
+}
+
+/// Longest duration accepted for a TTL, grace period or clock move (100 years), to keep dates in range.
+pub(crate) const MAX_DURATION_SECS: f64 = 100.0 * 366.0 * 24.0 * 3600.0;
+
+pub(crate) fn random_alnum(n: usize) -> String {
+    std::iter::repeat_with(fastrand::alphanumeric).take(n).collect()
+}
 
 /// The part of the configuration the admin API may change at run time.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,19 +51,11 @@ pub(crate) struct RuntimeConfig {
 const MAX_PATH_KEYS: usize = 256;
 const OTHER_PATHS: &str = "(other)";
 
-pub(crate) struct Shared {
-    pub provisioning_token: String,
-    pub partner_code: String,
-    pub startup: RuntimeConfig,
-    state: Mutex<State>,
-}
-
 pub(crate) struct State {
     pub cfg: RuntimeConfig,
     /// Normalized business code → client.
     clients: HashMap<String, Client>,
     tokens: HashMap<String, Token>,
-    faults: VecDeque<Fault>,
     clock_offset: TimeDelta,
     requests_served: u64,
     requests_by_path: HashMap<String, u64>,
@@ -90,27 +107,12 @@ fn new_access_token() -> String {
     format!("cfis_at_{}", random_alnum(40))
 }
 
-impl Shared {
-    pub fn new(provisioning_token: String, partner_code: String, startup: RuntimeConfig) -> Self {
-        Shared { provisioning_token, partner_code, state: Mutex::new(State::new(startup.clone())), startup }
-    }
-
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub fn reset(&self) {
-        *self.lock() = State::new(self.startup.clone());
-    }
-}
-
 impl State {
-    fn new(cfg: RuntimeConfig) -> Self {
+    pub fn new(cfg: RuntimeConfig) -> Self {
         State {
             cfg,
             clients: HashMap::new(),
             tokens: HashMap::new(),
-            faults: VecDeque::new(),
             clock_offset: TimeDelta::zero(),
             requests_served: 0,
             requests_by_path: HashMap::new(),
@@ -128,8 +130,8 @@ impl State {
         self.now()
     }
 
-    /// Counts an API request and takes the first pending fault that applies to its path.
-    pub fn begin_api_request(&mut self, counted_path: &str, endpoint_path: &str) -> Option<FaultKind> {
+    /// Counts an API request.
+    pub fn count_request(&mut self, counted_path: &str) {
         self.requests_served += 1;
         if let Some(n) = self.requests_by_path.get_mut(counted_path) {
             *n += 1;
@@ -137,36 +139,13 @@ impl State {
             let key = if self.requests_by_path.len() < MAX_PATH_KEYS { counted_path } else { OTHER_PATHS };
             *self.requests_by_path.entry(key.to_string()).or_insert(0) += 1;
         }
-        if self.faults.is_empty() {
-            return None;
-        }
-        let idx = self.faults.iter().position(|f| f.matches(endpoint_path))?;
-        let fault = &mut self.faults[idx];
-        fault.times -= 1;
-        if fault.times == 0 {
-            self.faults.remove(idx).map(|f| f.kind)
-        } else {
-            Some(fault.kind.clone())
-        }
-    }
-
-    pub fn add_faults(&mut self, faults: Vec<Fault>) -> u64 {
-        self.faults.extend(faults);
-        self.faults_pending()
-    }
-
-    pub fn clear_faults(&mut self) {
-        self.faults.clear();
-    }
-
-    /// Pending fault definitions (a fault with `times` left counts once).
-    pub fn faults_pending(&self) -> u64 {
-        self.faults.len() as u64
     }
 
     /// Looks a client token up, forgetting it if its grace period is over.
     fn token_state_at(&mut self, token: &str, now: DateTime<Utc>) -> TokenState {
-        let Some(t) = self.tokens.get(token) else { return TokenState::Unknown };
+        let Some(t) = self.tokens.get(token) else {
+            return TokenState::Unknown;
+        };
         if t.replaced_until.is_some_and(|until| now >= until) {
             self.tokens.remove(token);
             return TokenState::Unknown;
@@ -189,7 +168,9 @@ impl State {
             return Renewal::Unknown;
         }
         let grace = self.cfg.grace;
-        let Some(old) = self.tokens.get_mut(token) else { return Renewal::Unknown };
+        let Some(old) = self.tokens.get_mut(token) else {
+            return Renewal::Unknown;
+        };
         if old.replaced_until.is_some() {
             return Renewal::Replaced;
         }
@@ -244,7 +225,6 @@ impl State {
             "liveTokens": live,
             "requestsServed": self.requests_served,
             "requestsByPath": by_path,
-            "faultsPending": self.faults_pending(),
             "now": rfc3339(now),
         })
     }

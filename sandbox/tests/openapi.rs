@@ -192,7 +192,8 @@ impl Spec {
                     Some(v) => {
                         let s = v.to_str().map_err(|_| format!("header {name} is not text"))?;
                         if header.get("schema").is_some() {
-                            self.validate(&format!("{h_ptr}/schema"), &json!(s)).map_err(|e| format!("header {name}: {e}"))?;
+                            self.validate(&format!("{h_ptr}/schema"), &json!(s))
+                                .map_err(|e| format!("header {name}: {e}"))?;
                         }
                     }
                 }
@@ -238,7 +239,9 @@ impl Spec {
         let mut out = BTreeSet::new();
         for (path, item) in self.at("/paths").as_object().unwrap() {
             for (_method, op) in item.as_object().unwrap() {
-                for status in op["responses"].as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+                for status in
+                    op["responses"].as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
+                {
                     out.insert((path.clone(), status));
                 }
             }
@@ -275,7 +278,12 @@ fn new_client(partner_code: &str, business_id: &str) -> NewClient {
                 email: "maija@testiasiakas.fi".into(),
                 telephone: Some("+358 40 123 4567".into()),
             },
-            Contact { role: ContactRole::Technical, name: "Teemu Teknikko".into(), email: "teemu@testiasiakas.fi".into(), telephone: None },
+            Contact {
+                role: ContactRole::Technical,
+                name: "Teemu Teknikko".into(),
+                email: "teemu@testiasiakas.fi".into(),
+                telephone: None,
+            },
         ],
     }
 }
@@ -307,7 +315,13 @@ enum Body<'a> {
 impl Harness {
     /// Sends a request; returns the observed response. `check_request` tells whether the request itself must
     /// conform (`Some(true)`), must not (`Some(false)`), or is not checked (`None`, e.g. a non-JSON body).
-    async fn send(&self, op: (&str, &str), token: Option<&str>, body: Body<'_>, expect_conforming: Option<bool>) -> Observed {
+    async fn send(
+        &self,
+        op: (&str, &str),
+        token: Option<&str>,
+        body: Body<'_>,
+        expect_conforming: Option<bool>,
+    ) -> Observed {
         let rid = request_id();
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -331,7 +345,9 @@ impl Harness {
             let verdict = self.spec.check_request(op, &headers, json_body);
             match (expected, verdict) {
                 (true, Err(e)) => panic!("{} {}: the request does not conform: {e}", op.0, op.1),
-                (false, Ok(())) => panic!("{} {}: the request was expected NOT to conform to the description", op.0, op.1),
+                (false, Ok(())) => {
+                    panic!("{} {}: the request was expected NOT to conform to the description", op.0, op.1)
+                }
                 _ => {}
             }
         }
@@ -341,7 +357,11 @@ impl Harness {
             req = req.body(b);
         }
         let resp = req.send().await.expect("the sandbox answers");
-        let obs = Observed { status: resp.status().as_u16(), headers: resp.headers().clone(), body: resp.bytes().await.unwrap().to_vec() };
+        let obs = Observed {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.bytes().await.unwrap().to_vec(),
+        };
         // X-Request-Id: present always, and (decision) the caller's id echoed back.
         let echoed = obs.headers.get("x-request-id").and_then(|v| v.to_str().ok());
         assert_eq!(echoed, Some(rid.as_str()), "{} {} -> {}: X-Request-Id not echoed", op.0, op.1, obs.status);
@@ -349,11 +369,31 @@ impl Harness {
     }
 
     /// Sends, checks the response against the operation and its expected status, returns the body.
-    async fn call(&self, op: (&str, &str), token: Option<&str>, body: Body<'_>, conforming: Option<bool>, status: u16) -> (Observed, Value) {
+    async fn call(
+        &self,
+        op: (&str, &str),
+        token: Option<&str>,
+        body: Body<'_>,
+        conforming: Option<bool>,
+        status: u16,
+    ) -> (Observed, Value) {
         let obs = self.send(op, token, body, conforming).await;
-        assert_eq!(obs.status, status, "{} {}: unexpected status; body: {}", op.0, op.1, String::from_utf8_lossy(&obs.body));
+        assert_eq!(
+            obs.status,
+            status,
+            "{} {}: unexpected status; body: {}",
+            op.0,
+            op.1,
+            String::from_utf8_lossy(&obs.body)
+        );
         let body = self.spec.check_response(op, &obs).unwrap_or_else(|e| {
-            panic!("{} {} -> {}: the response does not conform: {e}\nbody: {}", op.0, op.1, obs.status, String::from_utf8_lossy(&obs.body))
+            panic!(
+                "{} {} -> {}: the response does not conform: {e}\nbody: {}",
+                op.0,
+                op.1,
+                obs.status,
+                String::from_utf8_lossy(&obs.body)
+            )
         });
         (obs, body)
     }
@@ -539,13 +579,17 @@ async fn sandbox_conforms_to_the_openapi_description() {
     for path in ["/api/v1/partner/nothing-here", "/api/v2/partner/validate", "/"] {
         let obs = h.send(("get", path), Some(&token2), Body::None, None).await;
         assert_eq!(obs.status, 404, "{path}");
-        h.spec.check_response_object("/components/responses/NotFound", &obs).unwrap_or_else(|e| panic!("404 {path}: {e}"));
+        h.spec
+            .check_response_object("/components/responses/NotFound", &obs)
+            .unwrap_or_else(|e| panic!("404 {path}: {e}"));
     }
     for (method, path, allow) in [("get", CREATE.1, "POST"), ("post", VALIDATE.1, "GET"), ("delete", RENEW.1, "GET")] {
         let obs = h.send((method, path), Some(&ppt), Body::None, None).await;
         assert_eq!(obs.status, 405, "{method} {path}");
         assert_eq!(obs.headers.get("allow").and_then(|v| v.to_str().ok()), Some(allow));
-        h.spec.check_response_object("/components/responses/MethodNotAllowed", &obs).unwrap_or_else(|e| panic!("405 {method} {path}: {e}"));
+        h.spec
+            .check_response_object("/components/responses/MethodNotAllowed", &obs)
+            .unwrap_or_else(|e| panic!("405 {method} {path}: {e}"));
     }
 
     // --- Coverage: every documented status was produced and conformed -----------------------------------
@@ -598,10 +642,13 @@ fn wrong_request_bodies_fail_validation() {
         ("FI postal code 4 digits", Box::new(|v| v["client"]["postalCode"] = json!("0010"))),
         ("country code 3 letters", Box::new(|v| v["client"]["countryCode"] = json!("FIN"))),
         ("website ftp", Box::new(|v| v["client"]["website"] = json!("ftp://example.fi"))),
-        ("two PRIMARY contacts", Box::new(|v| {
-            let c = v["contacts"][0].clone();
-            v["contacts"].as_array_mut().unwrap().push(c);
-        })),
+        (
+            "two PRIMARY contacts",
+            Box::new(|v| {
+                let c = v["contacts"][0].clone();
+                v["contacts"].as_array_mut().unwrap().push(c);
+            }),
+        ),
         ("no PRIMARY contact", Box::new(|v| drop(v["contacts"].as_array_mut().unwrap().remove(0)))),
         ("role lower case", Box::new(|v| v["contacts"][0]["role"] = json!("primary"))),
         ("contact without email", Box::new(|v| drop(v["contacts"][0].as_object_mut().unwrap().remove("email")))),
@@ -612,7 +659,11 @@ fn wrong_request_bodies_fail_validation() {
         assert!(spec.validate(&new_client_schema, &bad).is_err(), "{what}: the description accepted {bad}");
     }
     // The request check also looks at headers.
-    let ok = headers(&[("x-api-key", "cfis_ppt_x"), ("content-type", "application/json"), ("x-request-id", "cfsdk-0011223344556677")]);
+    let ok = headers(&[
+        ("x-api-key", "cfis_ppt_x"),
+        ("content-type", "application/json"),
+        ("x-request-id", "cfsdk-0011223344556677"),
+    ]);
     spec.check_request(CREATE, &ok, Some(&good)).unwrap();
     let no_key = headers(&[("content-type", "application/json")]);
     assert!(spec.check_request(CREATE, &no_key, Some(&good)).is_err(), "missing X-Api-Key");
@@ -632,26 +683,71 @@ fn wrong_responses_fail_validation() {
     let created = r#"{"clientId":"cl_1","customerCode":"CF1","paymentReferencePrefix":"1","accessToken":"cfis_at_x","tokenExpiresAt":"2027-01-01T00:00:00Z"}"#;
     spec.check_response(CREATE, &observed(201, &json_h, created)).expect("a good 201");
     spec.check_response(CREATE, &observed(200, &json_h, created)).expect("200 is accepted too");
-    let problem = |status: u16| format!(r#"{{"type":"about:blank","title":"T","status":{status},"detail":"d","traceId":"r1"}}"#);
+    let problem =
+        |status: u16| format!(r#"{{"type":"about:blank","title":"T","status":{status},"detail":"d","traceId":"r1"}}"#);
     spec.check_response(VALIDATE, &observed(401, &problem_h, &problem(401))).expect("a good 401");
     // The contract: 429 and 503 *may* carry Retry-After.
     spec.check_response(VALIDATE, &observed(429, &problem_h, &problem(429))).expect("429 without Retry-After");
-    let with_date = [("content-type", "application/problem+json"), ("x-request-id", "r"), ("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")];
+    let with_date = [
+        ("content-type", "application/problem+json"),
+        ("x-request-id", "r"),
+        ("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"),
+    ];
     spec.check_response(RENEW, &observed(503, &with_date, &problem(503))).expect("Retry-After as an HTTP date");
 
     let cases: Vec<(&str, (&str, &str), Observed)> = vec![
         ("status not documented for the operation", VALIDATE, observed(418, &problem_h, &problem(418))),
         ("409 is not a validate status", VALIDATE, observed(409, &problem_h, &problem(409))),
-        ("X-Request-Id missing", VALIDATE, observed(401, &[("content-type", "application/problem+json")], &problem(401))),
-        ("wrong content type", VALIDATE, observed(401, &[("content-type", "text/html"), ("x-request-id", "r")], "<html></html>")),
+        (
+            "X-Request-Id missing",
+            VALIDATE,
+            observed(401, &[("content-type", "application/problem+json")], &problem(401)),
+        ),
+        (
+            "wrong content type",
+            VALIDATE,
+            observed(401, &[("content-type", "text/html"), ("x-request-id", "r")], "<html></html>"),
+        ),
         ("problem status differs from the HTTP status", VALIDATE, observed(401, &problem_h, &problem(400))),
-        ("problem without traceId", VALIDATE, observed(403, &problem_h, r#"{"type":"about:blank","title":"T","status":403}"#)),
+        (
+            "problem without traceId",
+            VALIDATE,
+            observed(403, &problem_h, r#"{"type":"about:blank","title":"T","status":403}"#),
+        ),
         ("400 without errors", CREATE, observed(400, &problem_h, &problem(400))),
-        ("errors not arrays", CREATE, observed(400, &problem_h, r#"{"type":"about:blank","title":"T","status":400,"traceId":"x","errors":{"client.email":"bad"}}"#)),
-        ("Retry-After not seconds or a date", VALIDATE, observed(429, &[("content-type", "application/problem+json"), ("x-request-id", "r"), ("retry-after", "soon")], &problem(429))),
-        ("created without accessToken", CREATE, observed(201, &json_h, r#"{"clientId":"c","customerCode":"C","paymentReferencePrefix":"1"}"#)),
-        ("created with a bad expiry", CREATE, observed(201, &json_h, &created.replace("2027-01-01T00:00:00Z", "next tuesday"))),
-        ("created with a token containing a space", CREATE, observed(201, &json_h, &created.replace("cfis_at_x", "cfis at x"))),
+        (
+            "errors not arrays",
+            CREATE,
+            observed(
+                400,
+                &problem_h,
+                r#"{"type":"about:blank","title":"T","status":400,"traceId":"x","errors":{"client.email":"bad"}}"#,
+            ),
+        ),
+        (
+            "Retry-After not seconds or a date",
+            VALIDATE,
+            observed(
+                429,
+                &[("content-type", "application/problem+json"), ("x-request-id", "r"), ("retry-after", "soon")],
+                &problem(429),
+            ),
+        ),
+        (
+            "created without accessToken",
+            CREATE,
+            observed(201, &json_h, r#"{"clientId":"c","customerCode":"C","paymentReferencePrefix":"1"}"#),
+        ),
+        (
+            "created with a bad expiry",
+            CREATE,
+            observed(201, &json_h, &created.replace("2027-01-01T00:00:00Z", "next tuesday")),
+        ),
+        (
+            "created with a token containing a space",
+            CREATE,
+            observed(201, &json_h, &created.replace("cfis_at_x", "cfis at x")),
+        ),
         ("isValid as a string", VALIDATE, observed(200, &json_h, r#"{"isValid":"true","message":"Token is valid"}"#)),
         ("validate without message", VALIDATE, observed(200, &json_h, r#"{"isValid":true}"#)),
         ("renew without a token", RENEW, observed(200, &json_h, r#"{"message":"Token renewed"}"#)),
@@ -663,7 +759,15 @@ fn wrong_responses_fail_validation() {
         assert!(spec.check_response(op, &obs).is_err(), "{what}: the description accepted it");
     }
     // Both renew shapes conform.
-    spec.check_response(RENEW, &observed(200, &json_h, r#"{"accessToken":"t1","tokenExpiresAt":"2027-01-01T00:00:00Z","message":"Token renewed"}"#)).unwrap();
+    spec.check_response(
+        RENEW,
+        &observed(
+            200,
+            &json_h,
+            r#"{"accessToken":"t1","tokenExpiresAt":"2027-01-01T00:00:00Z","message":"Token renewed"}"#,
+        ),
+    )
+    .unwrap();
     spec.check_response(RENEW, &observed(200, &json_h, r#"{"Message":"t1"}"#)).unwrap();
 }
 
@@ -726,8 +830,14 @@ fn request_schema_agrees_with_core_validation() {
         ("/service/partnerCode", json!("")),
         ("/contacts", json!([])),
         ("/contacts", json!([{"role": "TECHNICAL", "name": "T", "email": "t@b.fi"}])),
-        ("/contacts", json!([{"role": "PRIMARY", "name": "P", "email": "p@b.fi"}, {"role": "ACCOUNTANT", "name": "A", "email": "a@b.fi", "telephone": "1"}])),
-        ("/contacts", json!([{"role": "PRIMARY", "name": "P", "email": "p@b.fi"}, {"role": "PRIMARY", "name": "Q", "email": "q@b.fi"}])),
+        (
+            "/contacts",
+            json!([{"role": "PRIMARY", "name": "P", "email": "p@b.fi"}, {"role": "ACCOUNTANT", "name": "A", "email": "a@b.fi", "telephone": "1"}]),
+        ),
+        (
+            "/contacts",
+            json!([{"role": "PRIMARY", "name": "P", "email": "p@b.fi"}, {"role": "PRIMARY", "name": "Q", "email": "q@b.fi"}]),
+        ),
         ("/contacts", json!([{"role": "BOSS", "name": "P", "email": "p@b.fi"}])),
         ("/contacts", json!([{"role": "PRIMARY", "name": " ", "email": "p@b.fi"}])),
         ("/contacts", json!([{"role": "PRIMARY", "name": "P", "email": "p@b"}])),
@@ -736,8 +846,18 @@ fn request_schema_agrees_with_core_validation() {
     ];
     // Other countries: postal code formats by country (business code and VAT rules are FI only).
     let countries: Vec<(&str, &str)> = vec![
-        ("SE", "114 55"), ("SE", "11455"), ("SE", "1145"), ("NO", "0150"), ("NO", "01500"), ("DK", "1050"),
-        ("EE", "10111"), ("EE", "1011"), ("DE", "10115"), ("CH", "8001"), ("GB", "SW1A 1AA"), ("US", "x"),
+        ("SE", "114 55"),
+        ("SE", "11455"),
+        ("SE", "1145"),
+        ("NO", "0150"),
+        ("NO", "01500"),
+        ("DK", "1050"),
+        ("EE", "10111"),
+        ("EE", "1011"),
+        ("DE", "10115"),
+        ("CH", "8001"),
+        ("GB", "SW1A 1AA"),
+        ("US", "x"),
     ];
     let mut bodies: Vec<(String, Value)> = Vec::new();
     for (ptr, value) in cases {
@@ -760,7 +880,10 @@ fn request_schema_agrees_with_core_validation() {
                 }
             }
             Err(errors) => {
-                assert!(spec.validate(&schema, body).is_err(), "{what}: the SDK rejects it ({errors:?}), the description accepts it");
+                assert!(
+                    spec.validate(&schema, body).is_err(),
+                    "{what}: the SDK rejects it ({errors:?}), the description accepts it"
+                );
             }
         }
     }

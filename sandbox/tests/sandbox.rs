@@ -644,6 +644,71 @@ async fn commit_then_drop_performs_then_closes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn partial_success_create_performs_and_answers_only_the_token() {
+    let t = start_default().await;
+    t.fault(json!({"path": CLIENT, "kind": "partial_success"})).await;
+    let r = t.req(Method::POST, CLIENT, Some(PPT), Some(&new_client(40))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.content_type(), "application/json");
+    let body = r.json();
+    let obj = body.as_object().unwrap();
+    assert_eq!(obj.keys().collect::<Vec<_>>(), ["accessToken"], "{body}");
+    let token = body["accessToken"].as_str().unwrap();
+    assert!(token.starts_with("cfis_at_"));
+    // The client and its token really exist.
+    assert_eq!(t.validate(token).await.json()["isValid"], true);
+    assert_eq!(t.state().await["clients"], 1);
+    assert_eq!(t.state().await["faultsPending"], 0);
+    assert_problem(&t.req(Method::POST, CLIENT, Some(PPT), Some(&new_client(40))).await, 409);
+    // A failing create passes through unchanged (and uses the fault up).
+    t.fault(json!({"path": CLIENT, "kind": "partial_success"})).await;
+    assert_problem(&t.req(Method::POST, CLIENT, Some(PPT), Some(&new_client(40))).await, 409);
+    assert_eq!(t.state().await["faultsPending"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partial_success_renew_rotates_and_answers_an_unexpected_shape() {
+    let t = start_default().await;
+    let old = t.create(41).await["accessToken"].as_str().unwrap().to_string();
+    t.fault(json!({"path": RENEW, "kind": "partial-success"})).await;
+    let r = t.renew(&old).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), ["result"], "{body}");
+    let new = body["result"]["newKey"].as_str().unwrap();
+    assert!(new.starts_with("cfis_at_") && new != old);
+    assert_eq!(t.validate(new).await.json()["isValid"], true);
+    assert_problem(&t.validate(&old).await, 401);
+    // Not for validate, and not without a path.
+    for bad in [json!({"kind": "partial_success"}), json!({"kind": "partial_success", "path": VALIDATE})] {
+        let r = t.admin(Method::POST, "faults", Some(bad)).await;
+        assert_eq!(field_keys(&assert_problem(&r, 400)), ["$.path"]);
+    }
+}
+
+/// A multi-byte character where the VAT number's ASCII prefix is checked: the sandbox answers a clean
+/// 4xx/2xx in both validation modes, on a connection that stays usable (it used to kill the handler task).
+#[tokio::test(flavor = "multi_thread")]
+async fn multibyte_vat_number_gets_a_clean_answer_in_both_modes() {
+    let t = start_default().await;
+    let mut body = new_client(42);
+    body["client"]["vatRegNbr"] = json!("€1234567");
+    let r = t.try_req(Method::POST, CLIENT, Some(PPT), Some(&body)).await.expect("an answer, not a dropped connection");
+    assert_eq!(field_keys(&assert_problem(&r, 400)), ["client.vatRegNbr"]);
+    t.config(json!({"validation": "lenient"})).await;
+    for (i, vat) in ["€1234567", "FI€", "€", "FI12345€7", "ＦＩ12345678"].into_iter().enumerate() {
+        let mut body = new_client(43 + i as u32);
+        body["client"]["vatRegNbr"] = json!(vat);
+        let r = t.try_req(Method::POST, CLIENT, Some(PPT), Some(&body)).await.expect("an answer");
+        assert!(r.status.as_u16() < 500, "{vat}: {} {}", r.status, r.text);
+        if r.status != StatusCode::CREATED {
+            assert_problem(&r, r.status.as_u16());
+        }
+    }
+    assert_eq!(t.admin(Method::GET, "health", None).await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn truncate_sends_half_the_body_after_performing() {
     let t = start_default().await;
     t.fault(json!({"path": CLIENT, "kind": "truncate"})).await;

@@ -1,7 +1,7 @@
 // Compile-time checks of the public types (tsc --noEmit; never executed).
 import { inspect } from 'node:util'
 import {
-  AbortError, ConfirmaError, ConfigurationError, ERROR_CLASSES, OnboardingClient, OutcomeUnknownError,
+  AbortError, ConfirmaError, ConfigurationError, ERROR_CLASSES, InternalError, OnboardingClient, OutcomeUnknownError,
   RateLimitError, SecretToken, ValidationError,
   type Contact, type CreatedClient, type ErrorCode, type NewClient, type ServiceType, type TokenLike
 } from 'confirma-sdk'
@@ -41,18 +41,26 @@ export async function usage (): Promise<void> {
       console.log(secs)
     } else if (e instanceof OutcomeUnknownError) {
       const cause: ConfirmaError = e.cause
-      console.log(cause.code, e.operation)
+      const recovered: SecretToken | null = e.recoveredToken
+      const rawAnswer: SecretToken | null = e.rawResponse
+      console.log(cause.code, e.operation, recovered?.reveal(), rawAnswer)
+    } else if (e instanceof InternalError) {
+      const internal: 'CONFIRMA_INTERNAL' = e.code
+      console.log(internal)
     } else if (e instanceof ConfirmaError) {
       const st: number | null = e.status
       const rid: string | null = e.requestId
       const retry: boolean = e.retryable
       console.log(st, rid, retry, e.code)
     } else if (e instanceof AbortError) {
-      console.log(e.name, e.code)
+      const unknown: boolean = e.outcomeUnknown
+      console.log(e.name, e.code, unknown)
     }
   }
   const code: ErrorCode = 'CONFIRMA_PERMISSION_DENIED'
   const cls: typeof ConfigurationError = ERROR_CLASSES.configuration
+  const internalCls: typeof InternalError = ERROR_CLASSES.internal
+  console.log(internalCls, new OnboardingClient({ environment: 'staging', maxResponseBytes: 2 * 1024 * 1024 }))
   const st: ServiceType = 'INTERMEDIATION'
   const contact: Contact = { role: 'ACCOUNTANT', name: 'x', email: 'y@z.fi' }
   console.log(code, cls, st, contact)
