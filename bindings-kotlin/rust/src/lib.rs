@@ -602,6 +602,8 @@ pub struct NativeClientConfig {
     pub proxy: Option<String>,
     /// Extra trusted root certificate(s), PEM.
     pub extra_root_certificates_pem: Option<String>,
+    /// The largest response body read, bytes (1 KiB ..= 64 MiB, checked by the core).
+    pub max_response_bytes: u64,
 }
 
 impl NativeClientConfig {
@@ -616,7 +618,9 @@ impl NativeClientConfig {
             .connect_timeout(cfis::duration_from_millis("connectTimeout", self.connect_timeout_ms)?)
             .total_timeout(cfis::duration_from_millis("totalTimeout", self.total_timeout_ms)?)
             .max_retries(self.max_retries)
-            .validation(self.validation.into());
+            .validation(self.validation.into())
+            // Out of usize's range is out of the core's allowed range too: it then reports the configuration error.
+            .max_response_bytes(usize::try_from(self.max_response_bytes).unwrap_or(usize::MAX));
         c.user_agent_suffix = self.user_agent_suffix.clone();
         c.proxy = self.proxy.clone();
         c.extra_root_certificates_pem = self.extra_root_certificates_pem.clone();

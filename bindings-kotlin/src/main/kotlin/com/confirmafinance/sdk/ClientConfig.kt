@@ -30,6 +30,8 @@ import kotlin.time.toKotlinDuration
  * @property userAgentSuffix Added to the `User-Agent` after `confirma-sdk/<version> kotlin/<version>`.
  * @property proxy An HTTP(S) proxy URL for all requests. May contain credentials; never printed.
  * @property extraRootCertificatesPem Extra trusted root certificate(s), PEM (e.g. a TLS-inspecting proxy).
+ * @property maxResponseBytes The largest response body read, 1 KiB..64 MiB (1 MiB). A larger body is
+ *   [ConfirmaException.UnexpectedResponse] for validate and [ConfirmaException.OutcomeUnknown] for create/renew.
  */
 data class ClientConfig(
     val environment: Environment = Environment.STAGING,
@@ -42,13 +44,15 @@ data class ClientConfig(
     val userAgentSuffix: String? = null,
     val proxy: String? = null,
     val extraRootCertificatesPem: String? = null,
+    val maxResponseBytes: Int = 1_048_576,
 ) {
     /** The proxy (which may hold credentials) and the PEM text are not printed. */
     override fun toString(): String =
         "ClientConfig(environment=$environment, baseUrl=$baseUrl, timeout=$timeout, connectTimeout=$connectTimeout, " +
             "totalTimeout=$totalTimeout, maxRetries=$maxRetries, validation=$validation, " +
             "userAgentSuffix=$userAgentSuffix, proxy=${proxy?.let { "[REDACTED]" }}, " +
-            "extraRootCertificatesPem=${extraRootCertificatesPem?.let { "<${it.length} chars>" }})"
+            "extraRootCertificatesPem=${extraRootCertificatesPem?.let { "<${it.length} chars>" }}, " +
+            "maxResponseBytes=$maxResponseBytes)"
 
     internal fun toNative(): NativeClientConfig {
         if (maxRetries !in 0..10) {
@@ -68,6 +72,8 @@ data class ClientConfig(
             userAgentSuffix = suffix.joinToString(" "),
             proxy = proxy,
             extraRootCertificatesPem = extraRootCertificatesPem,
+            // A negative value becomes a huge one, which the core rejects as out of range.
+            maxResponseBytes = maxResponseBytes.toLong().toULong(),
         )
     }
 
@@ -83,6 +89,7 @@ data class ClientConfig(
         fun userAgentSuffix(value: String?) = apply { c = c.copy(userAgentSuffix = value) }
         fun proxy(value: String?) = apply { c = c.copy(proxy = value) }
         fun extraRootCertificatesPem(value: String?) = apply { c = c.copy(extraRootCertificatesPem = value) }
+        fun maxResponseBytes(value: Int) = apply { c = c.copy(maxResponseBytes = value) }
         fun build(): ClientConfig = c
     }
 

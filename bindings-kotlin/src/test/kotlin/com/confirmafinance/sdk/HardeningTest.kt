@@ -120,6 +120,25 @@ class HardeningTest {
     }
 
     @Test
+    fun `response bodies are capped, and the cap itself is checked`() = runBlocking {
+        for (n in listOf(0, 10, 1023, 64 * 1024 * 1024 + 1, -1)) {
+            assertFailsWith<ConfirmaException.Configuration>("maxResponseBytes = $n") { OnboardingClient(ClientConfig(baseUrl = sandbox.baseUrl, maxResponseBytes = n)).close() }
+        }
+        OnboardingClient(ClientConfig(baseUrl = sandbox.baseUrl, maxRetries = 0, maxResponseBytes = 1024)).use { small ->
+            val created = client.createClient(sandbox.provisioningToken, newClient())
+            val big = """{"isValid":true,"message":"${"x".repeat(5000)}"}"""
+            sandbox.fault(fault("/api/v1/partner/validate", 200, big))
+            val e = assertFailsWith<ConfirmaException.UnexpectedResponse> { small.validateToken(created.accessToken) }
+            assertNoLeak(e, "oversized validate answer", created.accessToken.reveal())
+            sandbox.fault(fault("/api/v1/partner/renew", 200, """{"accessToken":"${canaryToken()}","pad":"${"y".repeat(5000)}"}"""))
+            val r = assertFailsWith<ConfirmaException.OutcomeUnknown> { small.renewToken(created.accessToken) }
+            assertEquals(Operation.RENEW_TOKEN, r.operation)
+            assertNoLeak(r, "oversized renew answer", created.accessToken.reveal())
+            assertTrue(small.validateToken(created.accessToken).isValid, "a normal answer fits")
+        }
+    }
+
+    @Test
     fun `a panic in native code is the typed internal error, sync and async, and the runtime survives`() {
         val sync = assertFailsWith<ConfirmaException.Internal> { translate { nativePanicProbe() } }
         val async = assertFailsWith<ConfirmaException.Internal> { runBlocking { withTimeout(20.seconds) { translate { nativePanicProbeAsync() } } } }
