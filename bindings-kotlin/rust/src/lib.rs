@@ -160,10 +160,11 @@ impl std::fmt::Debug for SecretToken {
 
 #[uniffi::export]
 impl SecretToken {
-    /// Wraps a raw token.
+    /// Wraps a raw token. Throws `ConfirmaException.Validation` (field `token`) for a string that is not valid
+    /// Unicode (an unpaired UTF-16 surrogate), which cannot be encoded as UTF-8.
     #[uniffi::constructor]
-    pub fn new(value: String) -> Arc<Self> {
-        Arc::new(SecretToken(cfis::SecretToken::new(value)))
+    pub fn new(value: TokenText) -> Arc<Self> {
+        Arc::new(SecretToken(cfis::SecretToken::new(value.0)))
     }
 
     /// The raw token. Call this only where the value must leave the program (to store it securely).
@@ -171,6 +172,16 @@ impl SecretToken {
         self.0.expose().to_string()
     }
 }
+
+/// A token's text as it crosses the FFI: UTF-8 bytes, encoded on the Kotlin side by `tokenUtf8` (see
+/// `uniffi.toml`), which turns a string that is not valid Unicode into `ConfirmaException.Validation` instead of
+/// the generated string converter's `CharacterCodingException`. In Kotlin it is a plain `String`.
+pub struct TokenText(String);
+
+uniffi::custom_type!(TokenText, Vec<u8>, {
+    lower: |t| t.0.into_bytes(),
+    try_lift: |bytes| Ok(TokenText(String::from_utf8(bytes)?)),
+});
 
 fn wrap_token(t: cfis::SecretToken) -> Arc<SecretToken> {
     Arc::new(SecretToken(t))

@@ -1,5 +1,8 @@
 package com.confirmafinance.sdk
 
+import java.nio.CharBuffer
+import java.nio.charset.CharacterCodingException
+import java.nio.charset.CodingErrorAction
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.atomic.AtomicBoolean
 import kotlin.coroutines.cancellation.CancellationException
@@ -212,6 +215,22 @@ private inline fun <T> mutating(operation: Operation, block: () -> T): T =
     } catch (e: CancellationException) {
         throw CancelledInFlightException(operation, e)
     }
+
+/**
+ * Encodes a token's text for the native library (the `TokenText` custom type of `SecretToken(String)`): a string
+ * that is not valid Unicode is [ConfirmaException.Validation] on `token`, not a `CharacterCodingException`.
+ */
+internal fun tokenUtf8(value: String): ByteArray {
+    val encoded = try {
+        Charsets.UTF_8.newEncoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT)
+            .encode(CharBuffer.wrap(value))
+    } catch (e: CharacterCodingException) {
+        throw ConfirmaException.notUnicode("token")
+    }
+    return ByteArray(encoded.remaining()).also { encoded.get(it) }
+}
 
 private suspend inline fun <T> withToken(raw: String, block: (SecretToken) -> T): T =
     translate("token") { SecretToken(raw) }.use { block(it) }

@@ -163,6 +163,9 @@ class HardeningTest {
         val lone = "abc\uD800def"
         val t = assertFailsWith<ConfirmaException.Validation> { client.validateToken(lone) }
         assertEquals(setOf("token"), t.fieldErrors.keys)
+        val direct = assertFailsWith<ConfirmaException.Validation> { SecretToken(lone) }
+        assertEquals(setOf("token"), direct.fieldErrors.keys)
+        assertEquals("ab€c\uD83D\uDE00", SecretToken("ab€c\uD83D\uDE00").reveal(), "valid non-ASCII text round-trips")
         val form = newClient().let { it.copy(client = it.client.copy(name = lone)) }
         val n = assertFailsWith<ConfirmaException.Validation> { client.createClient(sandbox.provisioningToken, form) }
         assertEquals(setOf("newClient"), n.fieldErrors.keys)
