@@ -253,10 +253,10 @@ class HardeningTest {
     @Test
     fun `cancelling a create or renew in flight says the outcome is unknown`() = runBlocking {
         val created = client.createClient(sandbox.provisioningToken, newClient())
-        for ((op, path) in listOf(Operation.CREATE_CLIENT to "/api/v1/partner/client", Operation.RENEW_TOKEN to "/api/v1/partner/renew")) {
-            sandbox.fault("""{"kind":"delay","ms":5000,"path":"$path","times":1}""")
+        for ((op, path) in listOf(Operation.RENEW_TOKEN to "/api/v1/partner/renew", Operation.CREATE_CLIENT to "/api/v1/partner/client")) {
+            sandbox.fault("""{"kind":"delay","ms":8000,"path":"$path","times":1}""")
+            val served = sandbox.state().getInt("requestsServed")
             var seen: Throwable? = null
-            val started = TimeSource.Monotonic.markNow()
             val job = launch(Dispatchers.Default) {
                 try {
                     if (op == Operation.CREATE_CLIENT) client.createClient(sandbox.provisioningToken, newClient()) else client.renewToken(created.accessToken)
@@ -265,21 +265,27 @@ class HardeningTest {
                     throw e
                 }
             }
-            while (OnboardingClient.activeNativeCalls() == 0L && started.elapsedNow() < 5.seconds) delay(5)
-            assertEquals(1L, OnboardingClient.activeNativeCalls(), "$op is running natively")
-            delay(300)
+            // Synchronise on the sandbox: the request has arrived (it counts requests as they begin).
+            val arrived = TimeSource.Monotonic.markNow()
+            while (sandbox.state().getInt("requestsServed") == served && arrived.elapsedNow() < 20.seconds) delay(10)
+            assertEquals(served + 1, sandbox.state().getInt("requestsServed"), "$op reached the sandbox")
+            val cancelled = TimeSource.Monotonic.markNow()
             job.cancelAndJoin()
             val e = assertIs<CancelledInFlightException>(seen, "$op")
             assertEquals(op, e.operation)
             assertTrue(e.outcomeUnknown)
             assertTrue(e.message!!.contains("outcome is unknown"), e.message)
-            while (OnboardingClient.activeNativeCalls() != 0L && started.elapsedNow() < 5.seconds) delay(5)
-            assertEquals(0L, OnboardingClient.activeNativeCalls(), "the native task was aborted")
-            sandbox.clearFaults()
+            while (OnboardingClient.activeNativeCalls() != 0L && cancelled.elapsedNow() < 6.seconds) delay(5)
+            assertEquals(0L, OnboardingClient.activeNativeCalls(), "the native task was aborted (long before the 8 s delay)")
         }
-        // withTimeout keeps its own exception (withTimeoutOrNull keeps working).
-        sandbox.fault("""{"kind":"delay","ms":5000,"path":"/api/v1/partner/client","times":1}""")
-        assertNull(withTimeoutOrNull(300.milliseconds) { client.createClient(sandbox.provisioningToken, newClient()) })
+        // The sandbox finishes both operations anyway: the cancelled create DID create a client — which is why the
+        // cancellation says "outcome unknown". (Waiting for it also keeps these late effects out of other tests.)
+        val t = TimeSource.Monotonic.markNow()
+        while (sandbox.state().getInt("clients") < 2 && t.elapsedNow() < 30.seconds) delay(50)
+        assertEquals(2, sandbox.state().getInt("clients"), "the cancelled create took effect")
+        // withTimeout keeps its own exception (withTimeoutOrNull keeps working); validate has no side effect.
+        sandbox.fault("""{"kind":"delay","ms":3000,"path":"/api/v1/partner/validate","times":1}""")
+        assertNull(withTimeoutOrNull(300.milliseconds) { client.validateToken(created.accessToken) })
     }
 
     @Test
