@@ -4,7 +4,8 @@
 //! Each event loop gets one `LoopBridge` (cached on the loop as `_confirma_bridge`). A finished Rust task
 //! pushes its plain-Rust result into the bridge's queue and, only if no wake-up is pending yet, writes one
 //! byte to a socket pair whose read end is registered once with `loop.add_reader`. The reader callback
-//! (`_drain`, on the loop thread) takes the whole queue and converts + settles every future in it. So a
+//! (`_drain`, on the loop thread) emits queued log records, takes the whole queue and converts + settles
+//! every future in it (the conversion contains panics: a future always settles). So a
 //! runtime thread never enters Python (no GIL hand-off, safe during interpreter shutdown), and a loop wakes
 //! at most once per batch. Loops without `add_reader` (Windows' proactor) or that cannot take the attribute
 //! (possibly uvloop; untested) use the per-completion `call_soon_threadsafe` path.
@@ -33,6 +34,12 @@ impl Shared {
     /// Called on a runtime thread when a task finishes.
     pub fn complete(&self, id: u64, c: Completion) {
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).push((id, c));
+        self.wake();
+    }
+
+    /// Wakes the loop (at most one pending wake-up): it then emits queued log records and settles every
+    /// queued completion.
+    pub fn wake(&self) {
         if !self.wake_pending.swap(true, SeqCst) {
             // Non-blocking: a full buffer means wake-ups are pending already.
             let _ = (&self.tx).write(&[1]);
@@ -75,11 +82,15 @@ impl LoopBridge {
         // writes a fresh byte.
         self.shared.wake_pending.store(false, SeqCst);
         let batch = std::mem::take(&mut *self.shared.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        // What the calls logged comes out before their results.
+        crate::logbridge::drain(py);
         for (id, completion) in batch {
             let Some(fut) = self.forget(id) else { continue }; // cancelled meanwhile
             let (ok, value) = completion(py);
             let _ = settle(fut.bind(py), ok, value.bind(py));
         }
+        // ... and what the conversions logged.
+        crate::logbridge::drain(py);
     }
 }
 
@@ -140,7 +151,12 @@ pub fn bridge_for<'py>(event_loop: &Bound<'py, PyAny>) -> Option<Bound<'py, Loop
         let bridge = Bound::new(
             py,
             LoopBridge {
-                shared: Arc::new(Shared { queue: Mutex::new(Vec::new()), wake_pending: AtomicBool::new(false), tx, rx }),
+                shared: Arc::new(Shared {
+                    queue: Mutex::new(Vec::new()),
+                    wake_pending: AtomicBool::new(false),
+                    tx,
+                    rx,
+                }),
                 pid,
                 futures: Mutex::new(HashMap::new()),
                 next_id: std::sync::atomic::AtomicU64::new(0),

@@ -6,8 +6,14 @@
 //! and a `tracing` → `logging` bridge. All behaviour (validation, retries, error parsing, redaction) is the
 //! core's.
 
+use std::any::Any;
 use std::future::Future;
-use std::sync::Mutex;
+use std::hash::{BuildHasher, RandomState};
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use confirma::{ClientConfig, Environment, OnboardingClient, ValidationMode};
@@ -51,6 +57,8 @@ fn error_object<'py>(py: Python<'py>, err: &confirma::Error) -> PyResult<Bound<'
     if let confirma::Error::OutcomeUnknown { operation, .. } = err {
         kw.set_item("operation", operation.as_str())?;
     }
+    kw.set_item("recovered_token", secret_to_py(py, err.recovered_token())?)?;
+    kw.set_item("raw_response", secret_to_py(py, err.raw_response())?)?;
     if let Some(cause) = err.cause() {
         kw.set_item("cause", error_object(py, cause)?)?;
     }
@@ -62,6 +70,50 @@ fn to_pyerr(py: Python<'_>, err: &confirma::Error) -> PyErr {
         Ok(obj) => PyErr::from_value(obj),
         Err(e) => e,
     }
+}
+
+fn secret_to_py(py: Python<'_>, t: Option<&confirma::SecretToken>) -> PyResult<Option<Py<PySecretToken>>> {
+    t.map(|t| Py::new(py, PySecretToken { inner: t.clone() })).transpose()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Panic containment: every entry point runs its body through `contain`, every core future runs through
+// `contained`; a panic becomes `confirma.InternalError` (kind "internal"), never pyo3's PanicException (a
+// BaseException) and never an awaitable that does not settle.
+
+/// The core's internal error for a contained panic (with the payload text when it is a string; tokens are
+/// never formatted into panics).
+fn panic_error(payload: Box<dyn Any + Send>) -> confirma::Error {
+    confirma::Error::from_panic(payload.as_ref())
+}
+
+/// Runs an entry point's body; a panic becomes `InternalError`. Then emits queued log records.
+fn contain<R>(py: Python<'_>, f: impl FnOnce() -> PyResult<R>) -> PyResult<R> {
+    let result = match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => Err(to_pyerr(py, &panic_error(payload))),
+    };
+    logbridge::drain(py);
+    result
+}
+
+/// A future whose panic (in any poll) is caught and becomes the core's internal error.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<T, F: Future<Output = Result<T, confirma::Error>>> Future for CatchUnwind<F> {
+    type Output = Result<T, confirma::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(p) => p,
+            Err(payload) => Poll::Ready(Err(panic_error(payload))),
+        }
+    }
+}
+
+fn contained<T, F: Future<Output = Result<T, confirma::Error>>>(fut: F) -> CatchUnwind<F> {
+    CatchUnwind(Box::pin(fut))
 }
 
 fn invalid(py: Python<'_>, field: &str, problem: impl Into<String>) -> PyErr {
@@ -89,7 +141,7 @@ struct PySecretToken {
 impl PySecretToken {
     #[new]
     fn new(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(PySecretToken { inner: token_arg(py, value, "value")? })
+        contain(py, || Ok(PySecretToken { inner: token_arg(py, value, "value")? }))
     }
 
     /// The raw token. Call this only where the value must leave the program.
@@ -107,16 +159,17 @@ impl PySecretToken {
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         match other.cast::<PySecretToken>() {
-            Ok(o) => constant_time_eq(self.inner.expose().as_bytes(), o.get().inner.expose().as_bytes()),
+            // The core's equality is constant-time.
+            Ok(o) => self.inner == o.get().inner,
             Err(_) => false,
         }
     }
 
+    /// Keyed with random keys chosen once per process: equal tokens hash equal within the process, and the
+    /// hash value says nothing portable about the token.
     fn __hash__(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.inner.expose().hash(&mut h);
-        h.finish()
+        static KEYS: OnceLock<RandomState> = OnceLock::new();
+        KEYS.get_or_init(RandomState::new).hash_one(self.inner.expose())
     }
 
     fn __bool__(&self) -> bool {
@@ -138,13 +191,6 @@ impl PySecretToken {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// A token argument: `str` or `SecretToken`. Anything else is a `TypeError`.
 fn token_arg(py: Python<'_>, value: &Bound<'_, PyAny>, name: &str) -> PyResult<confirma::SecretToken> {
     if let Ok(t) = value.cast::<PySecretToken>() {
@@ -156,10 +202,7 @@ fn token_arg(py: Python<'_>, value: &Bound<'_, PyAny>, name: &str) -> PyResult<c
             Err(_) => Err(invalid(py, name, "must be visible ASCII characters without spaces or line breaks")),
         };
     }
-    Err(PyTypeError::new_err(format!(
-        "{name} must be a str or confirma.SecretToken, not {}",
-        type_name(value)
-    )))
+    Err(PyTypeError::new_err(format!("{name} must be a str or confirma.SecretToken, not {}", type_name(value))))
 }
 
 fn type_name(value: &Bound<'_, PyAny>) -> String {
@@ -172,18 +215,31 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
 static DATETIME: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static UTC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-fn to_datetime(py: Python<'_>, t: Option<chrono::DateTime<chrono::Utc>>) -> PyResult<Option<Py<PyAny>>> {
-    let Some(t) = t else { return Ok(None) };
+/// A timezone-aware (UTC) `datetime`, or `None` (with a warning on the `confirma` logger) if Python cannot
+/// represent it. Never fails: a successful call must never turn into an exception (and lose a token)
+/// because of a timestamp. The core clamps timestamps to 1970..=9999, which `datetime` always holds.
+fn to_datetime(py: Python<'_>, t: Option<chrono::DateTime<chrono::Utc>>) -> Option<Py<PyAny>> {
+    let t = t?;
+    match datetime_of(py, t) {
+        Ok(dt) => Some(dt),
+        Err(_) => {
+            tracing::warn!(target: "confirma::python", "a timestamp from the service cannot be represented as a Python datetime; it is reported as None");
+            None
+        }
+    }
+}
+
+fn datetime_of(py: Python<'_>, t: chrono::DateTime<chrono::Utc>) -> PyResult<Py<PyAny>> {
+    use chrono::{Datelike, Timelike};
     let datetime = DATETIME.import(py, "datetime", "datetime")?;
     let utc = UTC.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
         Ok(py.import("datetime")?.getattr("timezone")?.getattr("utc")?.unbind())
     })?;
     let kw = PyDict::new(py);
-    kw.set_item("tz", utc.bind(py))?;
-    let dt = datetime.call_method("fromtimestamp", (t.timestamp(),), Some(&kw))?;
-    let kw = PyDict::new(py);
-    kw.set_item("microsecond", t.timestamp_subsec_micros())?;
-    Ok(Some(dt.call_method("replace", (), Some(&kw))?.unbind()))
+    kw.set_item("tzinfo", utc.bind(py))?;
+    // A leap second's sub-second part can exceed 999 999 µs.
+    let micros = t.timestamp_subsec_micros().min(999_999);
+    Ok(datetime.call((t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second(), micros), Some(&kw))?.unbind())
 }
 
 fn repr_opt(py: Python<'_>, v: &Option<Py<PyAny>>) -> PyResult<String> {
@@ -236,7 +292,7 @@ fn created_to_py(py: Python<'_>, c: confirma::CreatedClient) -> PyResult<Py<PyAn
         customer_code: c.customer_code,
         payment_reference_prefix: c.payment_reference_prefix,
         access_token: Py::new(py, PySecretToken { inner: c.access_token })?,
-        token_expires_at: to_datetime(py, c.token_expires_at)?,
+        token_expires_at: to_datetime(py, c.token_expires_at),
     };
     Ok(Py::new(py, obj)?.into_any())
 }
@@ -292,7 +348,17 @@ impl PyTokenStatus {
 
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let rebuild = py.import("confirma._errors")?.getattr("_token_status")?;
-        Ok((rebuild, PyTuple::new(py, [self.is_valid.into_pyobject(py)?.to_owned().into_any(), self.expired.into_pyobject(py)?.to_owned().into_any(), PyString::new(py, &self.message).into_any()])?))
+        Ok((
+            rebuild,
+            PyTuple::new(
+                py,
+                [
+                    self.is_valid.into_pyobject(py)?.to_owned().into_any(),
+                    self.expired.into_pyobject(py)?.to_owned().into_any(),
+                    PyString::new(py, &self.message).into_any(),
+                ],
+            )?,
+        ))
     }
 }
 
@@ -335,7 +401,7 @@ impl PyRenewedToken {
 fn renewed_to_py(py: Python<'_>, r: confirma::RenewedToken) -> PyResult<Py<PyAny>> {
     let obj = PyRenewedToken {
         access_token: Py::new(py, PySecretToken { inner: r.access_token })?,
-        expires_at: to_datetime(py, r.expires_at)?,
+        expires_at: to_datetime(py, r.expires_at),
     };
     Ok(Py::new(py, obj)?.into_any())
 }
@@ -415,7 +481,10 @@ fn to_json(py: Python<'_>, v: &Bound<'_, PyAny>, path: &str, depth: usize) -> Py
 
 fn key_of(py: Python<'_>, k: &Bound<'_, PyAny>, here: &str) -> PyResult<String> {
     match k.cast::<PyString>() {
-        Ok(s) => s.to_cow().map(|c| c.into_owned()).map_err(|_| invalid(py, here, "has a key that is not valid Unicode text")),
+        Ok(s) => s
+            .to_cow()
+            .map(|c| c.into_owned())
+            .map_err(|_| invalid(py, here, "has a key that is not valid Unicode text")),
         Err(_) => Err(invalid(py, here, format!("keys must be strings, not {}", type_name(k)))),
     }
 }
@@ -446,6 +515,7 @@ where
 {
     let main = on_main_thread(py);
     let rt = runtime().map_err(|e| config_error(py, e))?;
+    let fut = contained(fut);
     py.detach(move || {
         rt.block_on(async move {
             if !main {
@@ -480,27 +550,67 @@ struct CancelOnDone {
 
 #[pymethods]
 impl CancelOnDone {
-    fn __call__(&self, py: Python<'_>, _fut: &Bound<'_, PyAny>) {
-        if let Some(h) = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            h.abort();
-        }
-        if let Some((b, id)) = &self.bridge {
-            drop(b.bind(py).get().forget(*id));
-        }
+    fn __call__(&self, py: Python<'_>, _fut: &Bound<'_, PyAny>) -> PyResult<()> {
+        contain(py, || {
+            if let Some(h) = self.handle.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                h.abort();
+            }
+            if let Some((b, id)) = &self.bridge {
+                drop(b.bind(py).get().forget(*id));
+            }
+            Ok(())
+        })
     }
 }
 
 /// Settles an asyncio future on its loop thread unless it was already cancelled (fallback path).
 #[pyfunction]
 fn _settle(fut: &Bound<'_, PyAny>, ok: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {
-    aio::settle(fut, ok, value)
+    contain(fut.py(), || aio::settle(fut, ok, value))
 }
 
 static SETTLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+/// Rust tasks of asyncio calls that are alive (spawned and not yet finished or dropped).
+static ACTIVE_ASYNC_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// Private, for tests: how many asyncio calls still have a live Rust task (a cancelled call's task is
+/// dropped, so its count goes back down).
+#[pyfunction]
+fn _active_async_calls() -> usize {
+    ACTIVE_ASYNC_CALLS.load(SeqCst)
+}
+
+/// Lives inside an asyncio call's Rust task: counts it, and when the task is dropped without completing
+/// (cancelled), wakes the loop so that what the dropped future logged (e.g. the core's warning about a
+/// create cancelled after sending) reaches the `confirma` logger without waiting for the next call.
+struct TaskGuard {
+    shared: Option<Arc<aio::Shared>>,
+    completed: bool,
+}
+
+impl TaskGuard {
+    fn new(shared: Option<Arc<aio::Shared>>) -> Self {
+        ACTIVE_ASYNC_CALLS.fetch_add(1, SeqCst);
+        TaskGuard { shared, completed: false }
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        ACTIVE_ASYNC_CALLS.fetch_sub(1, SeqCst);
+        if !self.completed {
+            if let Some(s) = &self.shared {
+                s.wake();
+            }
+        }
+    }
+}
+
 /// Starts a core future on the runtime and returns an asyncio future for it, bound to the running loop.
 /// The result reaches the loop through its `aio::LoopBridge` (batched, no GIL on runtime threads); loops
-/// that cannot have a bridge get one `call_soon_threadsafe` per completion.
+/// that cannot have a bridge get one `call_soon_threadsafe` per completion. The asyncio future always
+/// settles: a panic in the core future or in the conversion becomes `InternalError`.
 fn spawn_async<'py, T, F>(
     py: Python<'py>,
     fut: F,
@@ -513,21 +623,26 @@ where
     let event_loop = GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()?;
     let py_fut = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
     let rt = runtime().map_err(|e| config_error(py, e))?;
+    let fut = contained(fut);
     let finish = move |py: Python<'_>, result: Result<T, confirma::Error>| -> (bool, Py<PyAny>) {
-        match result {
+        let converted = std::panic::catch_unwind(AssertUnwindSafe(|| match result {
             Ok(v) => match convert(py, v) {
                 Ok(obj) => (true, obj),
                 Err(e) => (false, e.into_value(py).into_any()),
             },
             Err(e) => (false, to_pyerr(py, &e).into_value(py).into_any()),
-        }
+        }));
+        converted.unwrap_or_else(|payload| (false, to_pyerr(py, &panic_error(payload)).into_value(py).into_any()))
     };
     let cancel = if let Some(bridge) = aio::bridge_for(&event_loop) {
         let b = bridge.get();
         let id = b.register(py_fut.clone().unbind());
         let shared = b.shared.clone();
+        let guard = TaskGuard::new(Some(shared.clone()));
         let task = rt.spawn(async move {
+            let mut guard = guard;
             let result = fut.await;
+            guard.completed = true;
             shared.complete(id, Box::new(move |py| finish(py, result)));
         });
         CancelOnDone { handle: Mutex::new(Some(task.abort_handle())), bridge: Some((bridge.unbind(), id)) }
@@ -537,8 +652,11 @@ where
             .clone_ref(py);
         let fut_ref = py_fut.clone().unbind();
         let loop_ref = event_loop.unbind();
+        let guard = TaskGuard::new(None);
         let task = rt.spawn(async move {
+            let mut guard = guard;
             let result = fut.await;
+            guard.completed = true;
             with_python(move |py| {
                 let (ok, value) = finish(py, result);
                 // The loop may be closed already: then nobody is waiting and there is nothing to do.
@@ -549,6 +667,28 @@ where
     };
     py_fut.call_method1(pyo3::intern!(py, "add_done_callback"), (Py::new(py, cancel)?,))?;
     Ok(py_fut)
+}
+
+fn none_to_py(py: Python<'_>, _: ()) -> PyResult<Py<PyAny>> {
+    Ok(py.None())
+}
+
+/// Private, for tests only: panics inside the binding at `place`, to prove the panic is contained.
+/// `"entry"`: in an entry point's body; `"blocking"`: inside a core future run by a blocking call;
+/// `"async"`: inside a core future run by an asyncio call (returns an awaitable, needs a running loop);
+/// `"async_convert"`: while converting an asyncio call's result on the loop thread.
+#[pyfunction]
+fn _test_panic<'py>(py: Python<'py>, place: &str) -> PyResult<Bound<'py, PyAny>> {
+    contain(py, || match place {
+        "entry" => panic!("test panic in an entry point"),
+        "blocking" => match block_on(py, async { panic!("test panic in a blocking call") })? {
+            Ok(()) => Ok(py.None().into_bound(py)),
+            Err(e) => Err(to_pyerr(py, &e)),
+        },
+        "async" => spawn_async(py, async { panic!("test panic in an asyncio call") }, none_to_py),
+        "async_convert" => spawn_async(py, async { Ok(()) }, |_, ()| panic!("test panic in a conversion")),
+        other => Err(PyTypeError::new_err(format!("unknown place {other:?}"))),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -564,14 +704,100 @@ struct NativeClient {
     validation: &'static str,
 }
 
+/// A duration option in seconds, converted (and bounded) by the core: NaN, infinite, negative, zero or
+/// absurdly large values are a `ConfigurationError` naming the option.
 fn secs(py: Python<'_>, name: &str, v: f64) -> PyResult<Duration> {
-    if !(v > 0.0) || !v.is_finite() {
-        return Err(config_error(py, format!("{name} must be a positive number of seconds")));
-    }
-    Duration::try_from_secs_f64(v).map_err(|_| config_error(py, format!("{name} is out of range")))
+    confirma::duration_from_secs_f64(name, v).map_err(|e| to_pyerr(py, &e))
 }
 
 impl NativeClient {
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        py: Python<'_>,
+        environment: &str,
+        base_url: Option<&str>,
+        (timeout, connect_timeout, total_timeout): (f64, f64, f64),
+        max_retries: &Bound<'_, PyAny>,
+        validation: &str,
+        user_agent_suffix: Option<&str>,
+        proxy: Option<&str>,
+        root_certificates_pem: Option<&str>,
+        max_response_bytes: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let env = match base_url {
+            Some(u) => Environment::Custom(u.to_string()),
+            None => match environment.trim().to_ascii_lowercase().as_str() {
+                "staging" => Environment::Staging,
+                "production" => Environment::Production,
+                other => {
+                    return Err(config_error(
+                        py,
+                        format!("unknown environment {other:?} (expected \"staging\" or \"production\"; pass base_url= for another URL)"),
+                    ))
+                }
+            },
+        };
+        let mode = match validation.trim().to_ascii_lowercase().as_str() {
+            "strict" => ValidationMode::Strict,
+            "lenient" => ValidationMode::Lenient,
+            other => {
+                return Err(config_error(
+                    py,
+                    format!("unknown validation mode {other:?} (expected \"strict\" or \"lenient\")"),
+                ))
+            }
+        };
+        // The core bounds it further (ClientConfig::check); a huge Python int is a ConfigurationError too.
+        let max_retries = match max_retries.extract::<u32>() {
+            Ok(n) => n,
+            Err(_) => return Err(config_error(py, "max_retries must be a non-negative integer (at most 10)")),
+        };
+        let version_info = py.import("sys")?.getattr("version_info")?;
+        let (major, minor, micro): (u32, u32, u32) = (
+            version_info.getattr("major")?.extract()?,
+            version_info.getattr("minor")?.extract()?,
+            version_info.getattr("micro")?.extract()?,
+        );
+        let mut suffix = format!("python/{major}.{minor}.{micro} confirma-python/{BINDING_VERSION}");
+        if let Some(s) = user_agent_suffix.map(str::trim).filter(|s| !s.is_empty()) {
+            suffix.push(' ');
+            suffix.push_str(s);
+        }
+        let mut config = ClientConfig::new(env)
+            .timeout(secs(py, "timeout", timeout)?)
+            .connect_timeout(secs(py, "connect_timeout", connect_timeout)?)
+            .total_timeout(secs(py, "total_timeout", total_timeout)?)
+            .max_retries(max_retries)
+            .validation(mode)
+            .user_agent_suffix(suffix);
+        if let Some(p) = proxy {
+            config = config.proxy(p);
+        }
+        if let Some(pem) = root_certificates_pem {
+            config = config.extra_root_certificates_pem(pem);
+        }
+        if let Some(n) = max_response_bytes {
+            // The core checks the range (ClientConfig::check); an int that is not even a usize is out of it.
+            config = config.max_response_bytes(n.extract::<usize>().map_err(|_| {
+                config_error(py, "max_response_bytes must be a number of bytes between 1 KiB and 64 MiB")
+            })?);
+        }
+        // reqwest needs a runtime context for some of its set-up; build inside ours.
+        let rt = runtime().map_err(|e| config_error(py, e))?;
+        let client = {
+            let _guard = rt.enter();
+            OnboardingClient::new(config).map_err(|e| to_pyerr(py, &e))?
+        };
+        tracing::debug!(target: "confirma::python", base_url = %client.base_url(), validation = mode.as_str(), "client created");
+        Ok(NativeClient {
+            pid: std::process::id(),
+            base_url: client.base_url().to_string(),
+            user_agent: client.user_agent().to_string(),
+            validation: mode.as_str(),
+            inner: Mutex::new(Some(client)),
+        })
+    }
+
     fn client(&self, py: Python<'_>) -> PyResult<OnboardingClient> {
         logbridge::refresh_level(py);
         if self.pid != std::process::id() {
@@ -605,7 +831,7 @@ impl Drop for NativeClient {
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (environment, base_url, timeout, connect_timeout, total_timeout, max_retries, validation, user_agent_suffix, proxy, root_certificates_pem))]
+    #[pyo3(signature = (environment, base_url, timeout, connect_timeout, total_timeout, max_retries, validation, user_agent_suffix, proxy, root_certificates_pem, max_response_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -614,67 +840,26 @@ impl NativeClient {
         timeout: f64,
         connect_timeout: f64,
         total_timeout: f64,
-        max_retries: i64,
+        max_retries: &Bound<'_, PyAny>,
         validation: &str,
         user_agent_suffix: Option<&str>,
         proxy: Option<&str>,
         root_certificates_pem: Option<&str>,
+        max_response_bytes: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let env = match base_url {
-            Some(u) => Environment::Custom(u.to_string()),
-            None => match environment.trim().to_ascii_lowercase().as_str() {
-                "staging" => Environment::Staging,
-                "production" => Environment::Production,
-                other => {
-                    return Err(config_error(
-                        py,
-                        format!("unknown environment {other:?} (expected \"staging\" or \"production\"; pass base_url= for another URL)"),
-                    ))
-                }
-            },
-        };
-        let mode = match validation.trim().to_ascii_lowercase().as_str() {
-            "strict" => ValidationMode::Strict,
-            "lenient" => ValidationMode::Lenient,
-            other => return Err(config_error(py, format!("unknown validation mode {other:?} (expected \"strict\" or \"lenient\")"))),
-        };
-        if !(0..=u32::MAX as i64).contains(&max_retries) {
-            return Err(config_error(py, "max_retries must be a non-negative integer"));
-        }
-        let version_info = py.import("sys")?.getattr("version_info")?;
-        let (major, minor, micro): (u32, u32, u32) =
-            (version_info.getattr("major")?.extract()?, version_info.getattr("minor")?.extract()?, version_info.getattr("micro")?.extract()?);
-        let mut suffix = format!("python/{major}.{minor}.{micro} confirma-python/{BINDING_VERSION}");
-        if let Some(s) = user_agent_suffix.map(str::trim).filter(|s| !s.is_empty()) {
-            suffix.push(' ');
-            suffix.push_str(s);
-        }
-        let mut config = ClientConfig::new(env)
-            .timeout(secs(py, "timeout", timeout)?)
-            .connect_timeout(secs(py, "connect_timeout", connect_timeout)?)
-            .total_timeout(secs(py, "total_timeout", total_timeout)?)
-            .max_retries(max_retries as u32)
-            .validation(mode)
-            .user_agent_suffix(suffix);
-        if let Some(p) = proxy {
-            config = config.proxy(p);
-        }
-        if let Some(pem) = root_certificates_pem {
-            config = config.extra_root_certificates_pem(pem);
-        }
-        // reqwest needs a runtime context for some of its set-up; build inside ours.
-        let rt = runtime().map_err(|e| config_error(py, e))?;
-        let client = {
-            let _guard = rt.enter();
-            OnboardingClient::new(config).map_err(|e| to_pyerr(py, &e))?
-        };
-        tracing::debug!(target: "confirma::python", base_url = %client.base_url(), validation = mode.as_str(), "client created");
-        Ok(NativeClient {
-            pid: std::process::id(),
-            base_url: client.base_url().to_string(),
-            user_agent: client.user_agent().to_string(),
-            validation: mode.as_str(),
-            inner: Mutex::new(Some(client)),
+        contain(py, || {
+            Self::build(
+                py,
+                environment,
+                base_url,
+                (timeout, connect_timeout, total_timeout),
+                max_retries,
+                validation,
+                user_agent_suffix,
+                proxy,
+                root_certificates_pem,
+                max_response_bytes,
+            )
         })
     }
 
@@ -709,32 +894,43 @@ impl NativeClient {
         }
     }
 
-    fn create_client(&self, py: Python<'_>, provisioning_token: &Bound<'_, PyAny>, new_client: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let token = token_arg(py, provisioning_token, "provisioningToken")?;
-        let value = to_json(py, new_client, "", 0)?;
-        let client = self.client(py)?;
-        match block_on(py, async move { client.create_client_from_value(&token, &value).await })? {
-            Ok(c) => created_to_py(py, c),
-            Err(e) => Err(to_pyerr(py, &e)),
-        }
+    fn create_client(
+        &self,
+        py: Python<'_>,
+        provisioning_token: &Bound<'_, PyAny>,
+        new_client: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        contain(py, || {
+            let token = token_arg(py, provisioning_token, "provisioningToken")?;
+            let value = to_json(py, new_client, "", 0)?;
+            let client = self.client(py)?;
+            match block_on(py, async move { client.create_client_from_value(&token, &value).await })? {
+                Ok(c) => created_to_py(py, c),
+                Err(e) => Err(to_pyerr(py, &e)),
+            }
+        })
     }
 
     fn validate_token(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let token = token_arg(py, token, "token")?;
-        let client = self.client(py)?;
-        match block_on(py, async move { client.validate_token(&token).await })? {
-            Ok(s) => status_to_py(py, s),
-            Err(e) => Err(to_pyerr(py, &e)),
-        }
+        contain(py, || {
+            let token = token_arg(py, token, "token")?;
+            let client = self.client(py)?;
+            match block_on(py, async move { client.validate_token(&token).await })? {
+                Ok(s) => status_to_py(py, s),
+                Err(e) => Err(to_pyerr(py, &e)),
+            }
+        })
     }
 
     fn renew_token(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let token = token_arg(py, token, "token")?;
-        let client = self.client(py)?;
-        match block_on(py, async move { client.renew_token(&token).await })? {
-            Ok(r) => renewed_to_py(py, r),
-            Err(e) => Err(to_pyerr(py, &e)),
-        }
+        contain(py, || {
+            let token = token_arg(py, token, "token")?;
+            let client = self.client(py)?;
+            match block_on(py, async move { client.renew_token(&token).await })? {
+                Ok(r) => renewed_to_py(py, r),
+                Err(e) => Err(to_pyerr(py, &e)),
+            }
+        })
     }
 
     fn create_client_async<'py>(
@@ -743,22 +939,28 @@ impl NativeClient {
         provisioning_token: &Bound<'py, PyAny>,
         new_client: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let token = token_arg(py, provisioning_token, "provisioningToken")?;
-        let value = to_json(py, new_client, "", 0)?;
-        let client = self.client(py)?;
-        spawn_async(py, async move { client.create_client_from_value(&token, &value).await }, created_to_py)
+        contain(py, || {
+            let token = token_arg(py, provisioning_token, "provisioningToken")?;
+            let value = to_json(py, new_client, "", 0)?;
+            let client = self.client(py)?;
+            spawn_async(py, async move { client.create_client_from_value(&token, &value).await }, created_to_py)
+        })
     }
 
     fn validate_token_async<'py>(&self, py: Python<'py>, token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let token = token_arg(py, token, "token")?;
-        let client = self.client(py)?;
-        spawn_async(py, async move { client.validate_token(&token).await }, status_to_py)
+        contain(py, || {
+            let token = token_arg(py, token, "token")?;
+            let client = self.client(py)?;
+            spawn_async(py, async move { client.validate_token(&token).await }, status_to_py)
+        })
     }
 
     fn renew_token_async<'py>(&self, py: Python<'py>, token: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let token = token_arg(py, token, "token")?;
-        let client = self.client(py)?;
-        spawn_async(py, async move { client.renew_token(&token).await }, renewed_to_py)
+        contain(py, || {
+            let token = token_arg(py, token, "token")?;
+            let client = self.client(py)?;
+            spawn_async(py, async move { client.renew_token(&token).await }, renewed_to_py)
+        })
     }
 }
 
@@ -774,6 +976,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runtime::_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_after_fork_child, m)?)?;
     m.add_function(wrap_pyfunction!(aio::_use_loop_bridge, m)?)?;
+    m.add_function(wrap_pyfunction!(_active_async_calls, m)?)?;
+    m.add_function(wrap_pyfunction!(_test_panic, m)?)?;
     logbridge::install();
     Ok(())
 }

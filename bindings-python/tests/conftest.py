@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import pickle
+import re
 import subprocess
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import pytest
 
@@ -135,3 +137,65 @@ def new_client_dict(partner_code: str, bid: Optional[str] = None, snake: bool = 
 
 def _snake(key: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in key)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Canary: no token in any part of an error
+
+# The sandbox's tokens: access tokens `cfis_at_` + 40 alphanumerics, provisioning tokens `cfis_ppt_` + 32.
+TOKEN_SHAPE = re.compile(r"cfis_[a-z]+_[A-Za-z0-9]{16,}")
+
+
+def _error_texts(err: BaseException) -> Iterator[Tuple[str, str]]:
+    """Every text an error exposes: repr, str, args, every attribute (recursively through containers and
+    the __cause__ / __context__ / .cause chain), and its pickle. SecretToken values contribute their
+    repr/str only (never reveal())."""
+    seen: Set[int] = set()
+    todo: List[Tuple[str, Any]] = [("err", err)]
+    while todo:
+        where, obj = todo.pop()
+        if id(obj) in seen or obj is None:
+            continue
+        seen.add(id(obj))
+        yield f"repr({where})", repr(obj)
+        yield f"str({where})", str(obj)
+        if isinstance(obj, (str, bytes, int, float, bool)):
+            continue
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                todo.append((f"{where}[{k!r}]", v))
+            continue
+        if isinstance(obj, (list, tuple, set, frozenset)):
+            for i, v in enumerate(obj):
+                todo.append((f"{where}[{i}]", v))
+            continue
+        if isinstance(obj, BaseException):
+            yield f"{where}.args", repr(obj.args)
+            todo.append((f"{where}.args", obj.args))
+            try:
+                yield f"pickle({where})", pickle.dumps(obj).decode("latin-1")
+            except Exception as e:  # noqa: BLE001 -- a pickling failure is a test failure below
+                yield f"pickle({where})", f"<unpicklable: {type(e).__name__}: {e}>"
+        for name in dir(obj):
+            if name.startswith("__") and name not in ("__cause__", "__context__", "__notes__", "__dict__"):
+                continue
+            try:
+                value = getattr(obj, name)
+            except Exception:  # noqa: BLE001
+                continue
+            if callable(value) and not isinstance(value, (BaseException, type)):
+                continue
+            if isinstance(value, type):
+                continue
+            todo.append((f"{where}.{name}", value))
+
+
+def assert_no_token_leak(err: BaseException, known: Iterable[str] = ()) -> None:
+    """Fails if any text the error exposes contains a token-shaped string or one of the `known` secrets."""
+    known = [k for k in known if k]
+    for where, text in _error_texts(err):
+        assert not text.startswith("<unpicklable"), f"{where}: {text}"
+        m = TOKEN_SHAPE.search(text)
+        assert m is None, f"a token-shaped string leaked into {where}"
+        for secret in known:
+            assert secret not in text, f"a known token leaked into {where}"

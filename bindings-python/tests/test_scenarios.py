@@ -12,7 +12,7 @@ from typing import Any, Dict, List
 import pytest
 
 import confirma
-from conftest import REPO_ROOT, Sandbox
+from conftest import REPO_ROOT, Sandbox, assert_no_token_leak
 
 SCENARIOS = sorted((REPO_ROOT / "tests" / "scenarios").glob("*.json"))
 
@@ -28,7 +28,41 @@ KIND_CLASSES = {
     "outcome_unknown": confirma.OutcomeUnknownError,
     "unexpected_response": confirma.UnexpectedResponseError,
     "configuration": confirma.ConfigurationError,
+    "internal": confirma.InternalError,
 }
+
+# Every key a scenario may use (tests/scenarios/README.md). Anything else fails the scenario: a key this
+# runner does not know would otherwise be ignored silently.
+SCENARIO_KEYS = {"name", "description", "client", "sandboxConfig", "steps"}
+CLIENT_KEYS = {"validation", "maxRetries", "timeoutMs", "connectTimeoutMs", "totalTimeoutMs"}
+STEP_KEYS = {
+    "createClient": {"op", "token", "newClient", "save", "expect"},
+    "validateToken": {"op", "token", "expect"},
+    "renewToken": {"op", "token", "save", "expect"},
+    "fault": {"op", "fault"},
+    "clearFaults": {"op"},
+    "advanceClock": {"op", "seconds"},
+    "sleep": {"op", "ms"},
+    "expectState": {"op", "state"},
+}
+EXPECT_KEYS = {"ok", "result", "error"}
+RESULT_KEYS = {"isValid", "expired", "message", "hasExpiry"}
+ERROR_KEYS = {
+    "kind",
+    "source",
+    "fields",
+    "status",
+    "retryable",
+    "retryAfterSeconds",
+    "causeKind",
+    "recoveredToken",
+    "rawResponse",
+}
+
+
+def check_keys(where: str, obj: Dict[str, Any], known: Any) -> None:
+    unknown = sorted(set(obj) - set(known))
+    assert not unknown, f"{where}: unknown scenario keys {unknown} (teach the runner or fix the scenario)"
 
 
 def test_scenarios_found() -> None:
@@ -40,9 +74,11 @@ class Runner:
         self.sandbox = sandbox
         self.scenario = scenario
         self.mode = mode
-        self.saved: Dict[str, Any] = {}
+        check_keys("scenario", scenario, SCENARIO_KEYS)
+        self.saved: Dict[str, confirma.SecretToken] = {}
         self.secrets: List[str] = [sandbox.provisioning_token]
         opts = scenario.get("client") or {}
+        check_keys("client", opts, CLIENT_KEYS)
         kwargs: Dict[str, Any] = {"base_url": sandbox.base_url}
         if "validation" in opts:
             kwargs["validation"] = opts["validation"]
@@ -64,7 +100,7 @@ class Runner:
                 return self.sandbox.partner_code
             name, _, attr = ref.partition(".")
             if name in self.saved and attr == "accessToken":
-                return self.saved[name].access_token.reveal()
+                return self.saved[name].reveal()
             return value
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
@@ -90,6 +126,8 @@ class Runner:
     def step(self, i: int, step: Dict[str, Any]) -> None:
         op = step["op"]
         where = f"step {i} ({op})"
+        assert op in STEP_KEYS, f"{where}: unknown op"
+        check_keys(where, step, STEP_KEYS[op])
         if op == "fault":
             self.sandbox.fault(step["fault"])
             return
@@ -118,20 +156,30 @@ class Runner:
         else:
             pytest.fail(f"{where}: unknown op")
         expect = step["expect"]
+        check_keys(f"{where} expect", expect, EXPECT_KEYS)
+        assert ("error" in expect) != (expect.get("ok") is True), f"{where}: expect needs exactly one of ok: true / error"
+        assert "result" not in expect or "error" not in expect, f"{where}: result given for an expected error"
         try:
             result = self.call(method, *args)
         except confirma.ConfirmaError as err:
             self.check_error(where, err, expect)
+            if "save" in step:
+                # A failed call saves the token it recovered (a partial-success create): the caller must store
+                # it, and the scenario goes on with it.
+                assert err.recovered_token is not None, f"{where}: save given, but the error recovered no token"
+                self.saved[step["save"]] = err.recovered_token
+                self.secrets.append(err.recovered_token.reveal())
             return
         assert "error" not in expect, f"{where}: expected {expect['error']}, got success {result!r}"
         self.check_result(where, result, expect.get("result") or {})
         if "save" in step:
-            self.saved[step["save"]] = result
+            self.saved[step["save"]] = result.access_token
             self.secrets.append(result.access_token.reveal())
         for secret in self.secrets:
             assert secret not in repr(result)
 
     def check_result(self, where: str, result: Any, want: Dict[str, Any]) -> None:
+        check_keys(f"{where} result", want, RESULT_KEYS)
         for key, value in want.items():
             if key == "hasExpiry":
                 expires = getattr(result, "token_expires_at", None) if hasattr(result, "token_expires_at") else result.expires_at
@@ -145,9 +193,12 @@ class Runner:
     def check_error(self, where: str, err: confirma.ConfirmaError, expect: Dict[str, Any]) -> None:
         assert "error" in expect, f"{where}: unexpected {err!r}"
         want = expect["error"]
+        check_keys(f"{where} error", want, ERROR_KEYS)
         for text in (str(err), repr(err), err.message, str(err.__cause__ or "")):
             for secret in self.secrets:
                 assert secret not in text, f"{where}: a token leaked into the error text"
+        # Every attribute, the cause chain, args and the pickle: no token-shaped string at all.
+        assert_no_token_leak(err, self.secrets)
         assert err.kind == want["kind"], f"{where}: kind {err.kind!r} ({err}), want {want['kind']!r}"
         assert isinstance(err, KIND_CLASSES[want["kind"]])
         assert err.code == "CONFIRMA_" + want["kind"].upper()
@@ -170,6 +221,16 @@ class Runner:
             assert isinstance(cause, confirma.ConfirmaError), f"{where}: no cause"
             assert cause.kind == want["causeKind"], f"{where}: cause kind {cause.kind!r}"
             assert err.operation in ("create_client", "renew_token")
+        if "recoveredToken" in want:
+            got = err.recovered_token is not None
+            assert got == want["recoveredToken"], f"{where}: recovered_token present={got}"
+            if got:
+                assert isinstance(err.recovered_token, confirma.SecretToken)
+        if "rawResponse" in want:
+            got = err.raw_response is not None
+            assert got == want["rawResponse"], f"{where}: raw_response present={got}"
+            if got:
+                assert isinstance(err.raw_response, confirma.SecretToken)
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

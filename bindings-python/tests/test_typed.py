@@ -47,6 +47,12 @@ def describe(err: confirma.ConfirmaError) -> str:
         parts.append(err.operation)
         cause: Optional[confirma.ConfirmaError] = err.cause
         parts.append(cause.kind if cause else "-")
+    recovered: Optional[confirma.SecretToken] = err.recovered_token
+    raw: Optional[confirma.SecretToken] = err.raw_response
+    if recovered is not None or raw is not None:
+        parts.append("has-secret")
+    if isinstance(err, confirma.InternalError):
+        parts.append("internal")
     return " ".join(parts)
 
 

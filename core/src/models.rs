@@ -312,6 +312,15 @@ fn parse_timestamp_unclamped(v: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Some(t.with_timezone(&Utc));
     }
+    // RFC 3339 allows only 4-digit years; a far-future expiry (`+10126-01-01T00:00:00Z`) still parses here
+    // and is clamped by the caller.
+    let zoned = match v.strip_suffix('Z').or_else(|| v.strip_suffix('z')) {
+        Some(rest) => format!("{rest}+00:00"),
+        None => v.to_string(),
+    };
+    if let Ok(t) = DateTime::parse_from_str(&zoned, "%Y-%m-%dT%H:%M:%S%.f%:z") {
+        return Some(t.with_timezone(&Utc));
+    }
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(v, fmt) {
             return Some(t.and_utc());
@@ -371,6 +380,8 @@ mod tests {
             assert!(parse_timestamp(far).is_none_or(|t| (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&t)), "{far}");
         }
         assert_eq!(parse_timestamp("+10000-01-01T00:00:00"), Some(MAX_TIMESTAMP));
+        assert_eq!(parse_timestamp("+10126-03-04T05:06:07.5Z"), Some(MAX_TIMESTAMP));
+        assert_eq!(parse_timestamp("+10126-03-04T05:06:07+02:00"), Some(MAX_TIMESTAMP));
         assert_eq!(MAX_TIMESTAMP.to_rfc3339(), "9999-12-31T23:59:59+00:00");
     }
 }

@@ -62,8 +62,9 @@ vault: Dict[str, str] = {}
 def run(base_url: str, provisioning_token: confirma.SecretToken, partner_code: str) -> int:
     with confirma.Client(base_url=base_url) as client:
         # 1. Create the client; keep its access token.
+        form = onboarding_form(partner_code)
         try:
-            created = client.create_client(provisioning_token, onboarding_form(partner_code))
+            created = client.create_client(provisioning_token, form)
         except confirma.ValidationError as err:
             # Show the problems next to the form fields and let the user fix them.
             for field, problems in err.field_errors.items():
@@ -73,6 +74,12 @@ def run(base_url: str, provisioning_token: confirma.SecretToken, partner_code: s
             print("This company is already a CFIS client: validate or renew its stored token instead.")
             return 1
         except confirma.OutcomeUnknownError as err:
+            if err.recovered_token is not None:
+                # The service created the client but its answer lacked the client's identifiers: this is the
+                # client's only access token. Store it (a retry would get ConflictError).
+                vault["pending:" + form.client.business_code] = err.recovered_token.reveal()
+                print(f"Client created, identifiers unknown; its token is stored. Request id {err.request_id}.")
+                return 1
             print(f"Unknown whether the client was created ({err.message}); request id {err.request_id}.")
             return 1
         vault[created.client_id] = created.access_token.reveal()

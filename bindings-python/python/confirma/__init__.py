@@ -25,6 +25,7 @@ from ._errors import (
     ConfigurationError,
     ConfirmaError,
     ConflictError,
+    InternalError,
     NetworkError,
     OutcomeUnknownError,
     PermissionDeniedError,
@@ -66,6 +67,7 @@ __all__ = [
     "OutcomeUnknownError",
     "UnexpectedResponseError",
     "ConfigurationError",
+    "InternalError",
 ]
 
 # Runtime threads stop entering Python before the interpreter finalizes (see src/runtime.rs).

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from types import TracebackType
-from typing import Any, Mapping, Optional, Type, Union
+from typing import Any, List, Mapping, Optional, Type, Union
 
 from . import _native
 from ._models import NewClient, _new_client_value
@@ -30,12 +31,21 @@ def _native_client(
     user_agent_suffix: Optional[str],
     proxy: Optional[str],
     root_certificates_pem: Optional[str],
+    max_response_bytes: int,
 ) -> _native.NativeClient:
+    seconds: List[float] = []
     for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout), ("total_timeout", total_timeout)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+        try:
+            seconds.append(float(value))
+        except OverflowError:
+            # An int too large for a float: the core rejects it (ConfigurationError naming the option).
+            seconds.append(math.inf)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int):
         raise TypeError(f"max_retries must be an int, not {type(max_retries).__name__}")
+    if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
+        raise TypeError(f"max_response_bytes must be an int, not {type(max_response_bytes).__name__}")
     for name, text in (
         ("environment", environment),
         ("validation", validation),
@@ -49,14 +59,15 @@ def _native_client(
     return _native.NativeClient(
         environment,
         base_url,
-        float(timeout),
-        float(connect_timeout),
-        float(total_timeout),
+        seconds[0],
+        seconds[1],
+        seconds[2],
         max_retries,
         validation,
         user_agent_suffix,
         proxy,
         root_certificates_pem,
+        max_response_bytes,
     )
 
 
@@ -76,6 +87,7 @@ class _Base:
         user_agent_suffix: Optional[str] = None,
         proxy: Optional[str] = None,
         root_certificates_pem: Optional[str] = None,
+        max_response_bytes: int = 1024 * 1024,
     ) -> None:
         self._native = _native_client(
             environment,
@@ -88,6 +100,7 @@ class _Base:
             user_agent_suffix,
             proxy,
             root_certificates_pem,
+            max_response_bytes,
         )
 
     @property
@@ -118,9 +131,11 @@ class Client(_Base):
 
     ``Client(environment="staging" | "production", *, base_url=None, timeout=30.0, connect_timeout=10.0,
     total_timeout=60.0, max_retries=2, validation="strict" | "lenient", user_agent_suffix=None, proxy=None,
-    root_certificates_pem=None)``. ``base_url`` overrides ``environment`` (plain ``http://`` only for loopback
+    root_certificates_pem=None, max_response_bytes=1048576)``. ``base_url`` overrides ``environment`` (plain ``http://`` only for loopback
     hosts, such as the local sandbox). Timeouts are in seconds: ``timeout`` per attempt, ``total_timeout`` for a
-    whole call including retries.
+    whole call including retries; each must be > 0 and at most 24 hours. ``max_response_bytes`` caps a
+    response body (1 KiB..64 MiB): a larger one is :class:`UnexpectedResponseError` (validate) or
+    :class:`OutcomeUnknownError` (create, renew).
 
     Thread-safe: share one client between threads (they share its connection pool). Calls release the GIL
     while the Rust core works. Use it as a context manager, or call :meth:`close`.
@@ -165,7 +180,10 @@ class AsyncClient(_Base):
     """The asyncio CFIS onboarding client: the same options and methods as :class:`Client`, as coroutines.
 
     The Rust core's runtime does the work; the event loop is never blocked. Cancelling the awaiting task
-    cancels the request. Safe to share between tasks (and event loops). Use ``async with`` or :meth:`aclose`.
+    cancels the request (the Rust future is dropped). A create or renew cancelled after its request was sent
+    may still have taken effect on the service: the core logs a WARNING on the ``confirma`` logger; treat it
+    like :class:`OutcomeUnknownError`. Safe to share between tasks (and event loops). Use ``async with`` or
+    :meth:`aclose`.
     """
 
     async def create_client(self, provisioning_token: Token, new_client: NewClientInput) -> CreatedClient:

@@ -3,13 +3,18 @@
 Every error raised by a ``confirma`` call (other than ``TypeError`` for an argument of the wrong Python type)
 is a :class:`ConfirmaError`. The Rust core decides the kind, message and attributes; this module only gives
 each kind a Python class. Messages never contain a token. Exceptions pickle with their attributes and their
-``__cause__`` intact (for example to cross a ``multiprocessing`` or Celery boundary).
+``__cause__`` intact (for example to cross a ``multiprocessing`` or Celery boundary) -- except the secrets
+:attr:`ConfirmaError.recovered_token` and :attr:`ConfirmaError.raw_response`, which are never pickled (an
+unpickled error has ``None`` there).
 """
 
 from __future__ import annotations
 
 import builtins
-from typing import Any, ClassVar, Dict, List, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Optional, Tuple, Type
+
+if TYPE_CHECKING:
+    from ._native import SecretToken
 
 __all__ = [
     "ConfirmaError",
@@ -24,7 +29,11 @@ __all__ = [
     "OutcomeUnknownError",
     "UnexpectedResponseError",
     "ConfigurationError",
+    "InternalError",
 ]
+
+# Attributes that hold secrets: never part of the pickle state (a pickle must never contain a token).
+_SECRET_ATTRIBUTES = ("recovered_token", "raw_response")
 
 
 def _restore(
@@ -48,6 +57,12 @@ class ConfirmaError(Exception):
         status_code: the HTTP status, if a response arrived.
         request_id: the service's request id (or the one the SDK sent), for support requests.
         retryable: whether the same call may succeed later (the SDK has already retried within its budget).
+        recovered_token: a token the service issued although the call failed, as a :class:`SecretToken`
+            (``None`` otherwise). Set when a create was answered 2xx with an access token but without the
+            client's identifiers: the client exists and this is its only token -- store it
+            (``err.recovered_token.reveal()``). Never pickled, never in ``repr``/``str``.
+        raw_response: a 2xx create/renew answer the SDK could not read, kept whole as a :class:`SecretToken`
+            because it may hold a token (``None`` otherwise). Never pickled, never in ``repr``/``str``.
     """
 
     kind: ClassVar[str] = "unknown"
@@ -57,6 +72,8 @@ class ConfirmaError(Exception):
     status_code: Optional[int]
     request_id: Optional[str]
     retryable: bool
+    recovered_token: Optional[SecretToken] = None
+    raw_response: Optional[SecretToken] = None
 
     def __init__(
         self,
@@ -76,7 +93,22 @@ class ConfirmaError(Exception):
         self.retryable = retryable
 
     def __reduce__(self) -> Any:
-        return (_restore, (type(self), self.args, dict(self.__dict__), self.__cause__))
+        state = {k: v for k, v in self.__dict__.items() if k not in _SECRET_ATTRIBUTES}
+        return (_restore, (type(self), self.args, state, self.__cause__))
+
+    # Copies (unlike pickles) stay in the process: they keep the secret attributes.
+    def __copy__(self) -> ConfirmaError:
+        return _restore(type(self), self.args, dict(self.__dict__), self.__cause__)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> ConfirmaError:
+        import copy
+
+        return _restore(
+            type(self),
+            copy.deepcopy(self.args, memo),
+            copy.deepcopy(dict(self.__dict__), memo),
+            copy.deepcopy(self.__cause__, memo),
+        )
 
     def __repr__(self) -> str:
         parts = [repr(self.message)]
@@ -199,10 +231,19 @@ class UnexpectedResponseError(ConfirmaError):
 
 
 class ConfigurationError(ConfirmaError):
-    """The client is configured wrongly (bad base URL, plain http to a remote host, bad certificate), is
-    closed, or was created in the parent of a forked process."""
+    """The client is configured wrongly (bad base URL, plain http to a remote host, bad certificate, a
+    timeout that is not a positive number of seconds up to 24 hours), is closed, or was created in the
+    parent of a forked process."""
 
     kind = "configuration"
+
+
+class InternalError(ConfirmaError):
+    """The SDK failed internally: a bug in its native code was contained (it never crashes the process and
+    an awaitable always settles). Please report it with the message. For a create or renew, treat the
+    outcome as unknown."""
+
+    kind = "internal"
 
 
 _BY_KIND: Dict[str, Type[ConfirmaError]] = {
@@ -219,6 +260,7 @@ _BY_KIND: Dict[str, Type[ConfirmaError]] = {
         OutcomeUnknownError,
         UnexpectedResponseError,
         ConfigurationError,
+        InternalError,
     )
 }
 
@@ -238,6 +280,8 @@ def _from_native(
     body_excerpt: Optional[str],
     operation: Optional[str] = None,
     cause: Optional[ConfirmaError] = None,
+    recovered_token: Optional[SecretToken] = None,
+    raw_response: Optional[SecretToken] = None,
 ) -> ConfirmaError:
     """Called by the native module to build the exception for a core error."""
     cls = _BY_KIND.get(kind, ConfirmaError)
@@ -255,6 +299,10 @@ def _from_native(
         err = UnexpectedResponseError(message, body_excerpt=body_excerpt or "", **common)
     else:
         err = cls(message, **common)
+    if recovered_token is not None:
+        err.recovered_token = recovered_token
+    if raw_response is not None:
+        err.raw_response = raw_response
     if cause is not None:
         err.__cause__ = cause
     return err
