@@ -136,6 +136,24 @@ fn collect_field_errors(v: &Value, out: &mut FieldErrors) {
 /// is anything else that may be a token: values under credential keys (`accessToken`, `apiKey`, …) and
 /// token-shaped text (see [`crate::redact`]).
 pub fn parse_error_body(content_type: Option<&str>, body: &[u8], secret: &str) -> ErrorBody {
+    let mut out = parse_error_body_unscrubbed(content_type, body, secret);
+    // Decoding (JSON escapes such as `\u0061` or `\/`) and normalising field paths can re-create the secret
+    // from text that did not contain it literally: scrub everything kept, after every transformation.
+    let clean = |t: &str| scrub(t, secret);
+    out.message = out.message.as_deref().map(clean);
+    out.trace_id = out.trace_id.as_deref().map(clean);
+    out.excerpt = clean(&out.excerpt);
+    out.field_errors = std::mem::take(&mut out.field_errors)
+        .into_iter()
+        .map(|(k, v)| (clean(&k), v.iter().map(|m| clean(m)).collect()))
+        .fold(FieldErrors::new(), |mut acc, (k, v): (String, Vec<String>)| {
+            acc.entry(k).or_default().extend(v);
+            acc
+        });
+    out
+}
+
+fn parse_error_body_unscrubbed(content_type: Option<&str>, body: &[u8], secret: &str) -> ErrorBody {
     let text = String::from_utf8_lossy(body);
     let text = scrub(&text, secret);
     let trimmed = text.trim();

@@ -2,10 +2,11 @@
 //! needs (shapes the sandbox would never produce): oversized bodies, partial successes, tokens in unknown
 //! places, absurd timestamps, a request that never gets an answer.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
+mod common;
+use common::Capture;
 use confirma::models::MAX_TIMESTAMP;
 use confirma::{ClientConfig, ErrorKind, NewClient, OnboardingClient, SecretToken, ValidationSource};
 use serde_json::json;
@@ -210,18 +211,6 @@ async fn absurd_configuration_and_multibyte_input_are_typed_errors() {
     assert_eq!(e.field_errors().keys().collect::<Vec<_>>(), ["client.vatRegNbr"]);
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// One process-wide subscriber (events from every runtime thread are captured).
 fn logs() -> &'static Capture {
     static CAPTURE: OnceLock<Capture> = OnceLock::new();
@@ -248,7 +237,7 @@ async fn cancelling_a_sent_renew_is_never_silent() {
     assert!(cancelled.is_err(), "the server never answers");
     // A cancelled validate is harmless and says nothing.
     let _ = tokio::time::timeout(Duration::from_millis(300), c.validate_token(&token)).await;
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     let warnings: Vec<&str> = text.lines().filter(|l| l.contains("cancelled after the request was sent")).collect();
     assert_eq!(warnings.len(), 1, "{text}");
     assert!(warnings[0].contains("WARN") && warnings[0].contains("renew_token"), "{}", warnings[0]);

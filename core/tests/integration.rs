@@ -1,10 +1,11 @@
 //! Integration tests of the core against a real sandbox over loopback: what the scenario files cannot
 //! express (log capture, foreign listeners, timing bounds, concurrency, configuration).
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::Capture;
 use confirma::{ClientConfig, Environment, ErrorKind, NewClient, OnboardingClient, SecretToken};
 use confirma_sandbox::{valid_business_id, Sandbox, SandboxConfig};
 use serde_json::{json, Value};
@@ -43,18 +44,6 @@ async fn state(sb: &Sandbox) -> Value {
 
 fn client(sb: &Sandbox) -> OnboardingClient {
     OnboardingClient::new(ClientConfig::with_base_url(sb.base_url())).unwrap()
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// A canary provisioning token and canary access tokens never appear in trace-level logs (ours, reqwest's,
@@ -99,7 +88,7 @@ async fn canary_tokens_never_leak() {
     seen.push(format!("{e} {e:?}"));
     drop(_guard);
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("CFIS response"), "trace capture works: {}", logs.chars().take(500).collect::<String>());
     assert!(logs.contains("hyper") || logs.contains("reqwest"), "events of the HTTP stack are captured too");
     for secret in [canary, at.expose(), renewed.access_token.expose()] {
@@ -201,7 +190,7 @@ async fn connect_failures_are_retried_even_for_create_and_never_outcome_unknown(
     assert!(t.elapsed() < Duration::from_secs(3));
     let e = c.renew_token(&SecretToken::new("tok")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Network);
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     let retries = |op: &str| logs.lines().filter(|l| l.contains("retrying") && l.contains(op)).count();
     assert_eq!((retries("create_client"), retries("renew_token")), (2, 2), "two retries each: {logs}");
 }

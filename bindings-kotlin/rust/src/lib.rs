@@ -10,13 +10,26 @@
 //! aborts the task when the uniffi future is dropped — which is what happens when the Kotlin coroutine
 //! is cancelled, so cancelling a coroutine cancels the HTTP request.
 
+// `NativeError` is the error's FFI shape: uniffi lowers records by value (it has no `Box` for them), and one is
+// built per failed call, so its size does not matter.
+#![allow(clippy::result_large_err)]
+// Panic-free by construction, as the core (the one deliberate panic is `probe_panic`, for the tests).
+#![deny(
+    clippy::string_slice,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use confirma as core;
+use confirma as cfis;
 
 uniffi::setup_scaffolding!("confirma");
 
@@ -24,16 +37,20 @@ uniffi::setup_scaffolding!("confirma");
 // The one global runtime, and cancellation.
 // ---------------------------------------------------------------------------------------------------
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+/// The runtime, built on first use. A failure to build it (no threads left) is an internal error on the
+/// call that needed it, never a panic.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, NativeError> {
+    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("confirma-worker")
             .enable_all()
             .build()
-            .expect("cannot start the Confirma SDK's tokio runtime")
+            .map_err(|e| format!("cannot start the Confirma SDK's runtime: {e}"))
     })
+    .as_ref()
+    .map_err(|e| NativeError::from(cfis::Error::internal(e.clone())))
 }
 
 static ACTIVE_CALLS: AtomicU64 = AtomicU64::new(0);
@@ -63,26 +80,37 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// Runs a core future on the global runtime. A panic inside it becomes an error, never an unwind
-/// across the FFI boundary.
+/// Runs a core future on the global runtime. A panic inside it becomes the core's `Internal` error
+/// (`ConfirmaException.Internal`), never an unwind across the FFI boundary.
 async fn on_runtime<T, F>(fut: F) -> Result<T, NativeError>
 where
-    F: Future<Output = Result<T, core::Error>> + Send + 'static,
+    F: Future<Output = Result<T, cfis::Error>> + Send + 'static,
     T: Send + 'static,
 {
     let guard = ActiveGuard::new();
-    let mut handle = AbortOnDrop(runtime().spawn(async move {
+    let mut handle = AbortOnDrop(runtime()?.spawn(async move {
         let _guard = guard;
         fut.await
     }));
     match (&mut handle.0).await {
         Ok(result) => result.map_err(NativeError::from),
-        Err(join_error) => Err(NativeError::internal(if join_error.is_panic() {
-            "the SDK failed internally (a panic was caught); please report this"
-        } else {
-            "the call was cancelled"
-        })),
+        Err(join_error) if join_error.is_panic() => Err(contained_panic(join_error.into_panic().as_ref())),
+        // Only an abort ends a task without a result, and only this function's guard aborts (when the caller
+        // stopped waiting), so nobody sees this; kept typed all the same.
+        Err(_) => Err(NativeError::from(cfis::Error::internal("the native task was cancelled"))),
     }
+}
+
+/// The core's `Internal` error for a contained panic (`Error::from_panic`: its text when it is a string, redacted).
+fn contained_panic(payload: &(dyn std::any::Any + Send)) -> NativeError {
+    NativeError::from(cfis::Error::from_panic(payload))
+}
+
+/// Runs the body of a synchronous export, containing a panic as the core's `Internal` error. (uniffi also
+/// catches panics, but reports them as its own `InternalException`; this keeps every failure typed.)
+fn contain<T>(body: impl FnOnce() -> Result<T, NativeError>) -> Result<T, NativeError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+        .unwrap_or_else(|payload| Err(contained_panic(payload.as_ref())))
 }
 
 /// The number of SDK calls currently running on the native runtime (diagnostics; cancelled calls
@@ -95,7 +123,7 @@ pub fn native_active_calls() -> u64 {
 /// The version of the native SDK core.
 #[uniffi::export]
 pub fn native_sdk_version() -> String {
-    core::VERSION.to_string()
+    cfis::VERSION.to_string()
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -108,32 +136,35 @@ pub fn native_sdk_version() -> String {
 /// released) and read only through [reveal], where it must leave the program (e.g. to store it).
 #[derive(uniffi::Object, PartialEq, Eq)]
 #[uniffi::export(Display, Eq, Hash)]
-pub struct SecretToken(core::SecretToken);
+pub struct SecretToken(cfis::SecretToken);
 
+/// Kotlin's `hashCode()`: only the length is hashed, never the token text (equal tokens have equal lengths, so
+/// the `equals`/`hashCode` contract holds; equality itself is the core's constant-time comparison).
 impl std::hash::Hash for SecretToken {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.expose().hash(state)
+        self.0.expose().len().hash(state)
     }
 }
 
 impl std::fmt::Display for SecretToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(core::REDACTED)
+        f.write_str(cfis::REDACTED)
     }
 }
 
 impl std::fmt::Debug for SecretToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(core::REDACTED)
+        f.write_str(cfis::REDACTED)
     }
 }
 
 #[uniffi::export]
 impl SecretToken {
-    /// Wraps a raw token.
+    /// Wraps a raw token. Throws `ConfirmaException.Validation` (field `token`) for a string that is not valid
+    /// Unicode (an unpaired UTF-16 surrogate), which cannot be encoded as UTF-8.
     #[uniffi::constructor]
-    pub fn new(value: String) -> Arc<Self> {
-        Arc::new(SecretToken(core::SecretToken::new(value)))
+    pub fn new(value: TokenText) -> Arc<Self> {
+        Arc::new(SecretToken(cfis::SecretToken::new(value.0)))
     }
 
     /// The raw token. Call this only where the value must leave the program (to store it securely).
@@ -142,7 +173,17 @@ impl SecretToken {
     }
 }
 
-fn wrap_token(t: core::SecretToken) -> Arc<SecretToken> {
+/// A token's text as it crosses the FFI: UTF-8 bytes, encoded on the Kotlin side by `tokenUtf8` (see
+/// `uniffi.toml`), which turns a string that is not valid Unicode into `ConfirmaException.Validation` instead of
+/// the generated string converter's `CharacterCodingException`. In Kotlin it is a plain `String`.
+pub struct TokenText(String);
+
+uniffi::custom_type!(TokenText, Vec<u8>, {
+    lower: |t| t.0.into_bytes(),
+    try_lift: |bytes| Ok(TokenText(String::from_utf8(bytes)?)),
+});
+
+fn wrap_token(t: cfis::SecretToken) -> Arc<SecretToken> {
     Arc::new(SecretToken(t))
 }
 
@@ -170,11 +211,11 @@ pub enum ValidationMode {
     Lenient,
 }
 
-impl From<ValidationMode> for core::ValidationMode {
+impl From<ValidationMode> for cfis::ValidationMode {
     fn from(v: ValidationMode) -> Self {
         match v {
-            ValidationMode::Strict => core::ValidationMode::Strict,
-            ValidationMode::Lenient => core::ValidationMode::Lenient,
+            ValidationMode::Strict => cfis::ValidationMode::Strict,
+            ValidationMode::Lenient => cfis::ValidationMode::Lenient,
         }
     }
 }
@@ -306,18 +347,18 @@ fn opt(s: Option<String>) -> Option<String> {
     s.filter(|v| !v.trim().is_empty())
 }
 
-impl From<NewClient> for core::NewClient {
+impl From<NewClient> for cfis::NewClient {
     fn from(n: NewClient) -> Self {
-        core::NewClient {
-            service: core::Service {
+        cfis::NewClient {
+            service: cfis::Service {
                 service_type: match n.service.service_type {
-                    ServiceType::Lifecycle => core::ServiceType::Lifecycle,
-                    ServiceType::Intermediation => core::ServiceType::Intermediation,
-                    ServiceType::Coop => core::ServiceType::Coop,
+                    ServiceType::Lifecycle => cfis::ServiceType::Lifecycle,
+                    ServiceType::Intermediation => cfis::ServiceType::Intermediation,
+                    ServiceType::Coop => cfis::ServiceType::Coop,
                 },
                 partner_code: n.service.partner_code,
             },
-            client: core::ClientDetails {
+            client: cfis::ClientDetails {
                 name: n.client.name,
                 business_code: n.client.business_code,
                 vat_reg_nbr: opt(n.client.vat_reg_nbr),
@@ -333,11 +374,11 @@ impl From<NewClient> for core::NewClient {
             contacts: n
                 .contacts
                 .into_iter()
-                .map(|c| core::Contact {
+                .map(|c| cfis::Contact {
                     role: match c.role {
-                        ContactRole::Primary => core::ContactRole::Primary,
-                        ContactRole::Technical => core::ContactRole::Technical,
-                        ContactRole::Accountant => core::ContactRole::Accountant,
+                        ContactRole::Primary => cfis::ContactRole::Primary,
+                        ContactRole::Technical => cfis::ContactRole::Technical,
+                        ContactRole::Accountant => cfis::ContactRole::Accountant,
                     },
                     name: c.name,
                     email: c.email,
@@ -348,15 +389,15 @@ impl From<NewClient> for core::NewClient {
     }
 }
 
-impl TryFrom<core::NewClient> for NewClient {
-    type Error = core::Error;
-    fn try_from(n: core::NewClient) -> Result<Self, core::Error> {
+impl TryFrom<cfis::NewClient> for NewClient {
+    type Error = cfis::Error;
+    fn try_from(n: cfis::NewClient) -> Result<Self, cfis::Error> {
         let service_type = match &n.service.service_type {
-            core::ServiceType::Lifecycle => ServiceType::Lifecycle,
-            core::ServiceType::Intermediation => ServiceType::Intermediation,
-            core::ServiceType::Coop => ServiceType::Coop,
-            core::ServiceType::Other(_) => {
-                return Err(core::Error::invalid_input(
+            cfis::ServiceType::Lifecycle => ServiceType::Lifecycle,
+            cfis::ServiceType::Intermediation => ServiceType::Intermediation,
+            cfis::ServiceType::Coop => ServiceType::Coop,
+            cfis::ServiceType::Other(_) => {
+                return Err(cfis::Error::invalid_input(
                     "service.type",
                     "must be one of LIFECYCLE, INTERMEDIATION, COOP",
                 ))
@@ -382,9 +423,9 @@ impl TryFrom<core::NewClient> for NewClient {
                 .into_iter()
                 .map(|c| Contact {
                     role: match c.role {
-                        core::ContactRole::Primary => ContactRole::Primary,
-                        core::ContactRole::Technical => ContactRole::Technical,
-                        core::ContactRole::Accountant => ContactRole::Accountant,
+                        cfis::ContactRole::Primary => ContactRole::Primary,
+                        cfis::ContactRole::Technical => ContactRole::Technical,
+                        cfis::ContactRole::Accountant => ContactRole::Accountant,
                     },
                     name: c.name,
                     email: c.email,
@@ -428,13 +469,13 @@ pub enum ErrorKind {
     UnexpectedResponse,
     /// The client was configured wrongly.
     Configuration,
-    /// The SDK itself failed (a caught panic); not one of the core's kinds.
+    /// The SDK itself failed (a contained panic): a bug, please report it.
     Internal,
 }
 
-impl From<core::ErrorKind> for ErrorKind {
-    fn from(k: core::ErrorKind) -> Self {
-        use core::ErrorKind as K;
+impl From<cfis::ErrorKind> for ErrorKind {
+    fn from(k: cfis::ErrorKind) -> Self {
+        use cfis::ErrorKind as K;
         match k {
             K::Validation => ErrorKind::Validation,
             K::Authentication => ErrorKind::Authentication,
@@ -447,6 +488,7 @@ impl From<core::ErrorKind> for ErrorKind {
             K::OutcomeUnknown => ErrorKind::OutcomeUnknown,
             K::UnexpectedResponse => ErrorKind::UnexpectedResponse,
             K::Configuration => ErrorKind::Configuration,
+            // `Internal`, and any kind a newer core adds: the SDK failed.
             _ => ErrorKind::Internal,
         }
     }
@@ -484,9 +526,9 @@ pub struct NativeErrorInfo {
 }
 
 impl NativeErrorInfo {
-    fn of(e: &core::Error) -> Self {
+    fn of(e: &cfis::Error) -> Self {
         let operation = match e {
-            core::Error::OutcomeUnknown { operation, .. } => Some(operation.as_str().to_string()),
+            cfis::Error::OutcomeUnknown { operation, .. } => Some(operation.as_str().to_string()),
             _ => None,
         };
         NativeErrorInfo {
@@ -517,6 +559,10 @@ pub enum NativeError {
         info: NativeErrorInfo,
         /// For outcome-unknown errors: the failure that made the outcome unknown.
         cause_info: Option<NativeErrorInfo>,
+        /// The new access token of a partially successful create (the core's `Error::recovered_token`).
+        recovered_token: Option<Arc<SecretToken>>,
+        /// A 2xx create/renew answer that could not be read, whole, as a secret (`Error::raw_response`).
+        raw_response: Option<Arc<SecretToken>>,
     },
 }
 
@@ -528,31 +574,13 @@ impl std::fmt::Display for NativeError {
     }
 }
 
-impl From<core::Error> for NativeError {
-    fn from(e: core::Error) -> Self {
-        NativeError::Failure { info: NativeErrorInfo::of(&e), cause_info: e.cause().map(NativeErrorInfo::of) }
-    }
-}
-
-impl NativeError {
-    fn internal(message: &str) -> Self {
+impl From<cfis::Error> for NativeError {
+    fn from(e: cfis::Error) -> Self {
         NativeError::Failure {
-            info: NativeErrorInfo {
-                kind: ErrorKind::Internal,
-                kind_name: "internal".into(),
-                code: "CONFIRMA_INTERNAL".into(),
-                display: format!("internal error: {message}"),
-                detail: message.into(),
-                status: None,
-                request_id: None,
-                retryable: false,
-                retry_after_ms: None,
-                field_errors: HashMap::new(),
-                validation_source: None,
-                operation: None,
-                body_excerpt: None,
-            },
-            cause_info: None,
+            info: NativeErrorInfo::of(&e),
+            cause_info: e.cause().map(NativeErrorInfo::of),
+            recovered_token: e.recovered_token().cloned().map(wrap_token),
+            raw_response: e.raw_response().cloned().map(wrap_token),
         }
     }
 }
@@ -569,12 +597,12 @@ pub struct NativeClientConfig {
     pub environment: Environment,
     /// A custom base URL (a proxy, the local sandbox); plain http only for loopback hosts.
     pub base_url: Option<String>,
-    /// Per-attempt timeout, milliseconds.
-    pub timeout_ms: u64,
+    /// Per-attempt timeout, milliseconds (any double: NaN, infinite, <= 0 or over 24 h is a configuration error).
+    pub timeout_ms: f64,
     /// Connect timeout, milliseconds.
-    pub connect_timeout_ms: u64,
+    pub connect_timeout_ms: f64,
     /// Total deadline of a call, retries included, milliseconds.
-    pub total_timeout_ms: u64,
+    pub total_timeout_ms: f64,
     /// Retries after the first attempt.
     pub max_retries: u32,
     /// Client-side validation mode.
@@ -585,32 +613,36 @@ pub struct NativeClientConfig {
     pub proxy: Option<String>,
     /// Extra trusted root certificate(s), PEM.
     pub extra_root_certificates_pem: Option<String>,
+    /// The largest response body read, bytes (1 KiB ..= 64 MiB, checked by the core).
+    pub max_response_bytes: u64,
 }
 
 impl NativeClientConfig {
-    fn to_core(&self) -> core::ClientConfig {
+    fn to_core(&self) -> Result<cfis::ClientConfig, cfis::Error> {
         let environment = match (&self.base_url, self.environment) {
-            (Some(url), _) => core::Environment::Custom(url.clone()),
-            (None, Environment::Staging) => core::Environment::Staging,
-            (None, Environment::Production) => core::Environment::Production,
+            (Some(url), _) => cfis::Environment::Custom(url.clone()),
+            (None, Environment::Staging) => cfis::Environment::Staging,
+            (None, Environment::Production) => cfis::Environment::Production,
         };
-        let mut c = core::ClientConfig::new(environment)
-            .timeout(Duration::from_millis(self.timeout_ms))
-            .connect_timeout(Duration::from_millis(self.connect_timeout_ms))
-            .total_timeout(Duration::from_millis(self.total_timeout_ms))
+        let mut c = cfis::ClientConfig::new(environment)
+            .timeout(cfis::duration_from_millis("timeout", self.timeout_ms)?)
+            .connect_timeout(cfis::duration_from_millis("connectTimeout", self.connect_timeout_ms)?)
+            .total_timeout(cfis::duration_from_millis("totalTimeout", self.total_timeout_ms)?)
             .max_retries(self.max_retries)
-            .validation(self.validation.into());
+            .validation(self.validation.into())
+            // Out of usize's range is out of the core's allowed range too: it then reports the configuration error.
+            .max_response_bytes(usize::try_from(self.max_response_bytes).unwrap_or(usize::MAX));
         c.user_agent_suffix = self.user_agent_suffix.clone();
         c.proxy = self.proxy.clone();
         c.extra_root_certificates_pem = self.extra_root_certificates_pem.clone();
-        c
+        Ok(c)
     }
 }
 
 /// The native onboarding client (plumbing: use the Kotlin `OnboardingClient`).
 #[derive(uniffi::Object)]
 pub struct NativeClient {
-    inner: core::OnboardingClient,
+    inner: cfis::OnboardingClient,
 }
 
 #[uniffi::export]
@@ -618,20 +650,22 @@ impl NativeClient {
     /// Builds a client; fails with a configuration error on a bad base URL, proxy or certificate.
     #[uniffi::constructor]
     pub fn new(config: NativeClientConfig) -> Result<Arc<Self>, NativeError> {
-        let cfg = config.to_core();
-        // reqwest's client builder may touch the runtime (DNS resolver); build inside it.
-        let _enter = runtime().enter();
-        Ok(Arc::new(NativeClient { inner: core::OnboardingClient::new(cfg)? }))
+        contain(|| {
+            let cfg = config.to_core()?;
+            // reqwest's client builder may touch the runtime (DNS resolver); build inside it.
+            let _enter = runtime()?.enter();
+            Ok(Arc::new(NativeClient { inner: cfis::OnboardingClient::new(cfg)? }))
+        })
     }
 
     /// The resolved base URL.
-    pub fn base_url(&self) -> String {
-        self.inner.base_url().to_string()
+    pub fn base_url(&self) -> Result<String, NativeError> {
+        contain(|| Ok(self.inner.base_url().to_string()))
     }
 
     /// The User-Agent sent with every request.
-    pub fn user_agent(&self) -> String {
-        self.inner.user_agent().to_string()
+    pub fn user_agent(&self) -> Result<String, NativeError> {
+        contain(|| Ok(self.inner.user_agent().to_string()))
     }
 
     /// Creates a client account with the Partner Provisioning Token.
@@ -641,10 +675,8 @@ impl NativeClient {
         new_client: NewClient,
     ) -> Result<CreatedClient, NativeError> {
         let client = self.inner.clone();
-        let new_client: core::NewClient = new_client.into();
-        on_runtime(async move { client.create_client(&provisioning_token.0, &new_client).await })
-            .await
-            .map(created)
+        let new_client: cfis::NewClient = new_client.into();
+        on_runtime(async move { client.create_client(&provisioning_token.0, &new_client).await }).await.map(created)
     }
 
     /// Creates a client account from JSON shaped like the API contract (camelCase or snake_case keys);
@@ -680,7 +712,7 @@ impl NativeClient {
     }
 }
 
-fn created(c: core::CreatedClient) -> CreatedClient {
+fn created(c: cfis::CreatedClient) -> CreatedClient {
     CreatedClient {
         client_id: c.client_id,
         customer_code: c.customer_code,
@@ -690,15 +722,36 @@ fn created(c: core::CreatedClient) -> CreatedClient {
     }
 }
 
-fn parse_json(json: &str) -> Result<serde_json::Value, core::Error> {
-    serde_json::from_str(json).map_err(|e| core::Error::invalid_input("newClient", format!("is not valid JSON: {e}")))
+fn parse_json(json: &str) -> Result<serde_json::Value, cfis::Error> {
+    serde_json::from_str(json).map_err(|e| cfis::Error::invalid_input("newClient", format!("is not valid JSON: {e}")))
 }
 
 /// Parses and validates JSON shaped like the API contract (camelCase or snake_case keys) into a
 /// [NewClient]; every problem is reported at once as a validation error with field paths.
 #[uniffi::export]
 pub fn native_parse_new_client(json: String, validation: ValidationMode) -> Result<NewClient, NativeError> {
-    let value = parse_json(&json)?;
-    let parsed = core::validation::parse_new_client(&value, validation.into()).map_err(core::Error::client_validation)?;
-    Ok(NewClient::try_from(parsed)?)
+    contain(|| {
+        let value = parse_json(&json)?;
+        let parsed =
+            cfis::validation::parse_new_client(&value, validation.into()).map_err(cfis::Error::client_validation)?;
+        Ok(NewClient::try_from(parsed)?)
+    })
+}
+
+/// Diagnostics for the SDK's own tests, never called by the SDK: panics on purpose in a synchronous export, to
+/// prove that such a panic is contained as the `Internal` error (and never aborts the process).
+#[uniffi::export]
+pub fn native_panic_probe() -> Result<(), NativeError> {
+    contain(|| probe_panic("sync"))
+}
+
+/// [native_panic_probe] for async exports: the panic happens inside a task on the native runtime.
+#[uniffi::export]
+pub async fn native_panic_probe_async() -> Result<(), NativeError> {
+    on_runtime(async { probe_panic("runtime") }).await
+}
+
+#[allow(clippy::panic)]
+fn probe_panic<T>(site: &str) -> T {
+    panic!("panic probe ({site})")
 }

@@ -57,7 +57,14 @@ fun main() = runBlocking {
             println("Client $businessId already exists: switch to the existing-client path (validate or renew its stored token).")
             exitProcess(3)
         } catch (e: ConfirmaException.OutcomeUnknown) {
-            println("Unknown whether the client was created (${e.cause.message}); check before submitting again. Request id: ${e.requestId}")
+            val recovered = e.recoveredToken
+            if (recovered != null) {
+                // A partial success: the client exists and this is its only token. A real system stores
+                // recovered.reveal() in its secret store now, then looks the client's identifiers up.
+                println("Client $businessId was created but the answer lacked its identifiers; its token ($recovered) was recovered and must be stored. Request id: ${e.requestId}")
+            } else {
+                println("Unknown whether the client was created (${e.cause.message}); check before submitting again. Request id: ${e.requestId}")
+            }
             exitProcess(4)
         }
 

@@ -2,6 +2,7 @@ package com.confirmafinance.sdk
 
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
+import kotlin.time.DurationUnit
 import kotlin.time.toJavaDuration
 import kotlin.time.toKotlinDuration
 
@@ -20,13 +21,17 @@ import kotlin.time.toKotlinDuration
  *   `http://` is allowed only for loopback hosts.
  * @property timeout Time allowed for one attempt, from sending to the last byte of the body (30 s).
  * @property connectTimeout Time allowed to establish a connection (10 s).
- * @property totalTimeout Time allowed for a whole call, retries and backoff included (60 s).
+ * @property totalTimeout Time allowed for a whole call, retries and backoff included (60 s). Every duration must
+ *   be positive and at most 24 hours: zero, negative, [Duration.INFINITE] or longer make the [OnboardingClient]
+ *   constructor throw [ConfirmaException.Configuration].
  * @property maxRetries Retries after the first attempt, 0..10 (2). Only failures that are safe to retry
  *   for the operation are retried: a create or renew is never repeated once it may have reached the service.
  * @property validation Client-side validation before sending ([ValidationMode.STRICT]).
  * @property userAgentSuffix Added to the `User-Agent` after `confirma-sdk/<version> kotlin/<version>`.
  * @property proxy An HTTP(S) proxy URL for all requests. May contain credentials; never printed.
  * @property extraRootCertificatesPem Extra trusted root certificate(s), PEM (e.g. a TLS-inspecting proxy).
+ * @property maxResponseBytes The largest response body read, 1 KiB..64 MiB (1 MiB). A larger body is
+ *   [ConfirmaException.UnexpectedResponse] for validate and [ConfirmaException.OutcomeUnknown] for create/renew.
  */
 data class ClientConfig(
     val environment: Environment = Environment.STAGING,
@@ -39,13 +44,15 @@ data class ClientConfig(
     val userAgentSuffix: String? = null,
     val proxy: String? = null,
     val extraRootCertificatesPem: String? = null,
+    val maxResponseBytes: Int = 1_048_576,
 ) {
     /** The proxy (which may hold credentials) and the PEM text are not printed. */
     override fun toString(): String =
         "ClientConfig(environment=$environment, baseUrl=$baseUrl, timeout=$timeout, connectTimeout=$connectTimeout, " +
             "totalTimeout=$totalTimeout, maxRetries=$maxRetries, validation=$validation, " +
             "userAgentSuffix=$userAgentSuffix, proxy=${proxy?.let { "[REDACTED]" }}, " +
-            "extraRootCertificatesPem=${extraRootCertificatesPem?.let { "<${it.length} chars>" }})"
+            "extraRootCertificatesPem=${extraRootCertificatesPem?.let { "<${it.length} chars>" }}, " +
+            "maxResponseBytes=$maxResponseBytes)"
 
     internal fun toNative(): NativeClientConfig {
         if (maxRetries !in 0..10) {
@@ -55,14 +62,18 @@ data class ClientConfig(
         return NativeClientConfig(
             environment = environment,
             baseUrl = baseUrl,
-            timeoutMs = timeout.toMillisRoundedUp(),
-            connectTimeoutMs = connectTimeout.toMillisRoundedUp(),
-            totalTimeoutMs = totalTimeout.toMillisRoundedUp(),
+            // Passed as they are (INFINITE as +Infinity): the core checks every duration (> 0, at most 24 h) and
+            // rejects the rest as a configuration error naming the option.
+            timeoutMs = timeout.toDouble(DurationUnit.MILLISECONDS),
+            connectTimeoutMs = connectTimeout.toDouble(DurationUnit.MILLISECONDS),
+            totalTimeoutMs = totalTimeout.toDouble(DurationUnit.MILLISECONDS),
             maxRetries = maxRetries.toUInt(),
             validation = validation,
             userAgentSuffix = suffix.joinToString(" "),
             proxy = proxy,
             extraRootCertificatesPem = extraRootCertificatesPem,
+            // A negative value becomes a huge one, which the core rejects as out of range.
+            maxResponseBytes = maxResponseBytes.toLong().toULong(),
         )
     }
 
@@ -78,6 +89,7 @@ data class ClientConfig(
         fun userAgentSuffix(value: String?) = apply { c = c.copy(userAgentSuffix = value) }
         fun proxy(value: String?) = apply { c = c.copy(proxy = value) }
         fun extraRootCertificatesPem(value: String?) = apply { c = c.copy(extraRootCertificatesPem = value) }
+        fun maxResponseBytes(value: Int) = apply { c = c.copy(maxResponseBytes = value) }
         fun build(): ClientConfig = c
     }
 
@@ -89,15 +101,4 @@ data class ClientConfig(
         @JvmStatic
         fun builder(): Builder = Builder(ClientConfig())
     }
-}
-
-/** Ten years: "no limit" (INFINITE) is capped here so deadline arithmetic cannot overflow. */
-private const val MAX_MILLIS: Long = 10L * 365 * 24 * 3600 * 1000
-
-/** Negative durations become 0 (which the core rejects as a configuration error); sub-millisecond ones round up. */
-private fun Duration.toMillisRoundedUp(): ULong {
-    if (isNegative() || this == Duration.ZERO) return 0UL
-    if (isInfinite()) return MAX_MILLIS.toULong()
-    val micros = inWholeMicroseconds
-    return ((micros + 999) / 1000).coerceAtMost(MAX_MILLIS).toULong()
 }

@@ -39,6 +39,12 @@ val ErrorKind.id: String get() = name.lowercase()
  *
  * The [message] is the core's text; it never contains a token. Unchecked (a `RuntimeException`), as in
  * most JVM cloud SDKs; the blocking methods declare it with `@Throws` for Java callers.
+ *
+ * A token the service returned is never dropped: when a create answered 2xx with a new access token but without
+ * the client's identifiers (a partial success), the call throws [OutcomeUnknown] and [recoveredToken] holds the
+ * new client's token — the client exists, store the token. A 2xx create/renew answer that could not be read is
+ * kept whole in [rawResponse]. Both are [SecretToken]s (`[REDACTED]` when printed) and are not serialised
+ * (`@Transient`: `null` after Java deserialisation).
  */
 sealed class ConfirmaException(
     /** The core's full message (also [message]). */
@@ -56,7 +62,24 @@ sealed class ConfirmaException(
     val retryable: Boolean,
     /** The message without the kind prefix (e.g. the service's own text). */
     val detail: String,
+    recoveredToken: SecretToken?,
+    rawResponse: SecretToken?,
 ) : RuntimeException(message, cause) {
+
+    /**
+     * The new access token of a partially successful create (answered 2xx with a token but without `clientId` /
+     * `customerCode`): the client was created — store this token. On [OutcomeUnknown] and its
+     * [UnexpectedResponse] cause; `null` otherwise.
+     */
+    @Transient
+    val recoveredToken: SecretToken? = recoveredToken
+
+    /**
+     * A 2xx create/renew answer that could not be read (e.g. a renewed token in an unexpected field), whole, as
+     * a secret: `reveal()` it to recover the token by hand. `null` otherwise.
+     */
+    @Transient
+    val rawResponse: SecretToken? = rawResponse
 
     /** The request was rejected as invalid, by this SDK before sending ([source] CLIENT) or by the service. */
     class Validation internal constructor(
@@ -79,21 +102,21 @@ sealed class ConfirmaException(
     /** 429: too many requests. */
     class RateLimited internal constructor(
         i: NativeErrorInfo,
-        /** How long the service asked to wait (`Retry-After`), if it said. */
-        val retryAfter: Duration?,
-    ) : ConfirmaException(i) {
         /** [retryAfter] in milliseconds (for Java callers). */
-        val retryAfterMillis: Long? get() = retryAfter?.inWholeMilliseconds
+        val retryAfterMillis: Long?,
+    ) : ConfirmaException(i) {
+        /** How long the service asked to wait (`Retry-After`), if it said. */
+        val retryAfter: Duration? get() = retryAfterMillis?.milliseconds
     }
 
     /** 5xx: the service failed or is unavailable. */
     class ServiceUnavailable internal constructor(
         i: NativeErrorInfo,
-        /** How long the service asked to wait (`Retry-After`), if it said. */
-        val retryAfter: Duration?,
-    ) : ConfirmaException(i) {
         /** [retryAfter] in milliseconds (for Java callers). */
-        val retryAfterMillis: Long? get() = retryAfter?.inWholeMilliseconds
+        val retryAfterMillis: Long?,
+    ) : ConfirmaException(i) {
+        /** How long the service asked to wait (`Retry-After`), if it said. */
+        val retryAfter: Duration? get() = retryAfterMillis?.milliseconds
     }
 
     /** The call did not finish within its time limit. */
@@ -113,32 +136,45 @@ sealed class ConfirmaException(
         val operation: Operation,
         /** The failure that made the outcome unknown. */
         override val cause: ConfirmaException,
-    ) : ConfirmaException(i, cause)
+    ) : ConfirmaException(i, cause, cause.recoveredToken, cause.rawResponse)
 
     /** The service answered something this SDK could not understand. */
     class UnexpectedResponse internal constructor(
         i: NativeErrorInfo,
-        /** A bounded, token-scrubbed excerpt of the body. */
+        /** A bounded, token-scrubbed excerpt of an error body (empty for a 2xx answer, which may hold a token). */
         val bodyExcerpt: String?,
-    ) : ConfirmaException(i)
+        recoveredToken: SecretToken? = null,
+        rawResponse: SecretToken? = null,
+    ) : ConfirmaException(i, null, recoveredToken, rawResponse)
 
     /** The client was configured wrongly (bad base URL, plain http to a remote host, bad certificate...). */
     class Configuration internal constructor(i: NativeErrorInfo) : ConfirmaException(i)
 
-    /** The SDK itself failed (a bug: please report it). Not one of the service's failure classes. */
+    /**
+     * The SDK itself failed: a panic in the native library was contained (kind `internal`, code
+     * `CONFIRMA_INTERNAL`). A bug: please report it. Never a process abort, never a hang.
+     */
     class Internal internal constructor(i: NativeErrorInfo, cause: Throwable? = null) : ConfirmaException(i, cause)
 
-    private constructor(i: NativeErrorInfo, cause: Throwable? = null) : this(
-        i.display, cause, i.kind, i.code, i.status?.toInt(), i.requestId, i.retryable, i.detail,
-    )
+    private constructor(
+        i: NativeErrorInfo,
+        cause: Throwable? = null,
+        recoveredToken: SecretToken? = null,
+        rawResponse: SecretToken? = null,
+    ) : this(i.display, cause, i.kind, i.code, i.status?.toInt(), i.requestId, i.retryable, i.detail, recoveredToken, rawResponse)
 
     internal companion object {
         fun from(e: NativeException): ConfirmaException = when (e) {
-            is NativeException.Failure -> of(e.info, e.causeInfo)
+            is NativeException.Failure -> of(e.info, e.causeInfo, e.recoveredToken, e.rawResponse)
         }
 
-        fun of(i: NativeErrorInfo, causeInfo: NativeErrorInfo? = null): ConfirmaException {
-            val retryAfter = i.retryAfterMs?.toLong()?.milliseconds
+        fun of(
+            i: NativeErrorInfo,
+            causeInfo: NativeErrorInfo? = null,
+            recoveredToken: SecretToken? = null,
+            rawResponse: SecretToken? = null,
+        ): ConfirmaException {
+            val retryAfter = i.retryAfterMs?.toLong()
             return when (i.kind) {
                 ErrorKind.VALIDATION -> Validation(
                     i,
@@ -159,9 +195,9 @@ sealed class ConfirmaException(
                         "validate_token" -> Operation.VALIDATE_TOKEN
                         else -> Operation.CREATE_CLIENT
                     },
-                    of(causeInfo ?: i.copy(kind = ErrorKind.INTERNAL, code = "CONFIRMA_INTERNAL")),
+                    of(causeInfo ?: i.copy(kind = ErrorKind.INTERNAL, kindName = "internal", code = "CONFIRMA_INTERNAL"), null, recoveredToken, rawResponse),
                 )
-                ErrorKind.UNEXPECTED_RESPONSE -> UnexpectedResponse(i, i.bodyExcerpt)
+                ErrorKind.UNEXPECTED_RESPONSE -> UnexpectedResponse(i, i.bodyExcerpt, recoveredToken, rawResponse)
                 ErrorKind.CONFIGURATION -> Configuration(i)
                 ErrorKind.INTERNAL -> Internal(i)
             }
@@ -169,8 +205,19 @@ sealed class ConfirmaException(
 
         fun configurationError(message: String): ConfirmaException = of(plain(ErrorKind.CONFIGURATION, "configuration error", message))
 
-        fun internalError(message: String, cause: Throwable?): ConfirmaException =
-            Internal(plain(ErrorKind.INTERNAL, "internal error", message), cause)
+        /** A panic that uniffi contained (e.g. while converting an argument): the core's wording, and uniffi's text. */
+        fun internalError(detail: String, cause: Throwable?): ConfirmaException =
+            Internal(plain(ErrorKind.INTERNAL, "internal error", "$PANIC_TEXT: $detail"), cause)
+
+        /** A string the caller passed cannot cross to the native library (an unpaired UTF-16 surrogate). */
+        fun notUnicode(field: String): ConfirmaException {
+            val problem = "is not valid Unicode (contains an unpaired UTF-16 surrogate)"
+            val i = plain(ErrorKind.VALIDATION, "request is invalid (1 problem)", "$field: $problem")
+            return of(i.copy(fieldErrors = mapOf(field to listOf(problem)), validationSource = "client"))
+        }
+
+        /** The core's text for a contained panic (`confirma::Error::internal`). */
+        private const val PANIC_TEXT = "the SDK failed internally (a panic was contained); please report this"
 
         private fun plain(kind: ErrorKind, prefix: String, message: String) = NativeErrorInfo(
             kind = kind, kindName = kind.id, code = "CONFIRMA_${kind.name}", display = "$prefix: $message",

@@ -1,10 +1,15 @@
 package com.confirmafinance.sdk
 
+import java.nio.CharBuffer
+import java.nio.charset.CharacterCodingException
+import java.nio.charset.CodingErrorAction
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.atomic.AtomicBoolean
+import kotlin.coroutines.cancellation.CancellationException
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.future.future
 import kotlinx.coroutines.runBlocking
@@ -35,15 +40,15 @@ class OnboardingClient(
     val config: ClientConfig = ClientConfig(),
 ) : AutoCloseable {
 
-    private val native: NativeClient = translate { NativeClient(config.toNative()) }
+    private val native: NativeClient = translate("config") { NativeClient(config.toNative()) }
     private val closed = AtomicBoolean(false)
     private val asyncScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
 
     /** The resolved base URL (ends with `/`). */
-    val baseUrl: String get() = live().baseUrl()
+    val baseUrl: String get() = translate { live().baseUrl() }
 
     /** The `User-Agent` sent with every request. */
-    val userAgent: String get() = live().userAgent()
+    val userAgent: String get() = translate { live().userAgent() }
 
     /**
      * Creates a client account with the Partner Provisioning Token and returns its identifiers and first
@@ -52,7 +57,7 @@ class OnboardingClient(
      * [ConfirmaException.OutcomeUnknown]. [ConfirmaException.Conflict] means the client exists.
      */
     suspend fun createClient(provisioningToken: SecretToken, newClient: NewClient): CreatedClient =
-        translate { live().createClient(provisioningToken, newClient) }
+        mutating(Operation.CREATE_CLIENT) { translate("newClient") { live().createClient(provisioningToken, newClient) } }
 
     /** [createClient] with a raw provisioning token. */
     suspend fun createClient(provisioningToken: String, newClient: NewClient): CreatedClient =
@@ -64,7 +69,7 @@ class OnboardingClient(
      * belongs, an unknown role) are reported as [ConfirmaException.Validation] with field paths.
      */
     suspend fun createClientFromJson(provisioningToken: SecretToken, newClientJson: String): CreatedClient =
-        translate { live().createClientJson(provisioningToken, newClientJson) }
+        mutating(Operation.CREATE_CLIENT) { translate("newClient") { live().createClientJson(provisioningToken, newClientJson) } }
 
     /** [createClientFromJson] with a raw provisioning token. */
     suspend fun createClientFromJson(provisioningToken: String, newClientJson: String): CreatedClient =
@@ -74,7 +79,7 @@ class OnboardingClient(
      * Checks whether an access token is valid. An unknown or expired token is not an error: the result
      * says `isValid = false` (and `expired` for an expired one). Retried on transient failures.
      */
-    suspend fun validateToken(token: SecretToken): TokenStatus = translate { live().validateToken(token) }
+    suspend fun validateToken(token: SecretToken): TokenStatus = translate("token") { live().validateToken(token) }
 
     /** [validateToken] with a raw token. */
     suspend fun validateToken(token: String): TokenStatus = withToken(token) { validateToken(it) }
@@ -84,7 +89,8 @@ class OnboardingClient(
      * request may have reached the service (a lost answer would otherwise rotate the token twice): such a
      * failure is [ConfirmaException.OutcomeUnknown].
      */
-    suspend fun renewToken(token: SecretToken): RenewedToken = translate { live().renewToken(token) }
+    suspend fun renewToken(token: SecretToken): RenewedToken =
+        mutating(Operation.RENEW_TOKEN) { translate("token") { live().renewToken(token) } }
 
     /** [renewToken] with a raw token. */
     suspend fun renewToken(token: String): RenewedToken = withToken(token) { renewToken(it) }
@@ -173,17 +179,82 @@ class OnboardingClient(
  * [NewClient]. Every problem is reported at once as [ConfirmaException.Validation] with field paths.
  */
 fun NewClient.Companion.fromJson(json: String, validation: ValidationMode = ValidationMode.STRICT): NewClient =
-    translate { nativeParseNewClient(json, validation) }
+    translate("newClient") { nativeParseNewClient(json, validation) }
 
-/** Runs a native call, turning its errors into [ConfirmaException]s. */
-internal inline fun <T> translate(block: () -> T): T =
+/**
+ * Runs a native call, turning its errors into [ConfirmaException]s: the native error; a panic uniffi contained
+ * (its `InternalException`, e.g. an argument that failed to convert) as [ConfirmaException.Internal]; a string
+ * argument that is not valid Unicode (the generated code refuses to encode a lone surrogate) as
+ * [ConfirmaException.Validation] on [field].
+ */
+internal inline fun <T> translate(field: String = "input", block: () -> T): T =
     try {
         block()
     } catch (e: NativeException) {
         throw ConfirmaException.from(e)
     } catch (e: InternalException) {
         throw ConfirmaException.internalError(e.message ?: "the native library failed", e)
+    } catch (e: java.nio.charset.CharacterCodingException) {
+        throw ConfirmaException.notUnicode(field)
     }
 
+/**
+ * A create or renew whose coroutine is cancelled while the native call runs ends with
+ * [CancelledInFlightException] (a `CancellationException`, so structured concurrency is unchanged) instead of a
+ * bare cancellation: the request may have reached the service, and the outcome is unknown. A
+ * `TimeoutCancellationException` (from `withTimeout`) passes unchanged, so `withTimeout`/`withTimeoutOrNull` keep
+ * their contract (use `ClientConfig.totalTimeout` to bound a create/renew: its expiry is `OutcomeUnknown`).
+ */
+private inline fun <T> mutating(operation: Operation, block: () -> T): T =
+    try {
+        block()
+    } catch (e: TimeoutCancellationException) {
+        throw e
+    } catch (e: CancelledInFlightException) {
+        throw e
+    } catch (e: CancellationException) {
+        throw CancelledInFlightException(operation, e)
+    }
+
+/**
+ * Encodes a token's text for the native library (the `TokenText` custom type of `SecretToken(String)`): a string
+ * that is not valid Unicode is [ConfirmaException.Validation] on `token`, not a `CharacterCodingException`.
+ */
+internal fun tokenUtf8(value: String): ByteArray {
+    val encoded = try {
+        Charsets.UTF_8.newEncoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT)
+            .encode(CharBuffer.wrap(value))
+    } catch (e: CharacterCodingException) {
+        throw ConfirmaException.notUnicode("token")
+    }
+    return ByteArray(encoded.remaining()).also { encoded.get(it) }
+}
+
 private suspend inline fun <T> withToken(raw: String, block: (SecretToken) -> T): T =
-    SecretToken(raw).use { block(it) }
+    translate("token") { SecretToken(raw) }.use { block(it) }
+
+/**
+ * The cancellation of a `createClient` / `renewToken` coroutine (or of its `…Blocking` / `…Async` variant's
+ * coroutine) that was cancelled while its request was in flight. It IS a `CancellationException` (the coroutine
+ * is cancelled as usual), but says what a bare one would hide: the request may already have reached the service,
+ * so the outcome is unknown — handle it as [ConfirmaException.OutcomeUnknown] (a create may have created the
+ * client: a repeat answers `Conflict`; a renew may have rotated the token: validate the old one first). The native
+ * task was aborted, so any answer (a new token) was dropped unread.
+ */
+class CancelledInFlightException internal constructor(
+    /** The cancelled operation. */
+    val operation: Operation,
+    cause: CancellationException,
+) : CancellationException(
+    "${operation.name.lowercase()} was cancelled while its request was in flight; the outcome is unknown " +
+        "(treat it as OutcomeUnknown)",
+) {
+    /** Always `true`: whether the operation took effect is unknown. */
+    val outcomeUnknown: Boolean get() = true
+
+    init {
+        initCause(cause)
+    }
+}
