@@ -375,10 +375,9 @@ fn fuzz_regression_vat_two_byte_char_at_byte_one() {
 ///   gives the field path `clit` (found by the `error_body` fuzz target after 2.3 million executions,
 ///   minimised with `cargo fuzz tmin`).
 ///
-/// Core fix pending (reported to the lead): scrub the secret from what is kept (excerpt, message, trace
-/// id, field paths and messages) after every transformation, not only from the raw text.
+/// Fixed in the core (commit `core: scrub the sent token from everything an error body leaves behind`):
+/// the secret is scrubbed from what is kept after every transformation, not only from the raw text.
 #[test]
-#[ignore = "core fix pending: parse_error_body scrubs the secret only before decoding/normalising"]
 fn fuzz_regression_json_escaped_echo_of_the_sent_token_is_scrubbed() {
     let mut leaks = Vec::new();
     for (secret, body) in [
