@@ -359,12 +359,13 @@ fn take_text(obj: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
 #[doc(hidden)]
 pub fn parse_created(body: &[u8]) -> Result<CreatedClient, Unreadable> {
     let mut obj = json_object(body)?;
-    let shape = describe_shape(body);
+    // The shape is described only on the error paths (it parses the body again).
+    let shape = || describe_shape(body);
     let token = take_text(&mut obj, &["accessToken", "token", "apiKey"]).map(|t| SecretToken::new(t.trim()));
     let token = match token {
         Some(t) if token_problem(t.expose()).is_none() => t,
-        Some(_) => return Err(Unreadable::new(format!("field `accessToken` is not a usable token ({shape})"))),
-        None => return Err(Unreadable::new(format!("field `accessToken` missing ({shape})"))),
+        Some(_) => return Err(Unreadable::new(format!("field `accessToken` is not a usable token ({})", shape()))),
+        None => return Err(Unreadable::new(format!("field `accessToken` missing ({})", shape()))),
     };
     let mut text = |keys: &[&str]| take_text(&mut obj, keys).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let client_id = text(&["clientId", "id"]);
@@ -387,8 +388,9 @@ pub fn parse_created(body: &[u8]) -> Result<CreatedClient, Unreadable> {
                 .collect();
             Err(Unreadable {
                 why: format!(
-                    "the client was created and its access token issued, but the answer lacks {} ({shape}); the token is kept in the error's recovered token: store it",
-                    missing.join(" and ")
+                    "the client was created and its access token issued, but the answer lacks {} ({}); the token is kept in the error's recovered token: store it",
+                    missing.join(" and "),
+                    shape()
                 ),
                 recovered_token: Some(token),
             })
