@@ -8,7 +8,7 @@ import {
   OutcomeUnknownError, PermissionDeniedError, RateLimitError, SecretToken, ServiceUnavailableError, TimeoutError,
   UnexpectedResponseError, ValidationError
 } from 'confirma-sdk'
-import { newClient, startSandbox } from './helpers.mjs'
+import { newClient, rejection, startSandbox } from './helpers.mjs'
 
 let sb, client
 before(async () => {
@@ -16,15 +16,6 @@ before(async () => {
   client = new OnboardingClient({ baseUrl: sb.baseUrl, maxRetries: 0 })
 })
 after(async () => { await sb?.stop() })
-
-async function rejection (promise) {
-  try {
-    await promise
-  } catch (e) {
-    return e
-  }
-  assert.fail('expected the call to fail')
-}
 
 function noSecret (err, ...secrets) {
   const shown = `${err.message}\n${String(err)}\n${err.stack}\n${inspect(err, { depth: 6 })}\n${JSON.stringify(err)}`

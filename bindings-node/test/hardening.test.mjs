@@ -9,7 +9,7 @@ import {
   AbortError, ConfigurationError, ConfirmaError, ERROR_CLASSES, InternalError, OnboardingClient,
   OutcomeUnknownError, SecretToken, UnexpectedResponseError, ValidationError
 } from 'confirma-sdk'
-import { newClient, startSandbox } from './helpers.mjs'
+import { newClient, rejection, startSandbox } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const CREATE = '/api/v1/partner/client'
@@ -24,15 +24,6 @@ before(async () => {
   client = new OnboardingClient({ baseUrl: sb.baseUrl, maxRetries: 0 })
 })
 after(async () => { await sb?.stop() })
-
-async function rejection (promise) {
-  try {
-    await promise
-  } catch (e) {
-    return e
-  }
-  assert.fail('expected the call to fail')
-}
 
 /** A fresh token in the sandbox's access-token shape that the SDK never sees as an argument. */
 function fakeAccessToken () {

@@ -1,5 +1,6 @@
 // Test helpers: locate the repo, start the real sandbox binary on a free port, talk to its admin API.
 // Tests import the SDK as `confirma-sdk` — the package installed from the npm-pack tarball.
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
@@ -93,4 +94,14 @@ export function newClient (partnerCode, n = 0, overrides = {}) {
     },
     contacts: [{ role: 'PRIMARY', name: 'Maija Meikäläinen', email: 'maija@testiasiakas.fi' }]
   }
+}
+
+/** The error a promise rejects with; fails the test if it resolves. */
+export async function rejection (promise) {
+  try {
+    await promise
+  } catch (e) {
+    return e
+  }
+  assert.fail('expected the call to fail')
 }
