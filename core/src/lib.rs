@@ -66,6 +66,8 @@
 mod client;
 mod config;
 mod error;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 pub mod models;
 pub mod redact;
 pub mod response;

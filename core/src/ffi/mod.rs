@@ -1,0 +1,33 @@
+//! The layer every language binding shares (feature `ffi`).
+//!
+//! A binding is a translation table: it turns its language's values into the inputs below, calls the
+//! core through [`runtime`], and turns the outputs below into its language's objects. Everything that is
+//! policy — which spellings of an environment are accepted, the defaults, the bounds, the User-Agent, what
+//! an error exposes, how timestamps are clamped, how a panic is contained, how a call is cancelled — is
+//! decided here, once.
+//!
+//! | concern | here | each binding keeps |
+//! |---|---|---|
+//! | errors | [`ErrorInfo`]: every field of an error, the cause chain, the secrets it carries | the exception classes |
+//! | configuration | [`ConfigInput`] → [`ClientConfig`](crate::ClientConfig), [`describe_config`] | the option names and units |
+//! | results | [`CreatedData`], [`StatusData`], [`RenewedData`]: timestamps as clamped epoch milliseconds | the result classes |
+//! | runtime | [`runtime::runtime`] (one per process, fork-aware), [`runtime::spawn_guarded`], [`runtime::contain`] | its wake-up path |
+//!
+//! Units at the boundary are decided once: [`ConfigInput`] takes durations in the binding's
+//! [`TimeUnit`]; outputs carry durations and timestamps as milliseconds ([`ErrorInfo::retry_after_ms`],
+//! `*_at_ms`), which each binding turns into its idiom (Python seconds as `float` and `datetime`,
+//! JavaScript milliseconds and `Date`, Kotlin `Duration` and `Instant`).
+
+// An ErrorInfo is built once per failed call and handed across the boundary by value: its size does not matter.
+#![allow(clippy::result_large_err)]
+
+mod config;
+mod error;
+mod results;
+pub mod runtime;
+#[doc(hidden)]
+pub mod samples;
+
+pub use config::{describe_config, BindingInfo, ConfigInput, OptionNaming, TimeUnit};
+pub use error::ErrorInfo;
+pub use results::{timestamp_ms, CreatedData, RenewedData, StatusData};
