@@ -35,11 +35,16 @@ pub enum ErrorKind {
     Configuration,
     /// The SDK itself failed (a contained panic, a lost task). Never the service's fault; please report it.
     Internal,
+    /// The credential store failed: unreachable, unreadable data, or a missing or wrong encryption key.
+    Storage,
+    /// A client's token was rotated and the new token is gone (or no stored token is accepted any more):
+    /// the client needs a new token from Confirma Finance. Never a dead token served silently.
+    CredentialsLost,
 }
 
 impl ErrorKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::Validation,
         ErrorKind::Authentication,
         ErrorKind::PermissionDenied,
@@ -52,6 +57,8 @@ impl ErrorKind {
         ErrorKind::UnexpectedResponse,
         ErrorKind::Configuration,
         ErrorKind::Internal,
+        ErrorKind::Storage,
+        ErrorKind::CredentialsLost,
     ];
 
     /// snake_case name, as used in the scenario files (`permission_denied`).
@@ -69,6 +76,8 @@ impl ErrorKind {
             ErrorKind::UnexpectedResponse => "unexpected_response",
             ErrorKind::Configuration => "configuration",
             ErrorKind::Internal => "internal",
+            ErrorKind::Storage => "storage",
+            ErrorKind::CredentialsLost => "credentials_lost",
         }
     }
 
@@ -265,6 +274,23 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// The credential store failed.
+    #[error("credential store error: {message}")]
+    Storage {
+        /// What failed (never a token).
+        message: String,
+        /// Whether trying again later may help (the database was unreachable), as opposed to data or a key
+        /// that will stay wrong.
+        retryable: bool,
+    },
+    /// A client's credentials are lost: the token was rotated and the new one is gone.
+    #[error("credentials lost for client {client_id}: {message}")]
+    CredentialsLost {
+        /// The CFIS client id.
+        client_id: String,
+        /// What happened and what to do.
+        message: String,
+    },
 }
 
 fn status_text(meta: &ResponseMeta) -> String {
@@ -318,6 +344,16 @@ impl Error {
         }
     }
 
+    /// A credential-store error.
+    pub fn storage(message: impl Into<String>, retryable: bool) -> Self {
+        Error::Storage { message: message.into(), retryable }
+    }
+
+    /// Lost credentials of `client_id`.
+    pub fn credentials_lost(client_id: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::CredentialsLost { client_id: client_id.into(), message: message.into() }
+    }
+
     /// An internal error (a contained panic or a lost task).
     pub fn internal(message: impl Into<String>) -> Self {
         Error::Internal { message: message.into() }
@@ -353,6 +389,8 @@ impl Error {
             Error::UnexpectedResponse { .. } => ErrorKind::UnexpectedResponse,
             Error::Configuration { .. } => ErrorKind::Configuration,
             Error::Internal { .. } => ErrorKind::Internal,
+            Error::Storage { .. } => ErrorKind::Storage,
+            Error::CredentialsLost { .. } => ErrorKind::CredentialsLost,
         }
     }
 
@@ -368,7 +406,10 @@ impl Error {
             | Error::Network { meta, .. }
             | Error::OutcomeUnknown { meta, .. }
             | Error::UnexpectedResponse { meta, .. } => Some(meta),
-            Error::Configuration { .. } | Error::Internal { .. } => None,
+            Error::Configuration { .. }
+            | Error::Internal { .. }
+            | Error::Storage { .. }
+            | Error::CredentialsLost { .. } => None,
         }
     }
 
@@ -412,6 +453,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::RateLimited { .. } | Error::Timeout { .. } | Error::Network { .. } => true,
+            Error::Storage { retryable, .. } => *retryable,
             Error::ServiceUnavailable { meta, .. } => matches!(meta.status, None | Some(502..=504)),
             _ => false,
         }
@@ -431,7 +473,9 @@ impl Error {
             | Error::OutcomeUnknown { message, .. }
             | Error::UnexpectedResponse { message, .. }
             | Error::Configuration { message }
-            | Error::Internal { message } => message,
+            | Error::Internal { message }
+            | Error::Storage { message, .. }
+            | Error::CredentialsLost { message, .. } => message,
         }
     }
 

@@ -68,6 +68,8 @@ mod config;
 mod error;
 #[cfg(feature = "ffi")]
 pub mod ffi;
+#[cfg(feature = "store")]
+pub mod manager;
 pub mod models;
 pub mod redact;
 pub mod response;
@@ -82,6 +84,8 @@ pub use config::{
     DEFAULT_MAX_RESPONSE_BYTES, MAX_BACKOFF, MAX_TIMEOUT, PRODUCTION_URL, STAGING_URL,
 };
 pub use error::{Error, ErrorKind, Operation, ResponseMeta, Result, ValidationSource};
+#[cfg(feature = "store")]
+pub use manager::{CredentialStatus, Health, ManagerEvent, ManagerOptions, TokenManager};
 pub use models::{
     ClientDetails, Contact, ContactRole, CreatedClient, NewClient, RenewedToken, Service, ServiceType, TokenStatus,
 };

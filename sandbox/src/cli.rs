@@ -56,6 +56,10 @@ pub struct SandboxArgs {
     /// Shape of the renew response.
     #[arg(long, value_enum, default_value_t = RenewShape::AccessToken)]
     pub renew_shape: RenewShape,
+    /// Renewing an already-renewed token within its grace period returns the same new token again
+    /// (instead of 401 "already renewed").
+    #[arg(long)]
+    pub renew_replaced_same_token: bool,
 }
 
 fn parse_expired_status(s: &str) -> Result<u16, String> {
@@ -80,6 +84,7 @@ impl SandboxArgs {
             validation: self.validation.into(),
             expired_status: self.expired_status,
             renew_shape: self.renew_shape,
+            renew_replaced_same: self.renew_replaced_same_token,
         }
     }
 }

@@ -559,6 +559,7 @@ fn config_json(shared: &Shared) -> Value {
         "expiredStatus": cfg.expired_status,
         "renewShape": cfg.renew_shape.as_str(),
         "graceSeconds": duration_json(cfg.grace),
+        "renewReplaced": if cfg.renew_replaced_same { "same_token" } else { "reject" },
         "tokenTtlSeconds": duration_json(cfg.token_ttl.unwrap_or_default()),
         "validation": cfg.validation.as_str(),
     })
@@ -603,6 +604,17 @@ fn update_config(shared: &Shared, value: &Value) -> Result<Value, Map<String, Va
                 }
                 None => Some("must be a non-negative number of seconds (at most 100 years)"),
             },
+            "renewReplaced" => match v.as_str().map(|s| s.to_ascii_lowercase().replace('-', "_")).as_deref() {
+                Some("reject") => {
+                    cfg.renew_replaced_same = false;
+                    None
+                }
+                Some("same_token") => {
+                    cfg.renew_replaced_same = true;
+                    None
+                }
+                _ => Some("must be \"reject\" or \"same_token\""),
+            },
             "tokenTtlSeconds" => match seconds(v) {
                 Some(d) => {
                     cfg.token_ttl = Some(d).filter(|d| !d.is_zero());
@@ -617,7 +629,7 @@ fn update_config(shared: &Shared, value: &Value) -> Result<Value, Map<String, Va
                 }
                 _ => Some("must be \"strict\" or \"lenient\""),
             },
-            _ => Some("is not a known setting (expiredStatus, renewShape, graceSeconds, tokenTtlSeconds, validation)"),
+            _ => Some("is not a known setting (expiredStatus, renewShape, graceSeconds, renewReplaced, tokenTtlSeconds, validation)"),
         };
         if let Some(p) = problem {
             errors.insert(key.clone(), json!([p]));
@@ -657,6 +669,7 @@ mod tests {
                 validation: ValidationMode::Strict,
                 expired_status: 200,
                 renew_shape: RenewShape::AccessToken,
+                renew_replaced_same: false,
             },
         ))
     }

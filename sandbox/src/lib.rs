@@ -69,6 +69,9 @@ pub struct SandboxConfig {
     pub expired_status: u16,
     /// Shape of the renew response.
     pub renew_shape: RenewShape,
+    /// Renewing an already-renewed token within its grace period returns the same new token again
+    /// (an idempotent renewal) instead of 401 "already renewed" (the default, `false`).
+    pub renew_replaced_same: bool,
 }
 
 impl Default for SandboxConfig {
@@ -83,6 +86,7 @@ impl Default for SandboxConfig {
             validation: ValidationMode::Strict,
             expired_status: 200,
             renew_shape: RenewShape::AccessToken,
+            renew_replaced_same: false,
         }
     }
 }
@@ -98,6 +102,7 @@ impl fmt::Debug for SandboxConfig {
             .field("grace_period", &self.grace_period)
             .field("validation", &self.validation)
             .field("expired_status", &self.expired_status)
+            .field("renew_replaced_same", &self.renew_replaced_same)
             .field("renew_shape", &self.renew_shape)
             .finish()
     }
@@ -152,6 +157,7 @@ impl Sandbox {
             validation: config.validation,
             expired_status: config.expired_status,
             renew_shape: config.renew_shape,
+            renew_replaced_same: config.renew_replaced_same,
         };
         let shared = Arc::new(shared::Shared::new(token, partner_code, runtime));
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;

@@ -45,6 +45,9 @@ pub(crate) struct RuntimeConfig {
     pub validation: ValidationMode,
     pub expired_status: u16,
     pub renew_shape: RenewShape,
+    /// What renewing an already-renewed token (within its grace period) does: `false` → 401 "already
+    /// renewed"; `true` → the same new token again (an idempotent renewal).
+    pub renew_replaced_same: bool,
 }
 
 /// Distinct unknown `/api/` paths counted separately before they are folded into one bucket.
@@ -71,6 +74,8 @@ struct Token {
     expires_at: Option<DateTime<Utc>>,
     /// Set once the token was renewed: it stops working at this (sandbox) time.
     replaced_until: Option<DateTime<Utc>>,
+    /// The token that replaced it.
+    replaced_by: Option<String>,
 }
 
 /// What the sandbox knows about a presented client token.
@@ -172,6 +177,13 @@ impl State {
             return Renewal::Unknown;
         };
         if old.replaced_until.is_some() {
+            if self.cfg.renew_replaced_same {
+                if let Some(new) = old.replaced_by.clone() {
+                    if let Some(t) = self.tokens.get(&new) {
+                        return Renewal::Renewed { expires_at: t.expires_at, token: new };
+                    }
+                }
+            }
             return Renewal::Replaced;
         }
         if grace.is_zero() {
@@ -180,6 +192,9 @@ impl State {
             old.replaced_until = Some(add(now, grace));
         }
         let (new, expires_at) = self.issue_token(now);
+        if let Some(old) = self.tokens.get_mut(token) {
+            old.replaced_by = Some(new.clone());
+        }
         Renewal::Renewed { token: new, expires_at }
     }
 
@@ -192,7 +207,7 @@ impl State {
         loop {
             let token = new_access_token();
             if !self.tokens.contains_key(&token) {
-                self.tokens.insert(token.clone(), Token { expires_at, replaced_until: None });
+                self.tokens.insert(token.clone(), Token { expires_at, replaced_until: None, replaced_by: None });
                 return (token, expires_at);
             }
         }

@@ -421,7 +421,7 @@ async fn library_config_is_honoured() {
     assert_eq!(
         cfg,
         json!({"partnerCode": "PARTNER9", "expiredStatus": 401, "renewShape": "message", "graceSeconds": 0,
-               "tokenTtlSeconds": 0, "validation": "lenient"})
+               "renewReplaced": "reject", "tokenTtlSeconds": 0, "validation": "lenient"})
     );
     let mut c = new_client(10);
     c["service"]["partnerCode"] = json!("partner9");
@@ -821,6 +821,7 @@ fn binary_prints_one_line_and_exits_cleanly_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_confirma-sandbox"))
         .args(["--host", "127.0.0.1", "--port", "0", "--partner-code", "BIN1", "--token-ttl-seconds", "0"])
         .args([
+            "--renew-replaced-same-token",
             "--grace-seconds",
             "5",
             "--validation",
@@ -854,7 +855,7 @@ fn binary_prints_one_line_and_exits_cleanly_on_sigterm() {
     assert_eq!(
         cfg,
         json!({"partnerCode": "BIN1", "expiredStatus": 401, "renewShape": "message", "graceSeconds": 5,
-               "tokenTtlSeconds": 0, "validation": "lenient"})
+               "renewReplaced": "same_token", "tokenTtlSeconds": 0, "validation": "lenient"})
     );
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();

@@ -336,6 +336,13 @@ pub trait CredentialStore: Send + Sync {
     fn describe(&self) -> String;
 }
 
+impl From<StoreError> for crate::Error {
+    fn from(e: StoreError) -> Self {
+        let retryable = matches!(e, StoreError::Unavailable(_));
+        crate::Error::storage(e.to_string(), retryable)
+    }
+}
+
 /// Now, in epoch milliseconds.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -1,0 +1,382 @@
+//! The TokenManager against a real sandbox over loopback, on real stores: rotation, the three server
+//! behaviours for an ambiguous renewal (no grace; grace with "already renewed"; grace with the same new
+//! token again), a crash at each step of the protocol (simulated by leaving the store as a killed process
+//! would), a renew endpoint that is down, and two instances sharing one SQLite file.
+#![cfg(feature = "sqlite")]
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use confirma::store::{
+    CredentialKey, CredentialState, CredentialStore, EventKind, MemoryStore, RenewalAttempt, Sealer, SqliteStore,
+    StoreKey,
+};
+use confirma::{
+    ClientConfig, ErrorKind, Health, ManagerOptions, NewClient, OnboardingClient, SecretToken, TokenManager,
+};
+use confirma_sandbox::{valid_business_id, Sandbox, SandboxConfig};
+use serde_json::{json, Value};
+
+const HOUR: i64 = 3_600_000;
+
+fn new_client(partner: &str, seed: u32) -> NewClient {
+    let bid = valid_business_id(seed);
+    serde_json::from_value(json!({
+        "service": {"type": "LIFECYCLE", "partnerCode": partner},
+        "client": {"name": "Kestävä Oy", "businessCode": bid, "vatRegNbr": format!("FI{}", bid.replace('-', "")),
+                   "postalAddress": "Testikuja 7", "postalCode": "00100", "postalDistrict": "HELSINKI",
+                   "countryCode": "FI", "email": "kestava@example.fi", "languageCode": "FI"},
+        "contacts": [{"role": "PRIMARY", "name": "Kaisa Kestävä", "email": "kaisa@example.fi"}]
+    }))
+    .unwrap()
+}
+
+async fn admin(sb: &Sandbox, path: &str, body: Value) -> Value {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", sb.base_url()))
+        .body(body.to_string())
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path} refused: {}", r.text().await.unwrap());
+    serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null)
+}
+
+async fn renew_requests(sb: &Sandbox) -> u64 {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let s: Value = serde_json::from_str(
+        &reqwest::get(format!("{}/_sandbox/state", sb.base_url())).await.unwrap().text().await.unwrap(),
+    )
+    .unwrap();
+    s["requestsByPath"]["/api/v1/partner/renew"].as_u64().unwrap_or(0)
+}
+
+/// A manual clock: the system clock plus an offset the test moves.
+#[derive(Clone, Default)]
+struct TestClock(Arc<AtomicI64>);
+
+impl TestClock {
+    fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+    fn clock(&self) -> confirma::manager::Clock {
+        let off = self.0.clone();
+        Arc::new(move || confirma::store::now_ms() + off.load(Ordering::SeqCst))
+    }
+}
+
+struct World {
+    sb: Sandbox,
+    client: OnboardingClient,
+    clock: TestClock,
+    sealer: Sealer,
+}
+
+async fn world(config: SandboxConfig) -> World {
+    let sb = Sandbox::start(SandboxConfig { token_ttl: None, ..config }).await.unwrap();
+    let client = OnboardingClient::new(ClientConfig::with_base_url(sb.base_url())).unwrap();
+    World { sb, client, clock: TestClock::default(), sealer: Sealer::encrypted(StoreKey::generate().unwrap()) }
+}
+
+impl World {
+    fn manager(&self, store: Arc<dyn CredentialStore>, owner: &str) -> TokenManager {
+        let options = ManagerOptions {
+            renew_every: Duration::from_secs(3600),
+            owner: Some(owner.into()),
+            clock: Some(self.clock.clock()),
+            poll_interval: Duration::from_millis(20),
+            ..Default::default()
+        };
+        TokenManager::new(self.client.clone(), store, self.sealer.clone(), options).unwrap()
+    }
+
+    /// Creates a client in the sandbox and saves it through `m`; returns (client id, first token).
+    async fn created(&self, m: &TokenManager, seed: u32) -> (String, SecretToken) {
+        let c = self
+            .client
+            .create_client(&SecretToken::new(self.sb.provisioning_token()), &new_client(self.sb.partner_code(), seed))
+            .await
+            .unwrap();
+        m.save_created(&c).await.unwrap();
+        (c.client_id.clone(), c.access_token)
+    }
+
+    async fn is_valid(&self, t: &SecretToken) -> bool {
+        self.client.validate_token(t).await.unwrap().is_valid
+    }
+}
+
+async fn wait_for_version(m: &TokenManager, client_id: &str, version: u64) {
+    let until = Instant::now() + Duration::from_secs(20);
+    while m.status(client_id).await.unwrap().token_version < version {
+        assert!(Instant::now() < until, "no rotation to version {version}: {:?}", m.status(client_id).await);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn kinds(store: &dyn CredentialStore, key: &CredentialKey) -> Vec<EventKind> {
+    store.events(Some(key), 0, 1000).await.unwrap().into_iter().map(|e| e.kind).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotates_early_in_the_background_and_persists_before_serving() {
+    let w = world(SandboxConfig::default()).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let m = w.manager(store.clone(), "a");
+    let (id, first) = w.created(&m, 101).await;
+    assert_eq!(m.token(&id).await.unwrap(), first, "served from memory");
+    let st = m.status(&id).await.unwrap();
+    assert_eq!(
+        (st.state, st.health, st.token_version, st.encrypted),
+        (CredentialState::Active, Health::Healthy, 1, true)
+    );
+    let planned = st.next_renew_at.unwrap() - st.last_renewed_at.unwrap();
+    assert!((54 * 60_000..=66 * 60_000).contains(&planned), "renewal planned at 1 h ± 10 %: {planned}");
+
+    w.clock.advance(2 * HOUR);
+    // Due: the current token is served at once, and a background renewal starts.
+    assert_eq!(m.token(&id).await.unwrap(), first);
+    wait_for_version(&m, &id, 2).await;
+    let second = m.token(&id).await.unwrap();
+    assert_ne!(second, first);
+    assert!(w.is_valid(&second).await && !w.is_valid(&first).await);
+    assert_eq!(renew_requests(&w.sb).await, 1, "exactly one renew request");
+    let key = CredentialKey::new(m.environment(), &id);
+    assert_eq!(kinds(&*store, &key).await, [EventKind::Created, EventKind::RenewStarted, EventKind::Rotated]);
+    let rec = store.load(&key).await.unwrap().unwrap();
+    assert_eq!(w.sealer.open(&key, &rec.sealed_token).unwrap(), second, "what is served is what is stored");
+
+    // The hot path costs no I/O: many calls, still one renew request, one record revision.
+    let rev = rec.revision;
+    for _ in 0..10_000 {
+        m.token(&id).await.unwrap();
+    }
+    assert_eq!(store.load(&key).await.unwrap().unwrap().revision, rev);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ambiguous_renewal_without_grace_is_lost_loudly() {
+    let w = world(SandboxConfig::default()).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let m = w.manager(store.clone(), "a");
+    let mut events = m.subscribe();
+    let (id, first) = w.created(&m, 102).await;
+    admin(&w.sb, "/_sandbox/faults", json!({"path": "/api/v1/partner/renew", "kind": "commit_then_drop"})).await;
+    let err = m.renew_now(&id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CredentialsLost, "{err}");
+    assert!(err.to_string().contains("support"), "says what to do: {err}");
+    assert!(!err.to_string().contains(first.expose()));
+    let st = m.status(&id).await.unwrap();
+    assert_eq!((st.state, st.health), (CredentialState::Lost, Health::Lost));
+    // token() never serves the dead token.
+    assert_eq!(m.token(&id).await.unwrap_err().kind(), ErrorKind::CredentialsLost);
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e.kind);
+    }
+    assert!(seen.contains(&EventKind::Ambiguous) && seen.contains(&EventKind::Lost), "{seen:?}");
+    assert_eq!(renew_requests(&w.sb).await, 1, "never renewed twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ambiguous_renewal_is_recovered_when_the_service_hands_out_the_same_token_again() {
+    let w = world(SandboxConfig { grace_period: Duration::from_secs(300), ..Default::default() }).await;
+    admin(&w.sb, "/_sandbox/config", json!({"renewReplaced": "same_token"})).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let m = w.manager(store.clone(), "a");
+    let (id, first) = w.created(&m, 103).await;
+    admin(&w.sb, "/_sandbox/faults", json!({"path": "/api/v1/partner/renew", "kind": "commit_then_drop"})).await;
+    let st = m.renew_now(&id).await.unwrap();
+    assert_eq!((st.state, st.health, st.token_version), (CredentialState::Active, Health::Healthy, 2));
+    let t = m.token(&id).await.unwrap();
+    assert_ne!(t, first);
+    assert!(w.is_valid(&t).await);
+    let key = CredentialKey::new(m.environment(), &id);
+    let k = kinds(&*store, &key).await;
+    assert!(
+        k.contains(&EventKind::Ambiguous) && k.contains(&EventKind::Reconciled) && !k.contains(&EventKind::Lost),
+        "{k:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn already_renewed_in_a_grace_period_is_lost_but_the_old_token_is_served_while_it_works() {
+    let w = world(SandboxConfig { grace_period: Duration::from_secs(300), ..Default::default() }).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let m = w.manager(store.clone(), "a");
+    let (id, first) = w.created(&m, 104).await;
+    admin(&w.sb, "/_sandbox/faults", json!({"path": "/api/v1/partner/renew", "kind": "commit_then_drop"})).await;
+    let err = m.renew_now(&id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CredentialsLost);
+    assert_eq!(m.status(&id).await.unwrap().state, CredentialState::Lost);
+    // The old token still works for the grace period: it is served (and the loss reported).
+    assert_eq!(m.token(&id).await.unwrap(), first);
+    // After the grace period it is not.
+    admin(&w.sb, "/_sandbox/clock", json!({"advanceSeconds": 301})).await;
+    w.clock.advance(2 * 60_000);
+    assert_eq!(m.token(&id).await.unwrap_err().kind(), ErrorKind::CredentialsLost);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renew_endpoint_that_is_down_keeps_the_current_token_in_service() {
+    let w = world(SandboxConfig::default()).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let m = w.manager(store.clone(), "a");
+    let (id, first) = w.created(&m, 105).await;
+    admin(
+        &w.sb,
+        "/_sandbox/faults",
+        json!({"path": "/api/v1/partner/renew", "kind": "status", "status": 503, "times": 100}),
+    )
+    .await;
+    w.clock.advance(2 * HOUR);
+    assert_eq!(m.token(&id).await.unwrap(), first);
+    let until = Instant::now() + Duration::from_secs(20);
+    while m.status(&id).await.unwrap().consecutive_failures == 0 {
+        assert!(Instant::now() < until, "the failure is never recorded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let st = m.status(&id).await.unwrap();
+    assert_eq!((st.state, st.health, st.token_version), (CredentialState::Active, Health::Degraded, 1));
+    assert_eq!(st.last_error.as_deref(), Some("CONFIRMA_SERVICE_UNAVAILABLE"));
+    assert!(st.next_renew_at.unwrap() > w.clock.clock()(), "backed off");
+    assert_eq!(m.token(&id).await.unwrap(), first, "still served");
+    assert!(w.is_valid(&first).await);
+    // The service recovers: the next due renewal succeeds and health is good again.
+    let _ = reqwest::Client::new().delete(format!("{}/_sandbox/faults", w.sb.base_url())).send().await.unwrap();
+    w.clock.advance(2 * HOUR);
+    m.token(&id).await.unwrap();
+    wait_for_version(&m, &id, 2).await;
+    assert_eq!(m.status(&id).await.unwrap().health, Health::Healthy);
+}
+
+/// A process killed after writing its intent but before sending: the lease expires, the next instance
+/// reconciles — the old token is still valid, so it renews it, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_the_claim_is_reconciled_by_the_next_instance() {
+    let w = world(SandboxConfig::default()).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let m = w.manager(store.clone(), "a");
+    let (id, first) = w.created(&m, 106).await;
+    let key = CredentialKey::new(m.environment(), &id);
+    dead_claim(&*store, &key, w.clock.clock()()).await;
+    let m2 = w.manager(store.clone(), "b");
+    // Within the lease, the new instance waits rather than renewing on top of the holder.
+    let t = tokio::time::timeout(Duration::from_millis(300), m2.token(&id)).await;
+    assert!(t.is_err(), "waits for the lease holder");
+    w.clock.advance(10 * 60_000); // the lease is over
+    let t = m2.token(&id).await.unwrap();
+    assert_ne!(t, first);
+    assert!(w.is_valid(&t).await);
+    assert_eq!(renew_requests(&w.sb).await, 1);
+    let k = kinds(&*store, &key).await;
+    assert!(k.contains(&EventKind::Ambiguous) && k.contains(&EventKind::Reconciled), "{k:?}");
+}
+
+/// A process killed after the service rotated the token but before the commit: the new token is gone.
+/// Without grace the record is `lost`; with an idempotent service it is recovered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_the_rotation_and_the_commit() {
+    for same in [false, true] {
+        let w = world(SandboxConfig {
+            grace_period: if same { Duration::from_secs(300) } else { Duration::ZERO },
+            ..Default::default()
+        })
+        .await;
+        if same {
+            admin(&w.sb, "/_sandbox/config", json!({"renewReplaced": "same_token"})).await;
+        }
+        let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+        let m = w.manager(store.clone(), "a");
+        let (id, first) = w.created(&m, 107 + u32::from(same)).await;
+        let key = CredentialKey::new(m.environment(), &id);
+        dead_claim(&*store, &key, w.clock.clock()()).await;
+        let lost_answer = w.client.renew_token(&first).await.unwrap(); // the answer the dead process never stored
+        w.clock.advance(10 * 60_000);
+        let m2 = w.manager(store.clone(), "b");
+        let got = m2.token(&id).await;
+        if same {
+            assert_eq!(got.unwrap(), lost_answer.access_token, "the same new token, recovered");
+            assert_eq!(m2.status(&id).await.unwrap().state, CredentialState::Active);
+        } else {
+            assert_eq!(got.unwrap_err().kind(), ErrorKind::CredentialsLost);
+            assert_eq!(m2.status(&id).await.unwrap().state, CredentialState::Lost);
+        }
+    }
+}
+
+/// Leaves the store as a process killed right after its claim would: `renewing`, with a lease.
+async fn dead_claim(store: &dyn CredentialStore, key: &CredentialKey, now: i64) {
+    let r = store.load(key).await.unwrap().unwrap();
+    let mut c = r.clone();
+    c.revision += 1;
+    c.state = CredentialState::Renewing;
+    c.fence += 1;
+    c.attempt = Some(RenewalAttempt {
+        id: "dead".into(),
+        owner: "killed".into(),
+        lease_expires_at: now + 90_000,
+        fence: c.fence,
+    });
+    assert!(store.compare_and_swap(r.revision, &c, &[]).await.unwrap());
+}
+
+/// Two instances on one SQLite file, both finding the token due at once: one renew request, both end on
+/// the new token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_sqlite_file_renew_once() {
+    let w = world(SandboxConfig::default()).await;
+    let dir = std::env::temp_dir().join(format!("confirma-manager-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("credentials.db");
+    let s1: Arc<dyn CredentialStore> = Arc::new(SqliteStore::open(&path).unwrap());
+    let s2: Arc<dyn CredentialStore> = Arc::new(SqliteStore::open(&path).unwrap());
+    let a = w.manager(s1, "a");
+    let b = w.manager(s2, "b");
+    let (id, first) = w.created(&a, 109).await;
+    assert_eq!(b.token(&id).await.unwrap(), first, "the second instance reads the first one's save");
+    w.clock.advance(2 * HOUR);
+    let (ra, rb) = tokio::join!(a.renew_now(&id), b.renew_now(&id));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.token_version, 2);
+    assert_eq!(rb.token_version, 2);
+    assert_eq!(renew_requests(&w.sb).await, 1, "one renew for the fleet");
+    let (ta, tb) = (a.token(&id).await.unwrap(), b.token(&id).await.unwrap());
+    assert_eq!(ta, tb);
+    assert!(w.is_valid(&ta).await);
+    // The file never holds a token in clear.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+    for t in [&first, &ta] {
+        assert!(!bytes.windows(24).any(|win| win == &t.expose().as_bytes()[..24]));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_validates_first_and_a_wrong_key_is_a_clear_error() {
+    let w = world(SandboxConfig::default()).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let m = w.manager(store.clone(), "a");
+    let bad =
+        m.import_credentials("c-1", &SecretToken::new("cfis_at_not_a_real_token_000000000000000000"), None, None).await;
+    assert_eq!(bad.unwrap_err().kind(), ErrorKind::Validation);
+    let (id, first) = w.created(&m, 110).await;
+    let st = m.import_credentials(&id, &first, None, None).await.unwrap();
+    assert_eq!(st.token_version, 2);
+    let other = TokenManager::new(
+        w.client.clone(),
+        store.clone(),
+        Sealer::encrypted(StoreKey::generate().unwrap()),
+        ManagerOptions::default(),
+    )
+    .unwrap();
+    let err = other.token(&id).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(err.to_string().contains("CONFIRMA_STORE_KEY"), "{err}");
+    let missing = m.token("no-such-client").await.unwrap_err();
+    assert_eq!(missing.kind(), ErrorKind::Configuration);
+}
