@@ -343,6 +343,38 @@ impl From<StoreError> for crate::Error {
     }
 }
 
+/// The default store location of the CLI and the examples.
+pub const DEFAULT_STORE_URL: &str = "sqlite:./confirma-credentials.db";
+
+/// Opens a store from a URL: `sqlite:PATH` (a file; created if needed), `memory:` (this process only),
+/// or `postgres://…` / `postgresql://…` (feature `postgres`). A URL's password never appears in errors or
+/// [`CredentialStore::describe`].
+pub async fn open_store(url: &str) -> Result<std::sync::Arc<dyn CredentialStore>, StoreError> {
+    let url = url.trim();
+    if url == "memory:" || url == "memory" {
+        return Ok(std::sync::Arc::new(MemoryStore::new()));
+    }
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            return Err(StoreError::Configuration("sqlite: needs a file path (sqlite:./credentials.db)".into()));
+        }
+        #[cfg(feature = "sqlite")]
+        return Ok(std::sync::Arc::new(SqliteStore::open(path)?));
+        #[cfg(not(feature = "sqlite"))]
+        return Err(StoreError::Configuration("this build has no SQLite store (feature `sqlite`)".into()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return open_postgres(url).await;
+    }
+    Err(StoreError::Configuration("unknown store URL: expected sqlite:PATH, postgres://… or memory:".into()))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(_url: &str) -> Result<std::sync::Arc<dyn CredentialStore>, StoreError> {
+    Err(StoreError::Configuration("this build has no PostgreSQL store (feature `postgres`)".into()))
+}
+
 /// Now, in epoch milliseconds.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
