@@ -143,9 +143,12 @@ struct CancelOnDone {
 
 #[pymethods]
 impl CancelOnDone {
-    fn __call__(&self, py: Python<'_>, _fut: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __call__(&self, py: Python<'_>, fut: &Bound<'_, PyAny>) -> PyResult<()> {
         contain(py, || {
-            self.call.cancel();
+            if !self.call.cancel() && fut.call_method0(pyo3::intern!(py, "cancelled"))?.is_truthy()? {
+                // The call had finished, its result on the way to the loop, when the task was cancelled.
+                tracing::warn!(target: "confirma::python", "an asyncio call was cancelled after it had completed; its result is discarded (a create or renew took effect: treat it like OutcomeUnknownError)");
+            }
             if let Some((b, id)) = &self.bridge {
                 drop(b.bind(py).get().forget(*id));
             }
