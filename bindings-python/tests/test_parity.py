@@ -155,3 +155,22 @@ def test_samples_keep_their_secrets_out_of_repr_and_pickles() -> None:
     for name, err in _native._sample_errors():
         assert "tok_" not in repr(err) and "tok_" not in str(err), name
         assert b"tok_" not in pickle.dumps(err), name
+
+
+def test_network_errors_say_whether_they_failed_while_connecting() -> None:
+    # Nothing listens on port 1: the connection is refused, nothing was sent.
+    with confirma.Client(base_url="http://127.0.0.1:1", max_retries=0) as client:
+        with pytest.raises(confirma.NetworkError) as info:
+            client.validate_token("tok12345")
+    assert info.value.connect is True
+    assert dump_error(info.value)["connect"] is True
+
+
+def test_core_spellings_and_defaults_through_the_public_constructor() -> None:
+    assert confirma.Client("prod").base_url == confirma.Client("production").base_url
+    assert confirma.Client(" Production ").base_url == "https://integrations.confirmafinance.com/"
+    assert confirma.AsyncClient(validation="LENIENT").validation == "lenient"
+    assert confirma.Client().validation == "strict"
+    # None is the core's default, for every option.
+    explicit = confirma.Client(timeout=None, max_retries=None, max_response_bytes=None, validation=None)
+    assert explicit._native._describe_config() == confirma.Client()._native._describe_config()
