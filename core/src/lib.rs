@@ -72,6 +72,8 @@ pub mod models;
 pub mod redact;
 pub mod response;
 mod secret;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod validation;
 
 pub use client::{outcome_ambiguous, retry_safe, OnboardingClient, VERSION};
