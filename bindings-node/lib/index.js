@@ -552,6 +552,12 @@ Object.defineProperty(module.exports, Symbol.for('confirma-sdk.sampleErrors'), {
   value: () => guarded(() => native.sampleErrors()).map((s) => [s.name, fromNative(s.error)])
 })
 
+// Not part of the public API: the number of calls alive on the native runtime (an aborted call leaves at
+// once, its HTTP request dropped), so the tests can check cancellation on the native side.
+Object.defineProperty(module.exports, Symbol.for('confirma-sdk.activeCalls'), {
+  value: () => guarded(() => native.activeCalls())
+})
+
 // Not part of the public API: makes the next `n` wake-ups of the JS thread fail as if Node-API had
 // refused them, so the tests can prove that results are still delivered.
 Object.defineProperty(module.exports, Symbol.for('confirma-sdk.failNextWakeups'), {

@@ -1,6 +1,6 @@
 //! Private exports for the tests, not part of the public API: a panic probe (a panic becomes an
-//! `InternalError`), the core's error samples (the parity runner) and a way to make the dispatcher's
-//! wake-ups fail (its retry path).
+//! `InternalError`), the core's error samples (the parity runner), the number of calls alive on the core's
+//! runtime (cancellation drops them) and a way to make the dispatcher's wake-ups fail (its retry path).
 
 use std::sync::atomic::Ordering;
 
@@ -44,6 +44,12 @@ pub fn sample_errors() -> Vec<NativeSample> {
         .into_iter()
         .map(|(name, e)| NativeSample { name: name.to_string(), error: NativeError::from(&e.into()) })
         .collect()
+}
+
+/// The calls alive on the core's runtime (a cancelled call leaves at once: its request future is dropped).
+#[napi]
+pub fn active_calls() -> u32 {
+    u32::try_from(confirma::ffi::runtime::active_calls()).unwrap_or(u32::MAX)
 }
 
 /// Makes the next `n` attempts to wake a JS thread fail as if Node-API had refused them.
