@@ -13,7 +13,7 @@ export type Environment = 'staging' | 'production'
 export type ValidationMode = 'strict' | 'lenient'
 
 export interface OnboardingClientOptions {
-  /** `'staging'` (https://staging-integrations.confirmafinance.com) or `'production'`. Required unless `baseUrl` is given. */
+  /** `'staging'` (https://staging-integrations.confirmafinance.com, the default) or `'production'`. Ignored when `baseUrl` is given. */
   environment?: Environment
   /** A custom base URL (a proxy, the local sandbox); wins over `environment`. Plain `http://` only for loopback hosts. */
   baseUrl?: string | URL
@@ -180,6 +180,7 @@ export type ErrorCode = `CONFIRMA_${Uppercase<ErrorKind>}`
 
 /** Extra fields an error can be constructed with (mainly for tests of your own code). */
 export interface ConfirmaErrorDetails {
+  detail?: string
   code?: string
   kind?: string
   status?: number | null
@@ -200,6 +201,8 @@ export interface ConfirmaErrorDetails {
 /** Base class of every error the SDK reports for a failed call. Messages never contain a token. */
 export declare class ConfirmaError extends Error {
   constructor(message: string, details?: ConfirmaErrorDetails)
+  /** The error's own message, without the kind prefix and HTTP status that `message` adds. */
+  readonly detail: string
   /** Stable code, e.g. `CONFIRMA_VALIDATION`. */
   readonly code: ErrorCode | string
   /** snake_case kind. */

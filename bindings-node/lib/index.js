@@ -3,13 +3,15 @@
 //
 // This layer only translates: it checks argument *types*, turns the native result objects into
 // values / exported error classes, wraps tokens in SecretToken and wires AbortSignal to a native
-// cancel handle. Validation, retries, error parsing and redaction all happen in the Rust core.
+// cancel handle. Option values (spellings, defaults, bounds), the User-Agent, validation, retries,
+// error parsing and redaction all happen in the Rust core.
 
 const { inspect } = require('node:util')
 const native = require('../native.js')
 const { version: VERSION } = require('../package.json')
 
 const REDACTED = '[REDACTED]'
+const DESCRIBE_CONFIG = Symbol.for('confirma-sdk.describeConfig')
 const inspectCustom = inspect.custom
 
 // ---------------------------------------------------------------------------------------------
@@ -80,6 +82,8 @@ class SecretToken {
 class ConfirmaError extends Error {
   constructor (message, details = {}) {
     super(message, details.cause !== undefined ? { cause: details.cause } : undefined)
+    /** The error's own message, without the kind prefix and HTTP status `message` adds. */
+    this.detail = details.detail ?? message
     /** Stable machine-readable code, e.g. `CONFIRMA_VALIDATION`. */
     this.code = details.code ?? this.constructor.code ?? 'CONFIRMA_ERROR'
     /** snake_case kind, as in the scenario files (`permission_denied`). */
@@ -223,6 +227,7 @@ function fromNative (e) {
   const Cls = ERROR_CLASSES[e.kind] ?? ConfirmaError
   const cause = e.cause && e.cause.length > 0 ? fromNative(e.cause[0]) : undefined
   return new Cls(e.message, {
+    detail: e.detail,
     code: e.code,
     kind: e.kind,
     status: e.status ?? null,
@@ -335,28 +340,21 @@ function nativeOptions (options) {
     else if (typeof v === 'string') out[key] = v
     else throw bad(`${key} must be a string (received ${describe(v)})`)
   }
-  // Only the type is checked here; the value (NaN, Infinity, <= 0, over 24 hours) is checked by the core.
-  const ms = (key) => {
+  // Only the type is checked here; the value (NaN, Infinity, <= 0, over 24 hours, not an integer, out of
+  // range) is judged by the core.
+  const num = (key, what) => {
     const v = options[key]
     if (v === undefined || v === null) return
-    if (typeof v !== 'number') throw bad(`${key} must be a number of milliseconds (received ${describe(v)})`)
+    if (typeof v !== 'number') throw bad(`${key} must be ${what} (received ${describe(v)})`)
     out[key] = v
   }
   str('environment')
   str('baseUrl', true)
-  ms('timeoutMs')
-  ms('connectTimeoutMs')
-  ms('totalTimeoutMs')
-  if (options.maxRetries !== undefined && options.maxRetries !== null) {
-    const v = options.maxRetries
-    if (!Number.isInteger(v) || v < 0) throw bad('maxRetries must be a non-negative integer')
-    out.maxRetries = v
-  }
-  if (options.maxResponseBytes !== undefined && options.maxResponseBytes !== null) {
-    const v = options.maxResponseBytes
-    if (!Number.isInteger(v) || v < 0) throw bad('maxResponseBytes must be a non-negative integer')
-    out.maxResponseBytes = v
-  }
+  num('timeoutMs', 'a number of milliseconds')
+  num('connectTimeoutMs', 'a number of milliseconds')
+  num('totalTimeoutMs', 'a number of milliseconds')
+  num('maxRetries', 'an integer')
+  num('maxResponseBytes', 'an integer number of bytes')
   str('validation')
   str('userAgentSuffix')
   str('proxy', true)
@@ -366,8 +364,9 @@ function nativeOptions (options) {
     else if (typeof pem === 'string') out.rootCertificatesPem = pem
     else throw bad('rootCertificatesPem must be a string or a Buffer')
   }
-  const ours = `node/${process.versions.node} confirma-node/${VERSION}`
-  out.userAgentSuffix = out.userAgentSuffix ? `${ours} ${out.userAgentSuffix}` : ours
+  // Who is calling: the core composes the User-Agent from these.
+  out.nodeVersion = process.versions.node
+  out.bindingVersion = VERSION
   return out
 }
 
@@ -509,6 +508,11 @@ class OnboardingClient {
   [inspectCustom] () {
     return `OnboardingClient { baseUrl: '${this.baseUrl}' }`
   }
+
+  /** Not part of the public API: the effective configuration as the core describes it (parity tests). */
+  get [DESCRIBE_CONFIG] () {
+    return JSON.parse(guarded(() => this.#native.describeConfig()))
+  }
 }
 
 module.exports = {
@@ -540,4 +544,22 @@ Object.defineProperty(module.exports, Symbol.for('confirma-sdk.panicProbe'), {
     const outcome = await settled(guarded(() => native.panicProbe(String(mode))))
     throw failure(outcome)
   }
+})
+
+// Not part of the public API: one error of every kind, built by the core (`confirma::ffi::samples`), as
+// the public error classes — `[name, error][]` for the cross-language parity runner.
+Object.defineProperty(module.exports, Symbol.for('confirma-sdk.sampleErrors'), {
+  value: () => guarded(() => native.sampleErrors()).map((s) => [s.name, fromNative(s.error)])
+})
+
+// Not part of the public API: the number of calls alive on the native runtime (an aborted call leaves at
+// once, its HTTP request dropped), so the tests can check cancellation on the native side.
+Object.defineProperty(module.exports, Symbol.for('confirma-sdk.activeCalls'), {
+  value: () => guarded(() => native.activeCalls())
+})
+
+// Not part of the public API: makes the next `n` wake-ups of the JS thread fail as if Node-API had
+// refused them, so the tests can prove that results are still delivered.
+Object.defineProperty(module.exports, Symbol.for('confirma-sdk.failNextWakeups'), {
+  value: (n) => guarded(() => native.failNextWakeups(n >>> 0))
 })

@@ -201,9 +201,18 @@ describe('options and arguments', () => {
     assert.equal(new OnboardingClient({ baseUrl: new URL(sb.baseUrl) }).baseUrl, sb.baseUrl + '/')
   })
 
+  it('no environment is staging (the core default); the core accepts its spellings', () => {
+    for (const o of [undefined, {}, { environment: undefined }, { environment: null }]) {
+      assert.equal(new OnboardingClient(o).baseUrl, 'https://staging-integrations.confirmafinance.com/', inspect(o))
+    }
+    for (const env of ['PRODUCTION', ' production ', 'prod']) {
+      assert.equal(new OnboardingClient({ environment: env }).baseUrl, 'https://integrations.confirmafinance.com/', env)
+    }
+  })
+
   it('bad options are ConfigurationErrors; a non-object is a TypeError', () => {
     const bad = [
-      {}, { environment: 'dev' }, { environment: 42 }, { baseUrl: 'http://example.com' }, { baseUrl: 'nonsense' },
+      { environment: 'dev' }, { environment: 42 }, { baseUrl: 'http://example.com' }, { baseUrl: 'nonsense' },
       { environment: 'staging', timeoutMs: -1 }, { environment: 'staging', timeoutMs: '10' },
       { environment: 'staging', timeoutMs: Infinity }, { environment: 'staging', maxRetries: 1.5 },
       { environment: 'staging', maxRetries: 11 }, { environment: 'staging', validation: 'loose' },

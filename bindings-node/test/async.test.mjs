@@ -90,6 +90,10 @@ describe('AbortSignal', () => {
     assert.ok(results.every((e) => e instanceof AbortError))
     // Far below the 20 s the answers are held back.
     assert.ok(performance.now() - t < 10000)
+    // And on the native side: every request future was dropped, not left waiting for its answer.
+    const activeCalls = require('confirma-sdk')[Symbol.for('confirma-sdk.activeCalls')]
+    for (let i = 0; i < 100 && activeCalls() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(activeCalls(), 0, 'native calls still alive after the abort')
   })
 
   it('validation errors still win over a live signal', async () => {

@@ -89,6 +89,23 @@ describe('panic containment', () => {
   }
 })
 
+describe('the wake-up path', () => {
+  const failNextWakeups = require('confirma-sdk')[Symbol.for('confirma-sdk.failNextWakeups')]
+
+  it('a refused wake-up of the JS thread is retried: a lone call still settles, and so do many', { timeout: 20000 }, async () => {
+    await sb.reset()
+    // One round of attempts is 3: 7 refusals fail two rounds, so only the delayed retry can deliver this
+    // result (no other call completes to wake the thread).
+    failNextWakeups(7)
+    assert.equal((await client.validateToken('cfis_some_token_value')).isValid, false)
+    failNextWakeups(20)
+    const all = await Promise.all(Array.from({ length: 30 }, () => client.validateToken('cfis_some_token_value')))
+    assert.ok(all.every((s) => s.isValid === false))
+    failNextWakeups(0)
+    assert.equal((await client.validateToken('cfis_some_token_value')).isValid, false)
+  })
+})
+
 describe('multi-byte input', () => {
   it('a VAT number "€1234567" (strict, FI) is a ValidationError, sent nowhere', { timeout: 20000 }, async () => {
     await sb.reset()

@@ -51,7 +51,8 @@ export async function usage (): Promise<void> {
       const st: number | null = e.status
       const rid: string | null = e.requestId
       const retry: boolean = e.retryable
-      console.log(st, rid, retry, e.code)
+      const detail: string = e.detail
+      console.log(st, rid, retry, e.code, detail)
     } else if (e instanceof AbortError) {
       const unknown: boolean = e.outcomeUnknown
       console.log(e.name, e.code, unknown)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from types import TracebackType
-from typing import Any, List, Mapping, Optional, Type, Union
+from typing import Any, Mapping, Optional, Type, Union
 
 from . import _native
 from ._models import NewClient, _new_client_value
@@ -20,54 +20,67 @@ NewClientInput = Union[NewClient, Mapping[str, Any]]
 
 
 
+def _seconds(name: str, value: Optional[float]) -> Optional[float]:
+    """A duration option: a number (not a bool) or ``None``; its value is judged by the core."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    return _float(value)
+
+
+def _count(name: str, value: Optional[int]) -> Optional[float]:
+    """An integer option: an ``int`` (not a bool) or ``None``; its value is judged by the core."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    return _float(value)
+
+
+def _float(value: float) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        # An int too large for a float: out of every bound, the core says which (ConfigurationError).
+        return math.inf if value > 0 else -math.inf
+
+
+def _text(name: str, value: Optional[str]) -> Optional[str]:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    return value
+
+
 def _native_client(
     environment: str,
     base_url: Optional[str],
-    timeout: float,
-    connect_timeout: float,
-    total_timeout: float,
-    max_retries: int,
-    validation: str,
+    timeout: Optional[float],
+    connect_timeout: Optional[float],
+    total_timeout: Optional[float],
+    max_retries: Optional[int],
+    validation: Optional[str],
     user_agent_suffix: Optional[str],
     proxy: Optional[str],
     root_certificates_pem: Optional[str],
-    max_response_bytes: int,
+    max_response_bytes: Optional[int],
 ) -> _native.NativeClient:
-    seconds: List[float] = []
-    for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout), ("total_timeout", total_timeout)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-        try:
-            seconds.append(float(value))
-        except OverflowError:
-            # An int too large for a float: the core rejects it (ConfigurationError naming the option).
-            seconds.append(math.inf)
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int):
-        raise TypeError(f"max_retries must be an int, not {type(max_retries).__name__}")
-    if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
-        raise TypeError(f"max_response_bytes must be an int, not {type(max_response_bytes).__name__}")
-    for name, text in (
-        ("environment", environment),
-        ("validation", validation),
-        ("base_url", base_url),
-        ("user_agent_suffix", user_agent_suffix),
-        ("proxy", proxy),
-        ("root_certificates_pem", root_certificates_pem),
-    ):
-        if text is not None and not isinstance(text, str):
-            raise TypeError(f"{name} must be a str, not {type(text).__name__}")
+    """Checks the options' Python types (``TypeError``) and hands them to the core, which parses them,
+    applies its defaults to the ``None`` ones and checks every bound (``ConfigurationError``)."""
+    if not isinstance(environment, str):
+        raise TypeError(f"environment must be a str, not {type(environment).__name__}")
     return _native.NativeClient(
-        environment,
-        base_url,
-        seconds[0],
-        seconds[1],
-        seconds[2],
-        max_retries,
-        validation,
-        user_agent_suffix,
-        proxy,
-        root_certificates_pem,
-        max_response_bytes,
+        environment=environment,
+        base_url=_text("base_url", base_url),
+        timeout=_seconds("timeout", timeout),
+        connect_timeout=_seconds("connect_timeout", connect_timeout),
+        total_timeout=_seconds("total_timeout", total_timeout),
+        max_retries=_count("max_retries", max_retries),
+        validation=_text("validation", validation),
+        user_agent_suffix=_text("user_agent_suffix", user_agent_suffix),
+        proxy=_text("proxy", proxy),
+        root_certificates_pem=_text("root_certificates_pem", root_certificates_pem),
+        max_response_bytes=_count("max_response_bytes", max_response_bytes),
     )
 
 
@@ -79,15 +92,15 @@ class _Base:
         environment: str = "staging",
         *,
         base_url: Optional[str] = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        total_timeout: float = 60.0,
-        max_retries: int = 2,
-        validation: str = "strict",
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        validation: Optional[str] = None,
         user_agent_suffix: Optional[str] = None,
         proxy: Optional[str] = None,
         root_certificates_pem: Optional[str] = None,
-        max_response_bytes: int = 1024 * 1024,
+        max_response_bytes: Optional[int] = None,
     ) -> None:
         self._native = _native_client(
             environment,
@@ -129,13 +142,29 @@ class _Base:
 class Client(_Base):
     """The blocking CFIS onboarding client.
 
-    ``Client(environment="staging" | "production", *, base_url=None, timeout=30.0, connect_timeout=10.0,
-    total_timeout=60.0, max_retries=2, validation="strict" | "lenient", user_agent_suffix=None, proxy=None,
-    root_certificates_pem=None, max_response_bytes=1048576)``. ``base_url`` overrides ``environment`` (plain ``http://`` only for loopback
-    hosts, such as the local sandbox). Timeouts are in seconds: ``timeout`` per attempt, ``total_timeout`` for a
-    whole call including retries; each must be > 0 and at most 24 hours. ``max_response_bytes`` caps a
-    response body (1 KiB..64 MiB): a larger one is :class:`UnexpectedResponseError` (validate) or
-    :class:`OutcomeUnknownError` (create, renew).
+    ``Client(environment="staging", *, base_url=None, timeout=None, connect_timeout=None, total_timeout=None,
+    max_retries=None, validation=None, user_agent_suffix=None, proxy=None, root_certificates_pem=None,
+    max_response_bytes=None)``. An option left at ``None`` takes the core's default:
+
+    ============================  ==========================================================================
+    ``environment``               ``"staging"`` (default) or ``"production"`` (also ``"prod"``), any case
+    ``base_url``                  overrides ``environment`` (plain ``http://`` only for loopback hosts, such
+                                  as the local sandbox)
+    ``timeout``                   per attempt, seconds (default 30.0)
+    ``connect_timeout``           seconds (default 10.0)
+    ``total_timeout``             a whole call including retries, seconds (default 60.0)
+    ``max_retries``               retries after the first attempt, 0..10 (default 2)
+    ``validation``                ``"strict"`` (default) or ``"lenient"``, any case
+    ``user_agent_suffix``         appended to the User-Agent
+    ``proxy``                     an HTTP(S) proxy URL
+    ``root_certificates_pem``     extra trusted root certificates (PEM)
+    ``max_response_bytes``        the largest response body read, 1 KiB..64 MiB (default 1048576): a larger
+                                  one is :class:`UnexpectedResponseError` (validate) or
+                                  :class:`OutcomeUnknownError` (create, renew)
+    ============================  ==========================================================================
+
+    Timeouts must be > 0 and at most 24 hours. An option of the wrong Python type is a ``TypeError``; a
+    value out of its bounds is a :class:`ConfigurationError` naming the option.
 
     Thread-safe: share one client between threads (they share its connection pool). Calls release the GIL
     while the Rust core works. Use it as a context manager, or call :meth:`close`.

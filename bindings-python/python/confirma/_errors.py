@@ -194,9 +194,16 @@ class TimeoutError(ConfirmaError, builtins.TimeoutError):
 
 
 class NetworkError(ConfirmaError):
-    """The connection could not be made or broke."""
+    """The connection could not be made or broke. :attr:`connect` is ``True`` when it failed while
+    connecting (nothing was sent, so even a create is safe to repeat), ``False`` when it broke later, ``None``
+    when unknown."""
 
     kind = "network"
+    connect: Optional[bool]
+
+    def __init__(self, message: str = "", *, connect: Optional[bool] = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.connect = connect
 
 
 class OutcomeUnknownError(ConfirmaError):
@@ -279,6 +286,7 @@ def _from_native(
     retry_after: Optional[float],
     body_excerpt: Optional[str],
     operation: Optional[str] = None,
+    connect: Optional[bool] = None,
     cause: Optional[ConfirmaError] = None,
     recovered_token: Optional[SecretToken] = None,
     raw_response: Optional[SecretToken] = None,
@@ -295,6 +303,8 @@ def _from_native(
         err = cls(message, retry_after=retry_after, **common)  # type: ignore[call-arg]
     elif cls is OutcomeUnknownError:
         err = OutcomeUnknownError(message, operation=operation or "", **common)
+    elif cls is NetworkError:
+        err = NetworkError(message, connect=connect, **common)
     elif cls is UnexpectedResponseError:
         err = UnexpectedResponseError(message, body_excerpt=body_excerpt or "", **common)
     else:

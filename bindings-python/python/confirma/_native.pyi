@@ -1,7 +1,7 @@
 """Type stubs of the private native module. Use the public names re-exported by ``confirma``."""
 
 from datetime import datetime
-from typing import Any, Awaitable, Optional, final
+from typing import Any, Awaitable, List, Optional, Tuple, final
 
 __version__: str
 CORE_VERSION: str
@@ -53,17 +53,18 @@ class RenewedToken:
 class NativeClient:
     def __init__(
         self,
-        environment: str,
-        base_url: Optional[str],
-        timeout: float,
-        connect_timeout: float,
-        total_timeout: float,
-        max_retries: int,
-        validation: str,
-        user_agent_suffix: Optional[str],
-        proxy: Optional[str],
-        root_certificates_pem: Optional[str],
-        max_response_bytes: Optional[int] = None,
+        *,
+        environment: Optional[str] = None,
+        base_url: Optional[str] = None,
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        total_timeout: Optional[float] = None,
+        max_retries: Optional[float] = None,
+        validation: Optional[str] = None,
+        user_agent_suffix: Optional[str] = None,
+        proxy: Optional[str] = None,
+        root_certificates_pem: Optional[str] = None,
+        max_response_bytes: Optional[float] = None,
     ) -> None: ...
     @property
     def base_url(self) -> str: ...
@@ -74,6 +75,7 @@ class NativeClient:
     @property
     def closed(self) -> bool: ...
     def close(self) -> None: ...
+    def _describe_config(self) -> str: ...
     def create_client(self, provisioning_token: "str | SecretToken", new_client: Any) -> CreatedClient: ...
     def validate_token(self, token: "str | SecretToken") -> TokenStatus: ...
     def renew_token(self, token: "str | SecretToken") -> RenewedToken: ...
@@ -86,3 +88,4 @@ def _after_fork_child() -> None: ...
 def _use_loop_bridge(on: bool) -> None: ...
 def _active_async_calls() -> int: ...
 def _test_panic(place: str) -> Any: ...
+def _sample_errors() -> List[Tuple[str, BaseException]]: ...
