@@ -174,6 +174,8 @@ export type ErrorKind =
   | 'unexpected_response'
   | 'configuration'
   | 'internal'
+  | 'storage'
+  | 'credentials_lost'
 
 /** Stable error codes. */
 export type ErrorCode = `CONFIRMA_${Uppercase<ErrorKind>}`
@@ -298,6 +300,14 @@ export declare class ConfigurationError extends ConfirmaError {
 export declare class InternalError extends ConfirmaError {
   readonly code: 'CONFIRMA_INTERNAL'
 }
+/** The credential store failed (unreachable, unreadable data, a missing or wrong CONFIRMA_STORE_KEY). */
+export declare class StorageError extends ConfirmaError {
+  readonly code: 'CONFIRMA_STORAGE'
+}
+/** A client's token was rotated and the new one is gone: ask Confirma Finance support for a new token. */
+export declare class CredentialsLostError extends ConfirmaError {
+  readonly code: 'CONFIRMA_CREDENTIALS_LOST'
+}
 
 /** The call was cancelled through its AbortSignal (`name` `'AbortError'`, `code` `'ABORT_ERR'`, `cause` = `signal.reason`). */
 export declare class AbortError extends Error {
@@ -325,6 +335,8 @@ export declare const ERROR_CLASSES: {
   readonly unexpected_response: typeof UnexpectedResponseError
   readonly configuration: typeof ConfigurationError
   readonly internal: typeof InternalError
+  readonly storage: typeof StorageError
+  readonly credentials_lost: typeof CredentialsLostError
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -189,6 +189,16 @@ const ConfigurationError = defineErrorClass('ConfigurationError', 'configuration
  * over). Never the service's fault; please report it.
  */
 const InternalError = defineErrorClass('InternalError', 'internal')
+/**
+ * The credential store failed: unreachable, unreadable data, or a missing or wrong encryption key
+ * (`CONFIRMA_STORE_KEY`). `retryable` says whether trying again later may help.
+ */
+const StorageError = defineErrorClass('StorageError', 'storage')
+/**
+ * A client's token was rotated and the new one is gone, or no stored token is accepted any more. Never a
+ * dead token served silently: ask Confirma Finance support for a new token, then import it.
+ */
+const CredentialsLostError = defineErrorClass('CredentialsLostError', 'credentials_lost')
 
 const ERROR_CLASSES = {
   validation: ValidationError,
@@ -202,7 +212,9 @@ const ERROR_CLASSES = {
   outcome_unknown: OutcomeUnknownError,
   unexpected_response: UnexpectedResponseError,
   configuration: ConfigurationError,
-  internal: InternalError
+  internal: InternalError,
+  storage: StorageError,
+  credentials_lost: CredentialsLostError
 }
 
 /**
@@ -531,6 +543,8 @@ module.exports = {
   UnexpectedResponseError,
   ConfigurationError,
   InternalError,
+  StorageError,
+  CredentialsLostError,
   AbortError,
   ERROR_CLASSES,
   VERSION,

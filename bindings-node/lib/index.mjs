@@ -20,6 +20,8 @@ export const {
   UnexpectedResponseError,
   ConfigurationError,
   InternalError,
+  StorageError,
+  CredentialsLostError,
   AbortError,
   ERROR_CLASSES,
   VERSION,

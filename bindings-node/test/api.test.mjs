@@ -28,7 +28,8 @@ describe('error classes', () => {
       ValidationError: 'validation', AuthenticationError: 'authentication', PermissionDeniedError: 'permission_denied',
       ConflictError: 'conflict', RateLimitError: 'rate_limited', ServiceUnavailableError: 'service_unavailable',
       TimeoutError: 'timeout', NetworkError: 'network', OutcomeUnknownError: 'outcome_unknown',
-      UnexpectedResponseError: 'unexpected_response', ConfigurationError: 'configuration', InternalError: 'internal'
+      UnexpectedResponseError: 'unexpected_response', ConfigurationError: 'configuration', InternalError: 'internal',
+      StorageError: 'storage', CredentialsLostError: 'credentials_lost'
     }
     for (const [name, kind] of Object.entries(expected)) {
       const Cls = sdk[name]

@@ -54,6 +54,8 @@ CLASSES = {
     "unexpected_response": confirma.UnexpectedResponseError,
     "configuration": confirma.ConfigurationError,
     "internal": confirma.InternalError,
+    "storage": confirma.StorageError,
+    "credentials_lost": confirma.CredentialsLostError,
 }
 
 

@@ -26,6 +26,8 @@ from ._errors import (
     ConfirmaError,
     ConflictError,
     InternalError,
+    StorageError,
+    CredentialsLostError,
     NetworkError,
     OutcomeUnknownError,
     PermissionDeniedError,
@@ -68,6 +70,8 @@ __all__ = [
     "UnexpectedResponseError",
     "ConfigurationError",
     "InternalError",
+    "StorageError",
+    "CredentialsLostError",
 ]
 
 # Runtime threads stop entering Python before the interpreter finalizes (see src/runtime.rs).

@@ -30,6 +30,8 @@ __all__ = [
     "UnexpectedResponseError",
     "ConfigurationError",
     "InternalError",
+    "StorageError",
+    "CredentialsLostError",
 ]
 
 # Attributes that hold secrets: never part of the pickle state (a pickle must never contain a token).
@@ -253,6 +255,22 @@ class InternalError(ConfirmaError):
     kind = "internal"
 
 
+class StorageError(ConfirmaError):
+    """The credential store failed: the database is unreachable, holds unreadable data, or the encryption
+    key is missing or wrong (``CONFIRMA_STORE_KEY``). :attr:`retryable` says whether trying again later may
+    help (an unreachable database) or not (data or a key that stays wrong)."""
+
+    kind = "storage"
+
+
+class CredentialsLostError(ConfirmaError):
+    """A client's token was rotated and the new token is gone (a renewal's answer was lost), or the service
+    no longer accepts any stored token. The SDK never serves a dead token silently: ask Confirma Finance
+    support for a new token for this client (or re-provision it), then import it."""
+
+    kind = "credentials_lost"
+
+
 _BY_KIND: Dict[str, Type[ConfirmaError]] = {
     cls.kind: cls
     for cls in (
@@ -268,6 +286,8 @@ _BY_KIND: Dict[str, Type[ConfirmaError]] = {
         UnexpectedResponseError,
         ConfigurationError,
         InternalError,
+        StorageError,
+        CredentialsLostError,
     )
 }
 

@@ -120,6 +120,14 @@ pub fn errors() -> Vec<(&'static str, Error)> {
             Error::unexpected("the answer is not JSON", "<html>Bad gateway</html>", meta(418, "req-418")),
         ),
         ("configuration", Error::configuration("timeout must be at most 24 hours")),
+        ("storage", Error::storage("credential store unavailable: sqlite: database is locked", true)),
+        (
+            "credentials_lost",
+            Error::credentials_lost(
+                "client-7",
+                "a renewal's answer was lost: ask Confirma Finance support for a new token for this client",
+            ),
+        ),
         ("internal_panic", panic),
     ]
 }
