@@ -177,3 +177,17 @@ pub fn native_sample_errors() -> Vec<NativeSampleError> {
         .map(|(name, e)| NativeSampleError { name: name.to_string(), info: ErrorInfo::of(&e).into() })
         .collect()
 }
+
+/// The core's validation error for an input the Kotlin layer cannot hand over (a string that is not valid Unicode,
+/// a service type its enum cannot hold): the same error, in the core's words, as any other input problem.
+#[uniffi::export]
+pub fn native_invalid_input(field: String, problem: String) -> NativeErrorInfo {
+    ErrorInfo::of(&cfis::Error::invalid_input(&field, problem)).into()
+}
+
+/// The core's `internal` error for a panic that uniffi contained itself (its `InternalException`, e.g. in argument
+/// conversion), with uniffi's text redacted and bounded as the core does for every contained panic.
+#[uniffi::export]
+pub fn native_contained_panic(detail: String) -> NativeErrorInfo {
+    ErrorInfo::from_panic(&detail).into()
+}

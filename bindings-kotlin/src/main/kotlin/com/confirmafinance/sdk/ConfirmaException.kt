@@ -203,28 +203,15 @@ sealed class ConfirmaException(
             }
         }
 
-        /** A panic that uniffi contained (e.g. while converting an argument): the core's wording, and uniffi's text. */
-        fun internalError(detail: String, cause: Throwable?): ConfirmaException =
-            Internal(plain(ErrorKind.INTERNAL, "internal error", "$PANIC_TEXT: $detail"), cause)
+        /** A panic that uniffi contained itself (e.g. while converting an argument), as the core words a contained panic. */
+        fun internalError(detail: String, cause: Throwable?): ConfirmaException = Internal(nativeContainedPanic(detail), cause)
 
         /** A string the caller passed cannot cross to the native library (an unpaired UTF-16 surrogate). */
         fun notUnicode(field: String): ConfirmaException =
             invalidInput(field, "is not valid Unicode (contains an unpaired UTF-16 surrogate)")
 
-        /** A value Kotlin's types cannot hold, found before anything was sent (a `Validation` error on [field]). */
-        fun invalidInput(field: String, problem: String): ConfirmaException {
-            val i = plain(ErrorKind.VALIDATION, "request is invalid (1 problem)", "$field: $problem")
-            return of(i.copy(fieldErrors = mapOf(field to listOf(problem)), validationSource = "client"))
-        }
-
-        /** The core's text for a contained panic (`confirma::Error::internal`). */
-        private const val PANIC_TEXT = "the SDK failed internally (a panic was contained); please report this"
-
-        private fun plain(kind: ErrorKind, prefix: String, message: String) = NativeErrorInfo(
-            kind = kind, kindName = kind.id, code = "CONFIRMA_${kind.name}", display = "$prefix: $message",
-            detail = message, status = null, requestId = null, retryable = false, retryAfterMs = null,
-            fieldErrors = emptyMap(), validationSource = null, operation = null, bodyExcerpt = null,
-        )
+        /** A value Kotlin cannot hand over or hold: the core's client-side `Validation` error on [field]. */
+        fun invalidInput(field: String, problem: String): ConfirmaException = of(nativeInvalidInput(field, problem))
     }
 }
 

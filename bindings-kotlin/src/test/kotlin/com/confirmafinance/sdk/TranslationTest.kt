@@ -25,6 +25,12 @@ class TranslationTest {
             val e = assertFailsWith<ConfirmaException.Validation>("$mode") { NewClient.fromJson(form("PAYROLL"), mode) }
             assertEquals(listOf("must be one of LIFECYCLE, INTERMEDIATION, COOP"), e.fieldErrors["service.type"], "$mode")
         }
+        // A string Kotlin cannot hand over is the core's validation error, worded as the core words any other.
+        val notJson = assertFailsWith<ConfirmaException.Validation> { NewClient.fromJson("{not json") }
+        val notUnicode = assertFailsWith<ConfirmaException.Validation> { SecretToken("abc\uD800") }
+        assertEquals(notJson.detail, notUnicode.detail)
+        assertEquals("request is invalid (1 problem): token: is not valid Unicode (contains an unpaired UTF-16 surrogate)", notUnicode.message)
+        assertEquals(ValidationSource.CLIENT, notUnicode.source)
         // Positional construction keeps Kotlin's field order (optional fields last, defaulting to null).
         val details = ClientDetails("A Oy", "1572860-0", "Katu 1", "00100", "HELSINKI", "FI", "a@b.fi", "FI")
         assertEquals(null, details.vatRegNbr)
