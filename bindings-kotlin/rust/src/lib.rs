@@ -31,8 +31,8 @@
 //! the docs. `ServiceType` (whose `Other(String)` Kotlin's enum cannot hold) crosses as its wire string,
 //! lifted into the hand-written Kotlin `enum class ServiceType` (a uniffi custom type, see `uniffi.toml`).
 
-// `NativeError` is the error's FFI shape: uniffi lowers records by value (it has no `Box` for them), and one is
-// built per failed call, so its size does not matter.
+// `NativeError` carries the whole `ErrorInfo` by value (uniffi lowers it from there), and one is built per failed
+// call, so its size does not matter.
 #![allow(clippy::result_large_err)]
 // Panic-free by construction, as the core (the one deliberate panic is `probe_panic`, for the tests).
 #![deny(
