@@ -7,6 +7,21 @@ import kotlin.time.toJavaDuration
 import kotlin.time.toKotlinDuration
 
 /**
+ * Which CFIS environment to talk to. Tokens are issued per environment. (A custom base URL, such as the local
+ * sandbox's, is set with [ClientConfig.baseUrl].)
+ */
+enum class Environment {
+    /** `https://staging-integrations.confirmafinance.com`. */
+    STAGING,
+
+    /** `https://integrations.confirmafinance.com`. */
+    PRODUCTION,
+    ;
+
+    companion object
+}
+
+/**
  * Everything an [OnboardingClient] is built from. Every field has a sensible default:
  *
  * ```kotlin
@@ -24,10 +39,10 @@ import kotlin.time.toKotlinDuration
  * @property totalTimeout Time allowed for a whole call, retries and backoff included (60 s). Every duration must
  *   be positive and at most 24 hours: zero, negative, [Duration.INFINITE] or longer make the [OnboardingClient]
  *   constructor throw [ConfirmaException.Configuration].
- * @property maxRetries Retries after the first attempt, 0..10 (2). Only failures that are safe to retry
+ * @property maxRetries Retries after the first attempt, an integer 0..10 (2). Only failures that are safe to retry
  *   for the operation are retried: a create or renew is never repeated once it may have reached the service.
  * @property validation Client-side validation before sending ([ValidationMode.STRICT]).
- * @property userAgentSuffix Added to the `User-Agent` after `confirma-sdk/<version> kotlin/<version>`.
+ * @property userAgentSuffix Added to the `User-Agent` after `confirma-sdk/<version> kotlin/<version> confirma-kotlin/<version>`.
  * @property proxy An HTTP(S) proxy URL for all requests. May contain credentials; never printed.
  * @property extraRootCertificatesPem Extra trusted root certificate(s), PEM (e.g. a TLS-inspecting proxy).
  * @property maxResponseBytes The largest response body read, 1 KiB..64 MiB (1 MiB). A larger body is
@@ -54,28 +69,26 @@ data class ClientConfig(
             "extraRootCertificatesPem=${extraRootCertificatesPem?.let { "<${it.length} chars>" }}, " +
             "maxResponseBytes=$maxResponseBytes)"
 
-    internal fun toNative(): NativeClientConfig {
-        if (maxRetries !in 0..10) {
-            throw ConfirmaException.configurationError("maxRetries must be between 0 and 10")
-        }
-        val suffix = listOfNotNull("kotlin/${KotlinVersion.CURRENT}", userAgentSuffix?.trim()?.takeIf { it.isNotEmpty() })
-        return NativeClientConfig(
-            environment = environment,
-            baseUrl = baseUrl,
-            // Passed as they are (INFINITE as +Infinity): the core checks every duration (> 0, at most 24 h) and
-            // rejects the rest as a configuration error naming the option.
-            timeoutMs = timeout.toDouble(DurationUnit.MILLISECONDS),
-            connectTimeoutMs = connectTimeout.toDouble(DurationUnit.MILLISECONDS),
-            totalTimeoutMs = totalTimeout.toDouble(DurationUnit.MILLISECONDS),
-            maxRetries = maxRetries.toUInt(),
-            validation = validation,
-            userAgentSuffix = suffix.joinToString(" "),
-            proxy = proxy,
-            extraRootCertificatesPem = extraRootCertificatesPem,
-            // A negative value becomes a huge one, which the core rejects as out of range.
-            maxResponseBytes = maxResponseBytes.toLong().toULong(),
-        )
-    }
+    /**
+     * The native form: a translation only. Every value is passed as it is and judged by the core
+     * (`confirma::ffi::ConfigInput`): the bounds of every option, the defaults behind it, the User-Agent.
+     */
+    internal fun toNative(): NativeClientConfig = NativeClientConfig(
+        kotlinVersion = KotlinVersion.CURRENT.toString(),
+        environment = environment.name.lowercase(),
+        baseUrl = baseUrl,
+        // Milliseconds as doubles (INFINITE as +Infinity): the core rejects zero, negative, infinite and over 24 h
+        // as a configuration error naming the option.
+        timeoutMs = timeout.toDouble(DurationUnit.MILLISECONDS),
+        connectTimeoutMs = connectTimeout.toDouble(DurationUnit.MILLISECONDS),
+        totalTimeoutMs = totalTimeout.toDouble(DurationUnit.MILLISECONDS),
+        maxRetries = maxRetries.toDouble(),
+        maxResponseBytes = maxResponseBytes.toDouble(),
+        validation = validation,
+        userAgentSuffix = userAgentSuffix,
+        proxy = proxy,
+        extraRootCertificatesPem = extraRootCertificatesPem,
+    )
 
     /** A builder for Java callers: `ClientConfig.builder().baseUrl(url).timeout(Duration.ofSeconds(5)).build()`. */
     class Builder internal constructor(private var c: ClientConfig) {

@@ -123,7 +123,10 @@ sealed class ConfirmaException(
     class Timeout internal constructor(i: NativeErrorInfo) : ConfirmaException(i)
 
     /** The connection could not be made or broke. */
-    class Network internal constructor(i: NativeErrorInfo) : ConfirmaException(i)
+    class Network internal constructor(i: NativeErrorInfo) : ConfirmaException(i) {
+        /** Whether it failed while connecting (the request was certainly not sent), or `null` if unknown. */
+        val connect: Boolean? = i.connect
+    }
 
     /**
      * A create or renew failed after the request may have reached the service: it may or may not have
@@ -136,16 +139,14 @@ sealed class ConfirmaException(
         val operation: Operation,
         /** The failure that made the outcome unknown. */
         override val cause: ConfirmaException,
-    ) : ConfirmaException(i, cause, cause.recoveredToken, cause.rawResponse)
+    ) : ConfirmaException(i, cause, i.recoveredToken ?: cause.recoveredToken, i.rawResponse ?: cause.rawResponse)
 
     /** The service answered something this SDK could not understand. */
     class UnexpectedResponse internal constructor(
         i: NativeErrorInfo,
         /** A bounded, token-scrubbed excerpt of an error body (empty for a 2xx answer, which may hold a token). */
         val bodyExcerpt: String?,
-        recoveredToken: SecretToken? = null,
-        rawResponse: SecretToken? = null,
-    ) : ConfirmaException(i, null, recoveredToken, rawResponse)
+    ) : ConfirmaException(i)
 
     /** The client was configured wrongly (bad base URL, plain http to a remote host, bad certificate...). */
     class Configuration internal constructor(i: NativeErrorInfo) : ConfirmaException(i)
@@ -159,21 +160,20 @@ sealed class ConfirmaException(
     private constructor(
         i: NativeErrorInfo,
         cause: Throwable? = null,
-        recoveredToken: SecretToken? = null,
-        rawResponse: SecretToken? = null,
+        recoveredToken: SecretToken? = i.recoveredToken,
+        rawResponse: SecretToken? = i.rawResponse,
     ) : this(i.display, cause, i.kind, i.code, i.status?.toInt(), i.requestId, i.retryable, i.detail, recoveredToken, rawResponse)
 
     internal companion object {
         fun from(e: NativeException): ConfirmaException = when (e) {
-            is NativeException.Failure -> of(e.info, e.causeInfo, e.recoveredToken, e.rawResponse)
+            is NativeException.Failure -> of(e.info)
         }
 
-        fun of(
-            i: NativeErrorInfo,
-            causeInfo: NativeErrorInfo? = null,
-            recoveredToken: SecretToken? = null,
-            rawResponse: SecretToken? = null,
-        ): ConfirmaException {
+        /**
+         * The exception for the core's `ErrorInfo` (and, for [OutcomeUnknown], its cause chain). A translation
+         * table: kind → class, the core's snake_case names → the enums; every value is the core's.
+         */
+        fun of(i: NativeErrorInfo, causeInfo: NativeErrorInfo? = i.cause): ConfirmaException {
             val retryAfter = i.retryAfterMs?.toLong()
             return when (i.kind) {
                 ErrorKind.VALIDATION -> Validation(
@@ -195,34 +195,30 @@ sealed class ConfirmaException(
                         "validate_token" -> Operation.VALIDATE_TOKEN
                         else -> Operation.CREATE_CLIENT
                     },
-                    of(causeInfo ?: i.copy(kind = ErrorKind.INTERNAL, kindName = "internal", code = "CONFIRMA_INTERNAL"), null, recoveredToken, rawResponse),
+                    of(causeInfo ?: i.copy(kind = ErrorKind.INTERNAL, kindName = "internal", code = "CONFIRMA_INTERNAL", cause = null)),
                 )
-                ErrorKind.UNEXPECTED_RESPONSE -> UnexpectedResponse(i, i.bodyExcerpt, recoveredToken, rawResponse)
+                ErrorKind.UNEXPECTED_RESPONSE -> UnexpectedResponse(i, i.bodyExcerpt)
                 ErrorKind.CONFIGURATION -> Configuration(i)
                 ErrorKind.INTERNAL -> Internal(i)
             }
         }
 
-        fun configurationError(message: String): ConfirmaException = of(plain(ErrorKind.CONFIGURATION, "configuration error", message))
-
-        /** A panic that uniffi contained (e.g. while converting an argument): the core's wording, and uniffi's text. */
-        fun internalError(detail: String, cause: Throwable?): ConfirmaException =
-            Internal(plain(ErrorKind.INTERNAL, "internal error", "$PANIC_TEXT: $detail"), cause)
+        /** A panic that uniffi contained itself (e.g. while converting an argument), as the core words a contained panic. */
+        fun internalError(detail: String, cause: Throwable?): ConfirmaException = Internal(nativeContainedPanic(detail), cause)
 
         /** A string the caller passed cannot cross to the native library (an unpaired UTF-16 surrogate). */
-        fun notUnicode(field: String): ConfirmaException {
-            val problem = "is not valid Unicode (contains an unpaired UTF-16 surrogate)"
-            val i = plain(ErrorKind.VALIDATION, "request is invalid (1 problem)", "$field: $problem")
-            return of(i.copy(fieldErrors = mapOf(field to listOf(problem)), validationSource = "client"))
-        }
+        fun notUnicode(field: String): ConfirmaException =
+            invalidInput(field, "is not valid Unicode (contains an unpaired UTF-16 surrogate)")
 
-        /** The core's text for a contained panic (`confirma::Error::internal`). */
-        private const val PANIC_TEXT = "the SDK failed internally (a panic was contained); please report this"
-
-        private fun plain(kind: ErrorKind, prefix: String, message: String) = NativeErrorInfo(
-            kind = kind, kindName = kind.id, code = "CONFIRMA_${kind.name}", display = "$prefix: $message",
-            detail = message, status = null, requestId = null, retryable = false, retryAfterMs = null,
-            fieldErrors = emptyMap(), validationSource = null, operation = null, bodyExcerpt = null,
-        )
+        /** A value Kotlin cannot hand over or hold: the core's client-side `Validation` error on [field]. */
+        fun invalidInput(field: String, problem: String): ConfirmaException = of(nativeInvalidInput(field, problem))
     }
 }
+
+/**
+ * The core's sample errors (`confirma::ffi::samples::errors()`: one of every kind, a cause chain, the two carried
+ * secrets, a contained panic) as the public exceptions, by sample name. For the SDK's own cross-language parity
+ * test; not part of the API.
+ */
+internal fun sampleErrors(): Map<String, ConfirmaException> =
+    nativeSampleErrors().associate { it.name to ConfirmaException.of(it.info) }

@@ -35,12 +35,17 @@ import kotlinx.coroutines.runBlocking
  *
  * @throws ConfirmaException.Configuration from the constructor on a bad base URL, proxy or certificate.
  */
-class OnboardingClient(
+class OnboardingClient internal constructor(
     /** The configuration this client was built from. */
-    val config: ClientConfig = ClientConfig(),
+    val config: ClientConfig,
+    nativeConfig: NativeClientConfig,
 ) : AutoCloseable {
 
-    private val native: NativeClient = translate("config") { NativeClient(config.toNative()) }
+    /** A client built from [config]. */
+    @JvmOverloads
+    constructor(config: ClientConfig = ClientConfig()) : this(config, config.toNative())
+
+    private val native: NativeClient = translate("config") { NativeClient(nativeConfig) }
     private val closed = AtomicBoolean(false)
     private val asyncScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
 
@@ -154,6 +159,9 @@ class OnboardingClient(
     }
 
     override fun toString(): String = "OnboardingClient(baseUrl=${if (closed.get()) "<closed>" else baseUrl})"
+
+    /** The effective configuration as the core describes it (`confirma::ffi::describe_config`, JSON): for the SDK's own tests. */
+    internal fun describeConfig(): String = translate { live().describeConfig() }
 
     private fun live(): NativeClient {
         check(!closed.get()) { "this OnboardingClient is closed" }

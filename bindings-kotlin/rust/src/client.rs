@@ -1,0 +1,89 @@
+//! `NativeClient`: the core's `OnboardingClient` with its three calls as uniffi async methods.
+
+use std::sync::Arc;
+
+use confirma as cfis;
+use confirma::ffi::{describe_config, runtime::runtime, CreatedData, RenewedData, StatusData};
+use confirma::NewClient;
+
+use crate::config::NativeClientConfig;
+use crate::error::NativeError;
+use crate::models::{parse_json, CreatedClient, RenewedToken};
+use crate::runtime::{contain, run};
+use crate::token::SecretToken;
+
+/// The native onboarding client (plumbing: use the Kotlin `OnboardingClient`).
+#[derive(uniffi::Object)]
+pub struct NativeClient {
+    inner: cfis::OnboardingClient,
+}
+
+#[uniffi::export]
+impl NativeClient {
+    /// Builds a client; fails with a configuration error on a bad option, base URL, proxy or certificate.
+    #[uniffi::constructor]
+    pub fn new(config: NativeClientConfig) -> Result<Arc<Self>, NativeError> {
+        contain(|| {
+            let config = config.build()?;
+            // reqwest's client builder may touch the runtime (DNS resolver); build inside it.
+            let _enter = runtime()?.enter();
+            Ok(Arc::new(NativeClient { inner: cfis::OnboardingClient::new(config)? }))
+        })
+    }
+
+    /// The resolved base URL.
+    pub fn base_url(&self) -> Result<String, NativeError> {
+        contain(|| Ok(self.inner.base_url().to_string()))
+    }
+
+    /// The User-Agent sent with every request.
+    pub fn user_agent(&self) -> Result<String, NativeError> {
+        contain(|| Ok(self.inner.user_agent().to_string()))
+    }
+
+    /// The effective configuration as the core describes it (`confirma::ffi::describe_config`, JSON): for the
+    /// SDK's own tests (the cross-language parity runner).
+    pub fn describe_config(&self) -> Result<String, NativeError> {
+        contain(|| Ok(describe_config(self.inner.config()).to_string()))
+    }
+
+    /// Creates a client account with the Partner Provisioning Token.
+    pub async fn create_client(
+        &self,
+        provisioning_token: Arc<SecretToken>,
+        new_client: NewClient,
+    ) -> Result<CreatedClient, NativeError> {
+        let client = self.inner.clone();
+        run(async move { client.create_client(provisioning_token.core(), &new_client).await.map(CreatedData::from) })
+            .await
+            .map(CreatedClient::from)
+    }
+
+    /// Creates a client account from JSON shaped like the API contract (camelCase or snake_case keys);
+    /// structural problems are validation errors with field paths.
+    pub async fn create_client_json(
+        &self,
+        provisioning_token: Arc<SecretToken>,
+        new_client_json: String,
+    ) -> Result<CreatedClient, NativeError> {
+        let client = self.inner.clone();
+        let value = parse_json(&new_client_json)?;
+        run(async move {
+            client.create_client_from_value(provisioning_token.core(), &value).await.map(CreatedData::from)
+        })
+        .await
+        .map(CreatedClient::from)
+    }
+
+    /// Checks whether an access token is valid.
+    pub async fn validate_token(&self, token: Arc<SecretToken>) -> Result<StatusData, NativeError> {
+        let client = self.inner.clone();
+        run(async move { client.validate_token(token.core()).await.map(StatusData::from) }).await
+    }
+
+    /// Renews an access token (also an expired one). The old token stops working.
+    pub async fn renew_token(&self, token: Arc<SecretToken>) -> Result<RenewedToken, NativeError> {
+        let client = self.inner.clone();
+        run(async move { client.renew_token(token.core()).await.map(RenewedData::from) }).await.map(RenewedToken::from)
+    }
+}
