@@ -40,6 +40,10 @@ pub enum ErrorKind {
     Configuration,
     /// The SDK itself failed (a contained panic): a bug, please report it.
     Internal,
+    /// The credential store failed (unreachable, unreadable data, a missing or wrong key).
+    Storage,
+    /// A client's token was rotated and the new one is gone: ask Confirma Finance support for a new token.
+    CredentialsLost,
 }
 
 /// Everything the core says about one error: `confirma::ffi::ErrorInfo` (plumbing for `ConfirmaException`).

@@ -157,6 +157,19 @@ sealed class ConfirmaException(
      */
     class Internal internal constructor(i: NativeErrorInfo, cause: Throwable? = null) : ConfirmaException(i, cause)
 
+    /**
+     * The credential store failed: the database is unreachable, holds unreadable data, or the encryption key is
+     * missing or wrong (`CONFIRMA_STORE_KEY`). [retryable] says whether trying again later may help.
+     */
+    class Storage internal constructor(i: NativeErrorInfo) : ConfirmaException(i)
+
+    /**
+     * A client's token was rotated and the new token is gone (a renewal's answer was lost), or the service no
+     * longer accepts any stored token. Never a dead token served silently: ask Confirma Finance support for a new
+     * token for this client (or re-provision it), then import it.
+     */
+    class CredentialsLost internal constructor(i: NativeErrorInfo) : ConfirmaException(i)
+
     private constructor(
         i: NativeErrorInfo,
         cause: Throwable? = null,
@@ -200,6 +213,8 @@ sealed class ConfirmaException(
                 ErrorKind.UNEXPECTED_RESPONSE -> UnexpectedResponse(i, i.bodyExcerpt)
                 ErrorKind.CONFIGURATION -> Configuration(i)
                 ErrorKind.INTERNAL -> Internal(i)
+                ErrorKind.STORAGE -> Storage(i)
+                ErrorKind.CREDENTIALS_LOST -> CredentialsLost(i)
             }
         }
 
