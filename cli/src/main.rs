@@ -44,7 +44,10 @@ Exit codes:
   7   outcome unknown (a create/renew may have happened; a token CFIS returned was saved where you asked)
   8   unexpected response
   9   token not valid (token validate)
-  10  the new token could not be written out: it may be in flight (read the message)";
+  10  credentials lost (credentials token/renew): the stored token was rotated and its replacement is gone;
+      ask Confirma support for a new token, then `confirma credentials import`
+  11  the new token could not be written out: it may be in flight (read the message)
+  12  credential store error (database unreachable, unreadable or locked; nothing was sent, or read the message)";
 
 #[derive(Parser)]
 #[command(
@@ -108,7 +111,7 @@ enum TokenCmd {
     },
     /// Renew an access token ($CONFIRMA_ACCESS_TOKEN or stdin); the new token goes to stdout (or --token-out).
     ///
-    /// The old token stops working. If the new token cannot be written out, the exit code is 10.
+    /// The old token stops working. If the new token cannot be written out, the exit code is 11.
     #[command(after_help = EXIT_CODES)]
     Renew {
         #[command(flatten)]
@@ -150,7 +153,9 @@ mod exit {
     pub const OUTCOME_UNKNOWN: u8 = 7;
     pub const UNEXPECTED: u8 = 8;
     pub const TOKEN_NOT_VALID: u8 = 9;
-    pub const TOKEN_NOT_WRITTEN: u8 = 10;
+    pub const CREDENTIALS_LOST: u8 = 10;
+    pub const TOKEN_NOT_WRITTEN: u8 = 11;
+    pub const STORAGE: u8 = 12;
 }
 
 fn exit_code(e: &Error) -> u8 {
@@ -164,6 +169,8 @@ fn exit_code(e: &Error) -> u8 {
         ErrorKind::OutcomeUnknown => exit::OUTCOME_UNKNOWN,
         ErrorKind::Configuration => exit::USAGE_OR_CONFIG,
         ErrorKind::Internal => exit::INTERNAL_OR_OTHER,
+        ErrorKind::CredentialsLost => exit::CREDENTIALS_LOST,
+        ErrorKind::Storage => exit::STORAGE,
         _ => exit::UNEXPECTED,
     }
 }
@@ -249,7 +256,7 @@ fn run() -> ExitCode {
     let json_mode = matches!(&cli.command, Command::Client(ClientCmd::Create { target, .. }) | Command::Token(TokenCmd::Validate { target } | TokenCmd::Renew { target, .. }) if target.json);
     let result = rt.block_on(async move {
         // A file-size limit (`ulimit -f`) would kill the process with SIGXFSZ while it writes a token: with a
-        // handler installed the write fails with EFBIG instead, and that failure is reported (exit 10).
+        // handler installed the write fails with EFBIG instead, and that failure is reported (exit 11).
         #[cfg(unix)]
         let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
         match cli.command {
