@@ -205,7 +205,8 @@ pub async fn open(url: &str, plaintext: bool, need: KeyNeed, create: bool) -> Re
             )));
         }
         if create && !p.exists() {
-            precreate_private(p).map_err(|e| Failure::usage(format!("cannot create the credential store {path}: {e}")))?;
+            precreate_private(p)
+                .map_err(|e| Failure::usage(format!("cannot create the credential store {path}: {e}")))?;
         }
     }
     let store = open_store(url).await.map_err(|e| store_failure(e, url))?;
@@ -416,10 +417,8 @@ async fn import(
     let records = m.store().list(Some(m.environment())).await.map_err(|e| store_failure(e, &s.store))?;
     check_key(&opened.sealer, &records)?;
     let token = read_token("CONFIRMA_ACCESS_TOKEN", "access token")?;
-    let st = m
-        .import_credentials(&client_id, &token, customer_code.as_deref(), prefix.as_deref())
-        .await
-        .map_err(|e| {
+    let st =
+        m.import_credentials(&client_id, &token, customer_code.as_deref(), prefix.as_deref()).await.map_err(|e| {
             if e.kind() == ErrorKind::Validation && e.field_errors().contains_key("token") {
                 Failure(exit::TOKEN_NOT_VALID, format!("not imported: {e}"), Some(crate::error_json(&e)))
             } else {
@@ -429,11 +428,7 @@ async fn import(
     if t.json {
         print(&format!("{}\n", status_json(&st, opened.sealer.is_encrypted())))
     } else {
-        print(&format!(
-            "imported into {}\n{}",
-            m.store().describe(),
-            status_text(&st, opened.sealer.is_encrypted())
-        ))
+        print(&format!("imported into {}\n{}", m.store().describe(), status_text(&st, opened.sealer.is_encrypted())))
     }
 }
 
@@ -451,9 +446,10 @@ async fn token(t: Target, s: StoreOpts, client_id: String) -> Result<(), Failure
             Err(e) if e.kind() == ErrorKind::CredentialsLost => return Err(manager_failure(&m, e, &r).await),
             // The renewal failed but the current token still works: serve it (the manager recorded the
             // failure and backs off); an expired token is an error below.
-            Err(e) if r.expires_at.is_none_or(|x| now < x) => {
-                note(&format!("warning: the due renewal failed ({}); the current token is still valid", e.kind().code()))
-            }
+            Err(e) if r.expires_at.is_none_or(|x| now < x) => note(&format!(
+                "warning: the due renewal failed ({}); the current token is still valid",
+                e.kind().code()
+            )),
             Err(e) => return Err(Failure::from(e)),
         }
     }
@@ -513,7 +509,12 @@ async fn renew(t: Target, s: StoreOpts, client_id: String, force: bool) -> Resul
     if t.json {
         print(&format!("{}\n", with_renewed(status_json(&st, encrypted), st.token_version > r.token_version)))
     } else {
-        print(&format!("renewed: token version {} → {}\n{}", r.token_version, st.token_version, status_text(&st, encrypted)))
+        print(&format!(
+            "renewed: token version {} → {}\n{}",
+            r.token_version,
+            st.token_version,
+            status_text(&st, encrypted)
+        ))
     }
 }
 
@@ -545,8 +546,10 @@ async fn status(t: Target, s: StoreOpts, client_id: Option<String>) -> Result<()
 async fn reconcile(t: Target, s: StoreOpts) -> Result<(), Failure> {
     let (m, opened) = setup(&t, &s, KeyNeed::Required, false).await?;
     let records = m.store().list(Some(m.environment())).await.map_err(|e| store_failure(e, &s.store))?;
-    let pending: Vec<CredentialRecord> =
-        records.into_iter().filter(|r| matches!(r.state, CredentialState::Ambiguous | CredentialState::Renewing)).collect();
+    let pending: Vec<CredentialRecord> = records
+        .into_iter()
+        .filter(|r| matches!(r.state, CredentialState::Ambiguous | CredentialState::Renewing))
+        .collect();
     check_key(&opened.sealer, &pending)?;
     let done = m.reconcile().await?;
     let mut enc = std::collections::HashMap::new();
