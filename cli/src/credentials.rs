@@ -441,7 +441,7 @@ async fn token(t: Target, s: StoreOpts, client_id: String) -> Result<(), Failure
     }
     let now = confirma::store::now_ms();
     if r.state == CredentialState::Active && due(&r, now) {
-        match m.renew_now(&client_id).await {
+        match crate::finish_despite_interrupts("credentials token (a due renewal)", m.renew_now(&client_id)).await? {
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::CredentialsLost => return Err(manager_failure(&m, e, &r).await),
             // The renewal failed but the current token still works: serve it (the manager recorded the
@@ -501,7 +501,7 @@ async fn renew(t: Target, s: StoreOpts, client_id: String, force: bool) -> Resul
             ))
         };
     }
-    let st = match m.renew_now(&client_id).await {
+    let st = match crate::finish_despite_interrupts("credentials renew", m.renew_now(&client_id)).await? {
         Ok(st) => st,
         Err(e) => return Err(manager_failure(&m, e, &r).await),
     };

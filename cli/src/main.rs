@@ -523,7 +523,7 @@ async fn store_created(
 /// SIGHUP) once: once the request may have reached CFIS, abandoning it would lose the token CFIS issues (and for
 /// renew, the old one is replaced). The first signal only says so; a second one abandons the call: exit 7, the
 /// outcome is unknown. The wait is bounded by the SDK's timeouts.
-async fn finish_despite_interrupts<T>(
+pub(crate) async fn finish_despite_interrupts<T>(
     what: &str,
     call: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<Result<T, Error>, Failure> {
@@ -549,8 +549,14 @@ async fn finish_despite_interrupts<T>(
                     exit::OUTCOME_UNKNOWN,
                     format!(
                         "{what} abandoned (second interrupt, {name}): the request may have reached CFIS, so the \
-                         outcome is unknown and a token it issued is lost. Check before retrying (a create that \
-                         happened answers 409 conflict; a renew that happened has replaced the old token)."
+                         outcome is unknown{}",
+                        if what.starts_with("credentials") {
+                            ". The store recorded the renewal's intent: once its lease ends, `confirma credentials \
+                             reconcile` (or the next `credentials token`) resolves it."
+                        } else {
+                            " and a token it issued is lost. Check before retrying (a create that happened answers \
+                             409 conflict; a renew that happened has replaced the old token)."
+                        }
                     ),
                     None,
                 ));

@@ -528,3 +528,47 @@ fn the_demo_shows_the_managed_lifecycle() {
     let db = o.out.split("sqlite:").nth(1).and_then(|rest| rest.split(' ').next()).expect("the store path");
     assert!(!Path::new(db).exists(), "{db} was left behind");
 }
+
+/// Ctrl-C during `credentials renew` waits for CFIS's answer and commits the new token (no ambiguous record).
+#[test]
+fn ctrl_c_during_a_stored_renewal_waits_and_commits() {
+    let f = Fixture::new("sigint");
+    let (id, first) = f.new_client();
+    let db = "sigint.db";
+    let o = f.cred_env("import", db, &["--client-id", &id], &[("CONFIRMA_STORE_KEY", &f.key)], Some(&first));
+    assert_eq!(o.code, 0, "{}", o.err);
+    admin(&f.sb, "POST", "/_sandbox/faults", Some(&format!(r#"{{"path": "{RENEW}", "kind": "delay", "ms": 4000}}"#)));
+    let url = f.url();
+    let store = f.db(db);
+    let mut child = Command::new(BIN)
+        .args(["credentials", "renew", "--base-url", &url, "--store", &store, "--client-id", &id, "--force"])
+        .env("CONFIRMA_STORE_KEY", &f.key)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while requests_to(&f.sb, RENEW) == 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the renewal never reached the sandbox");
+        std::thread::sleep(std::time::Duration::from_millis(10)); // polling a condition
+    }
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own, not yet reaped child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("waiting for CFIS's answer") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "stderr ended: {seen}");
+        seen.push_str(&line);
+    }
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(0), "{seen}");
+    let st = f.status(db, &id);
+    assert_eq!((st["tokenVersion"].as_u64(), st["state"].as_str()), (Some(2), Some("active")), "{st}");
+    assert_eq!(requests_to(&f.sb, RENEW), 1);
+    let o = f.cred("token", db, &["--client-id", &id]);
+    assert_eq!(f.validate(o.out.trim()), 0);
+}
