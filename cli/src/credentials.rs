@@ -3,8 +3,8 @@
 //!
 //! Every command opens the store named by `--store` (or `$CONFIRMA_STORE_URL`, else
 //! [`DEFAULT_STORE_URL`]); tokens are sealed under `$CONFIRMA_STORE_KEY` unless `--plaintext` opts out.
-//! A token goes to stdout in one place only: `credentials token`, which is asked for it. Nothing here puts a
-//! token on argv, in a message or in the status.
+//! Of these commands only `credentials token` writes a token (to stdout: that is what it is asked for).
+//! Nothing here puts a token on argv, in a message or in the status.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub enum CredentialsCmd {
     },
     /// Print a usable access token on stdout, renewing it first if its renewal is due (for scripts).
     ///
-    /// This is the one command that writes a token to stdout. A lost credential exits 10.
+    /// The one `credentials` command that writes a token (to stdout, on request). A lost credential exits 10.
     #[command(after_help = EXIT_CODES)]
     Token {
         #[command(flatten)]

@@ -86,8 +86,9 @@ enum Command {
 enum ClientCmd {
     /// Create a client account. The Partner Provisioning Token comes from $CONFIRMA_PROVISIONING_TOKEN or stdin.
     ///
-    /// CFIS hands out the new client's access token once: say where it goes with --token-out FILE
-    /// (mode 0600, never overwritten) and/or --json (on stdout). Without either the command refuses to run.
+    /// CFIS hands out the new client's access token once: say where it goes with --store (a credential store),
+    /// --token-out FILE (mode 0600, never overwritten) and/or --json (on stdout). Without one the command refuses
+    /// to run.
     #[command(after_help = EXIT_CODES)]
     Create {
         #[command(flatten)]
