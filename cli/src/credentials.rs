@@ -147,12 +147,12 @@ pub struct Opened {
 
 fn store_failure(e: StoreError, url: &str) -> Failure {
     let where_ = describe_url(url);
-    match e {
-        StoreError::Configuration(_) | StoreError::Crypto(_) => {
-            Failure(exit::USAGE_OR_CONFIG, format!("{where_}: {e}"), None)
-        }
-        _ => Failure(exit::STORAGE, format!("{where_}: {e}"), None),
-    }
+    let code = match e {
+        StoreError::Configuration(_) | StoreError::Crypto(_) => exit::USAGE_OR_CONFIG,
+        _ => exit::STORAGE,
+    };
+    let message = format!("{where_}: {e}");
+    Failure(code, message, Some(crate::error_json(&confirma::Error::from(e))))
 }
 
 /// The URL without a password (for messages).
@@ -364,18 +364,16 @@ fn lost_advice(client_id: &str, customer_code: &str) -> String {
     )
 }
 
-/// Exit 10: the credentials are lost; says what to do.
+/// Exit 10: the credentials are lost; says what to do (with a JSON error object for `--json`).
 fn lost(client_id: &str, customer_code: &str, detail: Option<&str>) -> Failure {
-    Failure(
-        exit::CREDENTIALS_LOST,
-        format!(
-            "credentials lost for client {client_id}: {}. The stored token was rotated and its replacement never \
-             arrived, so no usable token can be given. What to do: {}.",
-            detail.unwrap_or("the stored token no longer works"),
-            lost_advice(client_id, customer_code)
-        ),
-        None,
-    )
+    let message = format!(
+        "{}. The stored token was rotated and its replacement never arrived, so no usable token can be given. \
+         What to do: {}.",
+        detail.unwrap_or("the stored token no longer works"),
+        lost_advice(client_id, customer_code)
+    );
+    let e = confirma::Error::credentials_lost(client_id, message);
+    Failure(exit::CREDENTIALS_LOST, e.to_string(), Some(crate::error_json(&e)))
 }
 
 /// A manager error, with a lost credential turned into exit 10 and its advice (the record's own account of

@@ -335,6 +335,14 @@ fn a_lost_credential_exits_10_and_says_what_to_do() {
         assert!(o.out.is_empty(), "{sub}: {}", o.out);
         assert!(o.err.contains("support") && o.err.contains("credentials import"), "{}", o.err);
     }
+    let o = f.cred("token", db, &["--client-id", &id, "--json"]);
+    assert_eq!(o.code, 10, "{}", o.err);
+    let j: Value = serde_json::from_str(o.out.trim()).expect("a JSON error object");
+    assert_eq!(
+        (j["error"]["kind"].as_str(), j["error"]["code"].as_str()),
+        (Some("credentials_lost"), Some("CONFIRMA_CREDENTIALS_LOST"))
+    );
+    assert!(j["error"]["message"].as_str().unwrap().contains("credentials import"), "{j}");
     assert_eq!(requests_to(&f.sb, RENEW), renews);
     let st = f.status(db, &id);
     assert_eq!((st["state"].as_str(), st["health"].as_str()), (Some("lost"), Some("lost")), "{st}");
@@ -424,6 +432,9 @@ fn store_errors_exit_12_and_a_missing_store_is_a_usage_error() {
     let o = f.cred("status", "garbage.db", &[]);
     assert_eq!(o.code, 12, "{}", o.err);
     assert!(o.err.contains("credential store"), "{}", o.err);
+    let o = f.cred("status", "garbage.db", &["--json"]);
+    assert_eq!(o.code, 12, "{}", o.err);
+    assert_eq!(serde_json::from_str::<Value>(o.out.trim()).unwrap()["error"]["kind"], "storage");
     // No store file: exit 2 and no file is created by asking.
     let o = f.cred("token", "absent.db", &["--client-id", "cl_x"]);
     assert_eq!(o.code, 2, "{}", o.err);
