@@ -583,3 +583,49 @@ fn ctrl_c_during_a_stored_renewal_waits_and_commits() {
     let o = f.cred("token", db, &["--client-id", &id]);
     assert_eq!(f.validate(o.out.trim()), 0);
 }
+
+/// A renewal whose answer is dropped and whose reconciliation cannot ask the service (503) stays `ambiguous`;
+/// `credentials reconcile` resolves it later: recovered when the service hands out the same new token again
+/// within a grace period, `lost` (exit 10) when it does not keep the old token.
+#[test]
+fn reconcile_resolves_an_ambiguous_renewal() {
+    let f = Fixture::new("reconcile");
+    let db = "amb.db";
+    let fault = |body: &str| admin(&f.sb, "POST", "/_sandbox/faults", Some(body));
+    let ambiguous = |id: &str| {
+        fault(&format!(r#"{{"path": "{RENEW}", "kind": "commit_then_drop"}}"#));
+        fault(&format!(r#"{{"path": "{VALIDATE}", "kind": "status", "status": 503, "times": 1}}"#));
+        let o = f.cred("renew", db, &["--client-id", id, "--force", "--max-retries", "0"]);
+        assert_eq!(o.code, 6, "the reconciliation could not ask the service: {}", o.err);
+        assert_eq!(f.status(db, id)["state"], "ambiguous");
+    };
+    let import = |id: &str, token: &str| {
+        let o = f.cred_env("import", db, &["--client-id", id], &[("CONFIRMA_STORE_KEY", &f.key)], Some(token));
+        assert_eq!(o.code, 0, "{}", o.err);
+    };
+
+    // The service keeps replaced tokens for a while and hands out the same new token again: recovered.
+    admin(&f.sb, "POST", "/_sandbox/config", Some(r#"{"graceSeconds": 300, "renewReplaced": "same_token"}"#));
+    let (id, first) = f.new_client();
+    import(&id, &first);
+    ambiguous(&id);
+    let o = f.cred("reconcile", db, &["--json"]);
+    assert_eq!(o.code, 0, "{}", o.err);
+    let done: Value = serde_json::from_str(o.out.trim()).unwrap();
+    assert_eq!(done.as_array().map(Vec::len), Some(1), "{done}");
+    assert_eq!((done[0]["clientId"].as_str(), done[0]["state"].as_str()), (Some(&*id), Some("active")));
+    let token = f.cred("token", db, &["--client-id", &id]).out.trim().to_string();
+    assert_ne!(token, first);
+    assert_eq!(f.validate(&token), 0);
+
+    // No grace period: the rotation happened and its answer is gone: lost, exit 10, and it says what to do.
+    admin(&f.sb, "POST", "/_sandbox/config", Some(r#"{"graceSeconds": 0, "renewReplaced": "reject"}"#));
+    let (id2, first2) = f.new_client();
+    import(&id2, &first2);
+    ambiguous(&id2);
+    let o = f.cred("reconcile", db, &[]);
+    assert_eq!(o.code, 10, "{}", o.err);
+    assert!(o.out.contains(&id2) && o.err.contains("support"), "{}\n{}", o.out, o.err);
+    assert_eq!(f.status(db, &id2)["state"], "lost");
+    assert_eq!(f.status(db, &id)["state"], "active", "the other client is untouched");
+}
