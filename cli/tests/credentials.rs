@@ -17,9 +17,10 @@ struct SandboxProc {
 }
 
 impl SandboxProc {
-    fn start() -> Self {
+    fn start(extra: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args(["sandbox", "--host", "127.0.0.1", "--port", "0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -114,7 +115,10 @@ struct Fixture {
 
 impl Fixture {
     fn new(name: &str) -> Self {
-        let sb = SandboxProc::start();
+        Self::with_sandbox(name, &[])
+    }
+    fn with_sandbox(name: &str, sandbox_args: &[&str]) -> Self {
+        let sb = SandboxProc::start(sandbox_args);
         let dir = std::env::temp_dir().join(format!("confirma-cli-cred-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -628,4 +632,33 @@ fn reconcile_resolves_an_ambiguous_renewal() {
     assert!(o.out.contains(&id2) && o.err.contains("support"), "{}\n{}", o.out, o.err);
     assert_eq!(f.status(db, &id2)["state"], "lost");
     assert_eq!(f.status(db, &id)["state"], "active", "the other client is untouched");
+}
+
+/// `credentials token` renews first when the planned renewal time has passed (tokens living 6 s here, so the
+/// renewal falls due at about 4 s; the test waits for that condition on the stored record, then asks).
+#[test]
+fn token_renews_first_when_due() {
+    let f = Fixture::with_sandbox("due", &["--token-ttl-seconds", "6"]);
+    let db = "due.db";
+    let store = f.db(db);
+    let o = f.create(&["--store", &store, "--json"], &[("CONFIRMA_STORE_KEY", &f.key)]);
+    assert_eq!(o.code, 0, "{}", o.err);
+    let id = serde_json::from_str::<Value>(o.out.trim()).unwrap()["clientId"].as_str().unwrap().to_string();
+    let first = f.cred("token", db, &["--client-id", &id]);
+    assert_eq!(first.code, 0, "{}", first.err);
+    // (On a slow machine this first call may itself have found the renewal due; count from here.)
+    let (renews, version) = (requests_to(&f.sb, RENEW), f.status(db, &id)["tokenVersion"].as_u64().unwrap());
+    let next = f.status(db, &id)["nextRenewAt"].as_str().unwrap().to_string();
+    let next = chrono::DateTime::parse_from_rfc3339(&next).unwrap();
+    let started = std::time::Instant::now();
+    while chrono::Utc::now() < next {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the renewal never fell due");
+        std::thread::sleep(std::time::Duration::from_millis(50)); // waiting for a condition on the record
+    }
+    let o = f.cred("token", db, &["--client-id", &id]);
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert_eq!(requests_to(&f.sb, RENEW), renews + 1, "renewed first, once");
+    assert_eq!(f.status(db, &id)["tokenVersion"].as_u64(), Some(version + 1));
+    assert_ne!(o.out.trim(), first.out.trim());
+    assert_eq!(f.validate(o.out.trim()), 0, "the printed token is the new one");
 }
