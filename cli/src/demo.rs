@@ -1,8 +1,14 @@
 //! `confirma demo`: the automated onboarding flow end to end against an embedded sandbox.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use confirma::{ClientConfig, ErrorKind, NewClient, OnboardingClient, SecretToken};
+use confirma::store::{CredentialStore, Sealer, SqliteStore, StoreKey};
+use confirma::{
+    ClientConfig, CreatedClient, ErrorKind, ManagerOptions, NewClient, OnboardingClient, SecretToken, TokenManager,
+};
 use confirma_sandbox::{valid_business_id, Sandbox, SandboxConfig};
 use serde_json::json;
 
@@ -50,7 +56,8 @@ pub async fn run() -> Result<(), Failure> {
     sandbox.shutdown().await;
     result?;
     line(&format!(
-        "\nDone in {} ms: client created, token validated, renewed, old token rejected, bad input caught before sending.",
+        "\nDone in {} ms: client created, token validated, renewed, old token rejected, bad input caught before sending;\n\
+         credentials stored encrypted, renewed early by a TokenManager, the rotation seen by a second instance.",
         started.elapsed().as_millis()
     ))?;
     Ok(())
@@ -160,15 +167,171 @@ async fn flow(sandbox: &Sandbox) -> Result<(), Failure> {
             t.elapsed().as_millis()
         ),
     )?;
+
+    // The client's credentials as they stand now (the token renewed in step 3).
+    let current = CreatedClient {
+        access_token: renewed.access_token.clone(),
+        token_expires_at: renewed.expires_at,
+        ..created.clone()
+    };
+    let db = DemoDb::new();
+    let result = managed(sandbox, &client, &current, &db.path).await;
+    drop(db);
+    result
+}
+
+/// The demo's SQLite file (and its -wal / -shm), removed when dropped.
+struct DemoDb {
+    path: PathBuf,
+}
+
+impl DemoDb {
+    fn new() -> Self {
+        let name = format!("confirma-demo-{}-{:08x}.db", std::process::id(), fastrand_seed());
+        DemoDb { path: std::env::temp_dir().join(name) }
+    }
+}
+
+impl Drop for DemoDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+    }
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Steps 8-10: the seed's "save the credentials to local database", then the token lifecycle run by the core.
+async fn managed(
+    sandbox: &Sandbox,
+    client: &OnboardingClient,
+    current: &CreatedClient,
+    db: &Path,
+) -> Result<(), Failure> {
+    step(8, "Save the credentials in your database: a local SQLite store, the token encrypted at rest")?;
+    // A key made for this run, in memory only (an application takes it from CONFIRMA_STORE_KEY).
+    let sealer = Sealer::encrypted(StoreKey::generate().map_err(|e| fail("make a store key", e))?);
+    // The managers' clock: the system clock plus an offset moved together with the sandbox's.
+    let offset = Arc::new(AtomicI64::new(0));
+    let clock: confirma::manager::Clock = {
+        let offset = offset.clone();
+        Arc::new(move || confirma::store::now_ms().saturating_add(offset.load(Ordering::SeqCst)))
+    };
+    let open = |owner: &str| -> Result<TokenManager, Failure> {
+        let store: Arc<dyn CredentialStore> = Arc::new(SqliteStore::open(db).map_err(|e| fail("open the store", e))?);
+        let options =
+            ManagerOptions { owner: Some(owner.into()), clock: Some(clock.clone()), ..ManagerOptions::default() };
+        TokenManager::new(client.clone(), store, sealer.clone(), options).map_err(|e| fail("start a token manager", e))
+    };
+    let a = open("instance-a")?;
+    let saved = a.save_created(current).await.map_err(|e| fail("save the credentials", e))?;
+    show("store", format!("sqlite:{} (WAL, synchronous=FULL)", db.display()))?;
+    show("saved", format!("client {} token v{} {}", saved.client_id, saved.token_version, saved.fingerprint))?;
+    let in_file = file_holds(db, current.access_token.expose());
+    show(
+        "token in the file?",
+        if in_file { "YES (a bug)" } else { "no: sealed with AES-256-GCM (the file was searched)" },
+    )?;
+    if in_file || !saved.encrypted {
+        return Err(fail("encryption at rest", "the token is readable in the store file"));
+    }
+    show("planned renewal", fmt_day(saved.next_renew_at))?;
+
+    step(9, "A TokenManager serves the token and renews it early (both clocks move 70 days on)")?;
+    let first = a.token(&saved.client_id).await.map_err(|e| fail("token()", e))?;
+    show("token()", format!("{first} (validated once at start-up, then served from memory)"))?;
+    let renews_before = renew_requests(sandbox).await?;
+    advance_sandbox_clock(sandbox, 70 * 24 * 3600).await?;
+    offset.fetch_add(70 * DAY_MS, Ordering::SeqCst);
+    // Due now: the current token is still served at once while a background renewal rotates it.
+    a.token(&saved.client_id).await.map_err(|e| fail("token() when due", e))?;
+    let waiting = Instant::now();
+    let rotated = loop {
+        let st = a.status(&saved.client_id).await.map_err(|e| fail("status", e))?;
+        if st.token_version >= 2 {
+            break st;
+        }
+        if waiting.elapsed() > Duration::from_secs(30) {
+            return Err(fail("background renewal", format!("no rotation within 30 s (state {})", st.state)));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let second = a.token(&saved.client_id).await.map_err(|e| fail("token() after the renewal", e))?;
+    show(
+        "renewed",
+        format!("token v{} {}, committed before it was served", rotated.token_version, rotated.fingerprint),
+    )?;
+    show("next renewal", fmt_day(rotated.next_renew_at))?;
+
+    step(10, "A second instance on the same store sees the rotation without renewing itself")?;
+    let b = open("instance-b")?;
+    let seen = b.token(&saved.client_id).await.map_err(|e| fail("token() on the second instance", e))?;
+    let renews = renew_requests(sandbox).await?.saturating_sub(renews_before);
+    show(
+        "second instance",
+        format!("token() = {seen}, {}", if seen == second { "the same new token" } else { "A DIFFERENT TOKEN" }),
+    )?;
+    show("renew requests", format!("{renews} (the sandbox's count since step 9)"))?;
+    let valid = client.validate_token(&seen).await.map_err(|e| fail("validate the managed token", e))?;
+    show("GET /validate", format!("isValid={}", valid.is_valid))?;
+    if seen != second || renews != 1 || !valid.is_valid {
+        return Err(fail("managed renewal", "the second instance did not see exactly one rotation"));
+    }
     Ok(())
+}
+
+/// Whether the store's files hold `needle` in clear.
+fn file_holds(db: &Path, needle: &str) -> bool {
+    ["", "-wal", "-shm"].iter().any(|suffix| {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        std::fs::read(PathBuf::from(p)).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+    })
+}
+
+fn fmt_day(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| format!("{} (jittered once, persisted)", t.format("%Y-%m-%d")))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn admin_client() -> Result<reqwest::Client, Failure> {
+    reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|e| fail("admin client", e))
+}
+
+async fn advance_sandbox_clock(sandbox: &Sandbox, seconds: u64) -> Result<(), Failure> {
+    let resp = admin_client()?
+        .post(format!("{}/_sandbox/clock", sandbox.base_url()))
+        .header("content-type", "application/json")
+        .body(json!({"advanceSeconds": seconds}).to_string())
+        .send()
+        .await
+        .map_err(|e| fail("advance the sandbox clock", e))?;
+    if !resp.status().is_success() {
+        return Err(fail("advance the sandbox clock", resp.status()));
+    }
+    Ok(())
+}
+
+async fn renew_requests(sandbox: &Sandbox) -> Result<u64, Failure> {
+    let text = admin_client()?
+        .get(format!("{}/_sandbox/state", sandbox.base_url()))
+        .send()
+        .await
+        .map_err(|e| fail("read the sandbox state", e))?
+        .text()
+        .await
+        .map_err(|e| fail("read the sandbox state", e))?;
+    let state: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail("read the sandbox state", e))?;
+    Ok(state.pointer("/requestsByPath/~1api~1v1~1partner~1renew").and_then(|v| v.as_u64()).unwrap_or(0))
 }
 
 async fn inject_503s(sandbox: &Sandbox) -> Result<(), Failure> {
     let fault = json!({"path": "/api/v1/partner/validate", "kind": "status", "status": 503, "times": 2});
-    let resp = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| fail("admin client", e))?
+    let resp = admin_client()?
         .post(format!("{}/_sandbox/faults", sandbox.base_url()))
         .header("content-type", "application/json")
         .body(fault.to_string())

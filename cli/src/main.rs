@@ -27,6 +27,7 @@ use confirma::{
 };
 use serde_json::{json, Value};
 
+mod credentials;
 mod demo;
 mod output;
 
@@ -44,7 +45,10 @@ Exit codes:
   7   outcome unknown (a create/renew may have happened; a token CFIS returned was saved where you asked)
   8   unexpected response
   9   token not valid (token validate)
-  10  the new token could not be written out: it may be in flight (read the message)";
+  10  credentials lost (credentials token/renew): the stored token was rotated and its replacement is gone;
+      ask Confirma support for a new token, then `confirma credentials import`
+  11  the new token could not be written out: it may be in flight (read the message)
+  12  credential store error (database unreachable, unreadable or locked; nothing was sent, or read the message)";
 
 #[derive(Parser)]
 #[command(
@@ -71,6 +75,9 @@ enum Command {
     /// Access tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Stored credentials, kept alive by the token manager: import, token, renew, status, reconcile, keygen.
+    #[command(subcommand)]
+    Credentials(credentials::CredentialsCmd),
     /// Run the local CFIS sandbox (same as the `confirma-sandbox` binary).
     Sandbox(confirma_sandbox::cli::SandboxArgs),
 }
@@ -79,8 +86,9 @@ enum Command {
 enum ClientCmd {
     /// Create a client account. The Partner Provisioning Token comes from $CONFIRMA_PROVISIONING_TOKEN or stdin.
     ///
-    /// CFIS hands out the new client's access token once: say where it goes with --token-out FILE
-    /// (mode 0600, never overwritten) and/or --json (on stdout). Without either the command refuses to run.
+    /// CFIS hands out the new client's access token once: say where it goes with --store (a credential store),
+    /// --token-out FILE (mode 0600, never overwritten) and/or --json (on stdout). Without one the command refuses
+    /// to run.
     #[command(after_help = EXIT_CODES)]
     Create {
         #[command(flatten)]
@@ -95,6 +103,14 @@ enum ClientCmd {
         /// refused before anything is sent).
         #[arg(long, value_name = "FILE")]
         token_out: Option<PathBuf>,
+        /// Save the new client's credentials in this credential store (sqlite:PATH or postgres://…), sealed
+        /// under $CONFIRMA_STORE_KEY; `--store` alone means $CONFIRMA_STORE_URL, else the default
+        /// sqlite:./confirma-credentials.db. The store is opened and its key checked before anything is sent.
+        #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+        store: Option<String>,
+        /// With --store and no $CONFIRMA_STORE_KEY: store the token unencrypted (an explicit opt-out).
+        #[arg(long, requires = "store")]
+        plaintext: bool,
     },
 }
 
@@ -108,7 +124,7 @@ enum TokenCmd {
     },
     /// Renew an access token ($CONFIRMA_ACCESS_TOKEN or stdin); the new token goes to stdout (or --token-out).
     ///
-    /// The old token stops working. If the new token cannot be written out, the exit code is 10.
+    /// The old token stops working. If the new token cannot be written out, the exit code is 11.
     #[command(after_help = EXIT_CODES)]
     Renew {
         #[command(flatten)]
@@ -150,7 +166,9 @@ mod exit {
     pub const OUTCOME_UNKNOWN: u8 = 7;
     pub const UNEXPECTED: u8 = 8;
     pub const TOKEN_NOT_VALID: u8 = 9;
-    pub const TOKEN_NOT_WRITTEN: u8 = 10;
+    pub const CREDENTIALS_LOST: u8 = 10;
+    pub const TOKEN_NOT_WRITTEN: u8 = 11;
+    pub const STORAGE: u8 = 12;
 }
 
 fn exit_code(e: &Error) -> u8 {
@@ -164,6 +182,8 @@ fn exit_code(e: &Error) -> u8 {
         ErrorKind::OutcomeUnknown => exit::OUTCOME_UNKNOWN,
         ErrorKind::Configuration => exit::USAGE_OR_CONFIG,
         ErrorKind::Internal => exit::INTERNAL_OR_OTHER,
+        ErrorKind::CredentialsLost => exit::CREDENTIALS_LOST,
+        ErrorKind::Storage => exit::STORAGE,
         _ => exit::UNEXPECTED,
     }
 }
@@ -246,10 +266,15 @@ fn run() -> ExitCode {
             return ExitCode::from(exit::INTERNAL_OR_OTHER);
         }
     };
-    let json_mode = matches!(&cli.command, Command::Client(ClientCmd::Create { target, .. }) | Command::Token(TokenCmd::Validate { target } | TokenCmd::Renew { target, .. }) if target.json);
+    let json_mode = match &cli.command {
+        Command::Client(ClientCmd::Create { target, .. })
+        | Command::Token(TokenCmd::Validate { target } | TokenCmd::Renew { target, .. }) => target.json,
+        Command::Credentials(c) => c.json(),
+        Command::Demo | Command::Sandbox(_) => false,
+    };
     let result = rt.block_on(async move {
         // A file-size limit (`ulimit -f`) would kill the process with SIGXFSZ while it writes a token: with a
-        // handler installed the write fails with EFBIG instead, and that failure is reported (exit 10).
+        // handler installed the write fails with EFBIG instead, and that failure is reported (exit 11).
         #[cfg(unix)]
         let _file_size_limit = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
         match cli.command {
@@ -257,11 +282,12 @@ fn run() -> ExitCode {
             Command::Sandbox(args) => confirma_sandbox::cli::run(args)
                 .await
                 .map_err(|e| Failure(exit::INTERNAL_OR_OTHER, format!("sandbox: {e}"), None)),
-            Command::Client(ClientCmd::Create { target, file, validation, token_out }) => {
-                create(target, file, validation, token_out).await
+            Command::Client(ClientCmd::Create { target, file, validation, token_out, store, plaintext }) => {
+                create(target, file, validation, token_out, store, plaintext).await
             }
             Command::Token(TokenCmd::Validate { target }) => validate(target).await,
             Command::Token(TokenCmd::Renew { target, token_out }) => renew(target, token_out).await,
+            Command::Credentials(cmd) => credentials::run(cmd).await,
         }
     });
     match result {
@@ -409,12 +435,19 @@ fn rescue_secret(
     }
 }
 
-async fn create(t: Target, file: PathBuf, validation: String, token_out: Option<PathBuf>) -> Result<(), Failure> {
-    if token_out.is_none() && !t.json {
+async fn create(
+    t: Target,
+    file: PathBuf,
+    validation: String,
+    token_out: Option<PathBuf>,
+    store: Option<String>,
+    plaintext: bool,
+) -> Result<(), Failure> {
+    if token_out.is_none() && !t.json && store.is_none() {
         return Err(Failure::usage(
-            "client create needs --token-out FILE or --json: CFIS hands out the new client's access token only once, \
-             so say where it goes (nothing was sent)\n\
-             usage: confirma client create (--env ENV | --base-url URL) --file CLIENT.json (--token-out FILE | --json)",
+            "client create needs --store, --token-out FILE or --json: CFIS hands out the new client's access token \
+             only once, so say where it goes (nothing was sent)\n\
+             usage: confirma client create (--env ENV | --base-url URL) --file CLIENT.json (--store [URL] | --token-out FILE | --json)",
         ));
     }
     let mode = validation.parse::<ValidationMode>()?;
@@ -424,11 +457,66 @@ async fn create(t: Target, file: PathBuf, validation: String, token_out: Option<
         .map_err(|e| Failure(exit::VALIDATION, format!("{}: not valid JSON: {e}", file.display()), None))?;
     let new_client = client.parse_new_client(&input)?;
     let token = read_token("CONFIRMA_PROVISIONING_TOKEN", "Partner Provisioning Token")?;
+    // The store, like the token file, is made ready (opened, its key checked) while refusing is still free.
+    let manager = match store {
+        Some(url) => {
+            let url = if url.trim().is_empty() {
+                std::env::var("CONFIRMA_STORE_URL")
+                    .ok()
+                    .filter(|u| !u.trim().is_empty())
+                    .unwrap_or_else(|| confirma::store::DEFAULT_STORE_URL.into())
+            } else {
+                url
+            };
+            let opened = credentials::open(&url, plaintext, credentials::KeyNeed::Required, true).await?;
+            let m = credentials::manager(client.clone(), &opened)?;
+            let records = m
+                .store()
+                .list(Some(m.environment()))
+                .await
+                .map_err(|e| Failure(exit::STORAGE, format!("{e} (nothing was sent)"), None))?;
+            credentials::check_key(&opened.sealer, &records)?;
+            Some(m)
+        }
+        None => None,
+    };
     let mut out_file = reserve_token_file(token_out.as_deref())?;
     match finish_despite_interrupts("client create", client.create_client(&token, &new_client)).await? {
-        Ok(created) => deliver_created(&t, &created, out_file.as_mut()),
+        Ok(created) => match manager {
+            Some(m) => store_created(&t, &m, &created, out_file.as_mut()).await,
+            None => deliver_created(&t, &created, out_file.as_mut(), None),
+        },
         // `out_file`, if never written, is removed when dropped.
         Err(e) => Err(create_failed(&t, e, out_file.as_mut())),
+    }
+}
+
+/// Saves a created client's credentials in the store (committed before this returns), then delivers the
+/// summary (and the token, to a --token-out file, if asked for as well). If the store cannot take them, the
+/// token goes to --token-out / --json instead when given (exit 12), else it is reported in flight (exit 11).
+async fn store_created(
+    t: &Target,
+    m: &confirma::TokenManager,
+    created: &CreatedClient,
+    out_file: Option<&mut TokenFile>,
+) -> Result<(), Failure> {
+    let where_ = m.store().describe();
+    match m.save_created(created).await {
+        Ok(status) => deliver_created(t, created, out_file, Some((&where_, &status))),
+        Err(e) if out_file.is_some() || t.json => {
+            deliver_created(t, created, out_file, None)?;
+            Err(Failure(
+                exit::STORAGE,
+                format!(
+                    "the client was created (client id {}, customer code {}) and its access token delivered as asked \
+                     above, but saving the credentials in {where_} failed: {e}. Keep the token safe and store it later \
+                     with `confirma credentials import --client-id {}`.",
+                    created.client_id, created.customer_code, created.client_id
+                ),
+                None,
+            ))
+        }
+        Err(e) => Err(created_token_lost(created, &format!("saving it in the credential store {where_} failed: {e}"))),
     }
 }
 
@@ -436,7 +524,7 @@ async fn create(t: Target, file: PathBuf, validation: String, token_out: Option<
 /// SIGHUP) once: once the request may have reached CFIS, abandoning it would lose the token CFIS issues (and for
 /// renew, the old one is replaced). The first signal only says so; a second one abandons the call: exit 7, the
 /// outcome is unknown. The wait is bounded by the SDK's timeouts.
-async fn finish_despite_interrupts<T>(
+pub(crate) async fn finish_despite_interrupts<T>(
     what: &str,
     call: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<Result<T, Error>, Failure> {
@@ -462,8 +550,14 @@ async fn finish_despite_interrupts<T>(
                     exit::OUTCOME_UNKNOWN,
                     format!(
                         "{what} abandoned (second interrupt, {name}): the request may have reached CFIS, so the \
-                         outcome is unknown and a token it issued is lost. Check before retrying (a create that \
-                         happened answers 409 conflict; a renew that happened has replaced the old token)."
+                         outcome is unknown{}",
+                        if what.starts_with("credentials") {
+                            ". The store recorded the renewal's intent: once its lease ends, `confirma credentials \
+                             reconcile` (or the next `credentials token`) resolves it."
+                        } else {
+                            " and a token it issued is lost. Check before retrying (a create that happened answers \
+                             409 conflict; a renew that happened has replaced the old token)."
+                        }
                     ),
                     None,
                 ));
@@ -497,8 +591,65 @@ fn created_token_lost(created: &CreatedClient, detail: &str) -> Failure {
     )
 }
 
-fn deliver_created(t: &Target, created: &CreatedClient, out_file: Option<&mut TokenFile>) -> Result<(), Failure> {
+fn deliver_created(
+    t: &Target,
+    created: &CreatedClient,
+    out_file: Option<&mut TokenFile>,
+    stored: Option<(&str, &confirma::CredentialStatus)>,
+) -> Result<(), Failure> {
+    let stored_json = |j: &mut Value| {
+        if let (Some((store, st)), Some(o)) = (stored, j.as_object_mut()) {
+            o.insert("store".into(), json!(store));
+            o.insert("state".into(), json!(st.state.as_str()));
+            o.insert("tokenVersion".into(), json!(st.token_version));
+            o.insert("fingerprint".into(), json!(st.fingerprint));
+            o.insert("encrypted".into(), json!(st.encrypted));
+        }
+    };
+    let stored_line = stored
+        .map(|(store, st)| {
+            format!(
+                "  credentials          saved in {store} ({}, token {})\n",
+                if st.encrypted { "encrypted" } else { "NOT ENCRYPTED: --plaintext" },
+                st.fingerprint
+            )
+        })
+        .unwrap_or_default();
     let Some(f) = out_file else {
+        if stored.is_some() {
+            // In the store: the summary carries no token.
+            let summary_failed = |e: std::io::Error| {
+                Failure(
+                    exit::INTERNAL_OR_OTHER,
+                    format!(
+                        "the client was created (client id {}, customer code {}) and its credentials saved in the \
+                         store, but writing the summary to stdout failed: {e}",
+                        created.client_id, created.customer_code
+                    ),
+                    None,
+                )
+            };
+            return if t.json {
+                let mut out = json!({
+                    "clientId": created.client_id,
+                    "customerCode": created.customer_code,
+                    "paymentReferencePrefix": created.payment_reference_prefix,
+                    "tokenExpiresAt": fmt_time(created.token_expires_at),
+                });
+                stored_json(&mut out);
+                stdout_all(&format!("{out}\n")).map_err(summary_failed)
+            } else {
+                let text = format!(
+                    "client created\n  client id            {}\n  customer code        {}\n  payment ref prefix   {}\n\
+                     {stored_line}  token expires        {}\n",
+                    created.client_id,
+                    created.customer_code,
+                    created.payment_reference_prefix,
+                    show_time(created.token_expires_at)
+                );
+                stdout_all(&text).map_err(summary_failed)
+            };
+        }
         // --json without --token-out: the token is part of the JSON on stdout.
         let out = json!({
             "clientId": created.client_id,
@@ -531,18 +682,19 @@ fn deliver_created(t: &Target, created: &CreatedClient, out_file: Option<&mut To
         )
     };
     if t.json {
-        let out = json!({
+        let mut out = json!({
             "clientId": created.client_id,
             "customerCode": created.customer_code,
             "paymentReferencePrefix": created.payment_reference_prefix,
             "accessTokenFile": path.to_string_lossy(),
             "tokenExpiresAt": fmt_time(created.token_expires_at),
         });
+        stored_json(&mut out);
         stdout_all(&format!("{out}\n")).map_err(summary_failed)
     } else {
         let text = format!(
             "client created\n  client id            {}\n  customer code        {}\n  payment ref prefix   {}\n  \
-             access token         written to {} (mode 0600)\n  token expires        {}\n",
+             access token         written to {} (mode 0600)\n{stored_line}  token expires        {}\n",
             created.client_id,
             created.customer_code,
             created.payment_reference_prefix,

@@ -377,7 +377,7 @@ fn renew_into_broken_stdout(url: &str, token: &str, stdout: &str, extra: &[&str]
 }
 
 #[test]
-fn renew_whose_stdout_is_closed_or_full_exits_10_and_says_the_token_is_in_flight() {
+fn renew_whose_stdout_is_closed_or_full_exits_11_and_says_the_token_is_in_flight() {
     let f = Fixture::new("renew-stdout");
     for (i, (stdout, extra)) in [
         ("closed-pipe", &[][..]),
@@ -390,7 +390,7 @@ fn renew_whose_stdout_is_closed_or_full_exits_10_and_says_the_token_is_in_flight
     {
         let token = f.new_token(&confirma_sandbox::valid_business_id(100 + i as u32));
         let (code, err) = renew_into_broken_stdout(&f.url(), &token, stdout, extra);
-        assert_eq!(code, 10, "{stdout} {extra:?}: {err}");
+        assert_eq!(code, 11, "{stdout} {extra:?}: {err}");
         assert!(err.contains("may be lost in flight") && err.contains("old token no longer works"), "{err}");
         assert!(!err.contains("cfis_at_") && !err.contains("panicked"), "{err}");
         // The renewal did happen: the old token is dead, which is why the message says so.
@@ -399,7 +399,7 @@ fn renew_whose_stdout_is_closed_or_full_exits_10_and_says_the_token_is_in_flight
 }
 
 #[test]
-fn create_json_to_a_full_stdout_exits_10_and_names_the_client() {
+fn create_json_to_a_full_stdout_exits_11_and_names_the_client() {
     let f = Fixture::new("create-full");
     let file = f.client_file("1572860-0");
     let done = Command::new(BIN)
@@ -411,7 +411,7 @@ fn create_json_to_a_full_stdout_exits_10_and_names_the_client() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&done.stderr);
-    assert_eq!(done.status.code(), Some(10), "{err}");
+    assert_eq!(done.status.code(), Some(11), "{err}");
     assert!(
         err.contains("client was created") && err.contains("may be lost in flight") && err.contains("customer code"),
         "{err}"
@@ -645,7 +645,7 @@ fn ctrl_c_or_sigterm_during_a_create_waits_for_the_token_and_a_second_one_abando
 }
 
 #[test]
-fn a_token_file_over_the_file_size_limit_is_exit_10_not_a_silent_death() {
+fn a_token_file_over_the_file_size_limit_is_exit_11_not_a_silent_death() {
     let f = Fixture::new("fsize");
     let file = f.client_file("1572860-0");
     let path = f.path("limited.token");
@@ -658,7 +658,7 @@ fn a_token_file_over_the_file_size_limit_is_exit_10_not_a_silent_death() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&done.stderr);
-    assert_eq!(done.status.code(), Some(10), "{:?}: {err}", done.status);
+    assert_eq!(done.status.code(), Some(11), "{:?}: {err}", done.status);
     assert!(err.contains("may be lost in flight") && err.contains("client was created"), "{err}");
     assert!(err.contains("nothing was written") && !path.exists(), "{err}");
     assert!(!err.contains("cfis_at_"), "{err}");
@@ -666,7 +666,7 @@ fn a_token_file_over_the_file_size_limit_is_exit_10_not_a_silent_death() {
 }
 
 #[test]
-fn a_recovered_token_that_cannot_be_saved_falls_back_to_the_json_or_exits_10() {
+fn a_recovered_token_that_cannot_be_saved_falls_back_to_the_json_or_exits_11() {
     let f = Fixture::new("partial-fsize");
     let fault = r#"{"path": "/api/v1/partner/client", "kind": "partial_success"}"#;
     let limited = |business_id: &str, path: &Path, extra: &[&str]| {
@@ -681,12 +681,12 @@ fn a_recovered_token_that_cannot_be_saved_falls_back_to_the_json_or_exits_10() {
             .unwrap()
     };
 
-    // The file cannot take it and nothing else was asked for: exit 10, the message says the token is in flight.
+    // The file cannot take it and nothing else was asked for: exit 11, the message says the token is in flight.
     admin(f.sb.url(), "POST", "/_sandbox/faults", Some(fault));
     let path = f.path("a.token");
     let done = limited("1572860-0", &path, &[]);
     let err = String::from_utf8_lossy(&done.stderr);
-    assert_eq!(done.status.code(), Some(10), "{err}");
+    assert_eq!(done.status.code(), Some(11), "{err}");
     assert!(err.contains("may be lost in flight") && !path.exists(), "{err}");
 
     // With --json as well, the token goes into the JSON error object instead: exit 7, nothing lost.
