@@ -6,7 +6,9 @@
 //!   grace with "already renewed"; grace with the same new token again). After every kill a fresh manager
 //!   runs `reconcile()` then `token()`: the token it serves is one the sandbox accepts, or the record is
 //!   `lost` and says so — and `lost` only when the kill fell after the renew request went out (the server may
-//!   have rotated) and before the commit. With the idempotent server, never `lost`.
+//!   have rotated) and before the commit. With the idempotent server, never `lost`. Every other time a kill
+//!   leaves an abandoned intent, the restart that reconciles it (a fresh process) is killed in turn at a
+//!   random step of the reconciliation, before the final check.
 //! - **fleet**: 8 processes × 16 tasks call `token()` continuously across several rotation windows on one
 //!   store: one renew request per window, no failed call, every process ends on the newest token.
 //!
@@ -254,12 +256,37 @@ fn kill_child() {
     });
 }
 
+/// The restart child: a fresh manager (its clock past the killed child's lease) runs `reconcile()` then
+/// `token()`, and is itself killed at a random point of that.
+fn restart_child() {
+    child_runtime().block_on(async {
+        let store = open_store(&env("DURABILITY_STORE_URL")).await.unwrap();
+        let store: Arc<dyn CredentialStore> = Arc::new(Marked(store));
+        let sealer = Sealer::encrypted(StoreKey::from_env().unwrap().unwrap());
+        let offset: i64 = env("DURABILITY_CLOCK_OFFSET_MS").parse().unwrap();
+        let options = ManagerOptions {
+            owner: Some(format!("restart-{}", std::process::id())),
+            lease: Some(Duration::from_secs(90)),
+            clock: Some(Arc::new(move || confirma::store::now_ms() + offset)),
+            ..Default::default()
+        };
+        let m = TokenManager::new(client_for(&env("DURABILITY_BASE_URL")), store, sealer, options).unwrap();
+        mark("reconcile>");
+        let r = m.reconcile().await;
+        mark(&format!("reconcile< {}", r.is_ok()));
+        let t = m.token(&env("DURABILITY_CLIENT_ID")).await;
+        mark(&format!("token< {}", t.map(|_| "ok".to_string()).unwrap_or_else(|e| e.kind().code())));
+    });
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
     /// Before the first renewal started (process start-up).
     Startup,
     /// From the start of a renewal until its claim (the intent) is durable.
     Claim,
+    /// Reported apart: a kill in `Claim` whose intent turned out durable (it died before saying so).
+    ClaimDurable,
     /// The claim is durable; the renew request is out (or about to go); no answer processed yet.
     Call,
     /// The answer is in hand: from the first store operation after the call until the commit is durable.
@@ -308,16 +335,24 @@ struct ModeReport {
     /// Lost, but the old token is served while the service's grace period lasts.
     lost_served_in_grace: u32,
     renewals_completed: u64,
+    /// Restarts (reconcile + token in a fresh process) killed in turn: how many, and how many of them had
+    /// already sent the reconciliation's own renew request.
+    restart_kills: u32,
+    restart_kills_after_renew_sent: u32,
+    restarts_finished: u32,
+    /// Lost because a killed restart's own renew request rotated the token (the first kill alone could not).
+    lost_by_killed_restart: u32,
     elapsed: Duration,
 }
 
-/// The checker's clock: far enough ahead that a killed child's lease is over.
+/// The checker's clock: far enough ahead that a killed child's lease is over (the kill child runs on the
+/// system clock, the restart child 10 minutes ahead, the checker 20).
 fn checker_manager(base: &str, path: &Path, sealer: &Sealer) -> TokenManager {
     let store: Arc<dyn CredentialStore> = Arc::new(SqliteStore::open(path).unwrap());
     let options = ManagerOptions {
         owner: Some("checker".into()),
         poll_interval: Duration::from_millis(20),
-        clock: Some(Arc::new(|| confirma::store::now_ms() + 10 * 60_000)),
+        clock: Some(Arc::new(|| confirma::store::now_ms() + 20 * 60_000)),
         ..Default::default()
     };
     TokenManager::new(client_for(base), store, sealer.clone(), options).unwrap()
@@ -431,6 +466,77 @@ fn run_mode(rt: &tokio::runtime::Handle, mode: ServerMode, index: u32, kills: u3
         report.renewals_completed += seen.iter().filter(|m| m.starts_with("iter< ok")).count() as u64;
         let phase = phase_of(&seen);
 
+        // Every other time the kill left an abandoned intent, the restart that reconciles it is killed too.
+        let abandoned = rt.block_on(async {
+            let store = SqliteStore::open(&path).unwrap();
+            let r = store.list(None).await.unwrap().into_iter().find(|r| r.client_id == client_id).unwrap();
+            r.state == CredentialState::Renewing
+        });
+        let mut restart_renew_out = false;
+        if abandoned && fastrand::bool() {
+            // Its own renew request is delayed too, so that kills land in its call.
+            let delay = fastrand::u64(20..=60);
+            rt.block_on(async {
+                admin(&base, reqwest::Method::DELETE, "/_sandbox/faults", None).await;
+                let fault = json!({"path": "/api/v1/partner/renew", "kind": "delay", "ms": delay});
+                admin(&base, reqwest::Method::POST, "/_sandbox/faults", Some(fault)).await;
+            });
+            let mut r = spawn_child(
+                "kill_9_during_renewals_never_serves_a_dead_token",
+                "restart",
+                &[
+                    ("DURABILITY_STORE_URL", format!("sqlite:{}", path.display())),
+                    ("DURABILITY_BASE_URL", base.clone()),
+                    ("DURABILITY_CLIENT_ID", client_id.clone()),
+                    ("DURABILITY_CLOCK_OFFSET_MS", (10 * 60_000).to_string()),
+                    (confirma::store::KEY_ENV, key_b64.clone()),
+                ],
+                dir.join("restart-stderr.log"),
+            );
+            // Kill it at a random step of the reconciliation: marking the intent ambiguous, its claim, its call.
+            let (at, within) = match fastrand::u32(0..3) {
+                0 => ("reconcile>", 3_000),
+                1 => ("cas< ambiguous true", 3_000),
+                _ => ("cas< renewing true", delay * 1000),
+            };
+            let mut marks = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                match r.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(m) => {
+                        let hit = m == at;
+                        marks.push(m);
+                        if hit {
+                            std::thread::sleep(Duration::from_micros(fastrand::u64(0..within)));
+                            break;
+                        }
+                    }
+                    // It finished (or failed: checked below) before reaching that step.
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    Err(e) => panic!("{}: restart child hung ({e:?}): {marks:?} {}", mode.name, r.stderr_text()),
+                }
+            }
+            let _ = r.child.kill();
+            let status = r.child.wait().unwrap();
+            marks.extend(r.drain());
+            {
+                use std::os::unix::process::ExitStatusExt;
+                if status.signal() == Some(9) {
+                    report.restart_kills += 1;
+                    // Its reconciliation claimed and may have sent a renew request; no commit followed.
+                    let claimed = marks.iter().any(|m| m == "cas< renewing true");
+                    let committed = marks.iter().any(|m| m == "cas< active true");
+                    restart_renew_out = claimed && !committed;
+                    if restart_renew_out {
+                        report.restart_kills_after_renew_sent += 1;
+                    }
+                } else {
+                    assert!(status.success(), "{}: restart child failed: {marks:?} {}", mode.name, r.stderr_text());
+                    report.restarts_finished += 1;
+                }
+            }
+        }
+
         // Restart: a fresh manager, reconcile, then token().
         let (lost, committed) = rt.block_on(async {
             admin(&base, reqwest::Method::DELETE, "/_sandbox/faults", None).await;
@@ -438,8 +544,15 @@ fn run_mode(rt: &tokio::runtime::Handle, mode: ServerMode, index: u32, kills: u3
             // Did the killed child's last commit become durable before it died?
             let before = m.store().load(&CredentialKey::new(m.environment(), &client_id)).await.unwrap().unwrap();
             let completed = seen.iter().filter(|m| m.starts_with("iter< ok")).count() as u64;
-            let committed =
-                before.state == CredentialState::Active && before.token_version > version_at_spawn + completed;
+            let committed = match phase {
+                // The commit was durable before the child could say so.
+                Phase::Commit => {
+                    before.state == CredentialState::Active && before.token_version > version_at_spawn + completed
+                }
+                // The intent was durable before the child could say so.
+                Phase::Claim => before.state == CredentialState::Renewing,
+                _ => false,
+            };
             m.reconcile().await.unwrap();
             let got = m.token(&client_id).await;
             let st = m.status(&client_id).await.unwrap();
@@ -470,6 +583,8 @@ fn run_mode(rt: &tokio::runtime::Handle, mode: ServerMode, index: u32, kills: u3
         });
         if phase == Phase::Commit && committed {
             *report.kills.entry(Phase::CommitDurable).or_default() += 1;
+        } else if phase == Phase::Claim && committed {
+            *report.kills.entry(Phase::ClaimDurable).or_default() += 1;
         } else {
             *report.kills.entry(phase).or_default() += 1;
         }
@@ -479,8 +594,11 @@ fn run_mode(rt: &tokio::runtime::Handle, mode: ServerMode, index: u32, kills: u3
         }
         if lost {
             *report.lost.entry(phase).or_default() += 1;
+            if restart_renew_out && !matches!(phase, Phase::Call | Phase::Commit) {
+                report.lost_by_killed_restart += 1;
+            }
             assert!(
-                matches!(phase, Phase::Call | Phase::Commit),
+                matches!(phase, Phase::Call | Phase::Commit) || restart_renew_out,
                 "{}: lost after a kill in {phase:?}, before any renew request could have gone out: {seen:?}",
                 mode.name
             );
@@ -490,6 +608,21 @@ fn run_mode(rt: &tokio::runtime::Handle, mode: ServerMode, index: u32, kills: u3
                 m.store().events(Some(&CredentialKey::new(m.environment(), &client_id)), 0, 10_000).await.unwrap()
             });
             assert!(events.iter().any(|e| e.kind == EventKind::Lost), "the loss is in the event log");
+            // And the service had indeed rotated the stored token: it cannot be renewed any more (a refused
+            // renewal changes nothing in the sandbox).
+            let stale = rt.block_on(async {
+                let m = checker_manager(&base, &path, &sealer);
+                let key = CredentialKey::new(m.environment(), &client_id);
+                let r = m.store().load(&key).await.unwrap().unwrap();
+                let old = sealer.open(&key, &r.sealed_token).unwrap();
+                checker_client.renew_token(&old).await
+            });
+            assert_eq!(
+                stale.map(|_| ()).map_err(|e| e.kind()),
+                Err(ErrorKind::Authentication),
+                "{}: lost although the service had not rotated the stored token",
+                mode.name
+            );
             // Re-provision (what support would do), and go on.
             seed += 1;
             client_id = rt.block_on(provision(&sb, &checker_manager(&base, &path, &sealer), seed));
@@ -503,9 +636,10 @@ fn run_mode(rt: &tokio::runtime::Handle, mode: ServerMode, index: u32, kills: u3
 
 #[test]
 fn kill_9_during_renewals_never_serves_a_dead_token() {
-    if std::env::var(CHILD_ENV).as_deref() == Ok("kill") {
-        kill_child();
-        return;
+    match std::env::var(CHILD_ENV).as_deref() {
+        Ok("kill") => return kill_child(),
+        Ok("restart") => return restart_child(),
+        _ => {}
     }
     let _serial = serial();
     let kills: u32 = std::env::var("CONFIRMA_DURABILITY_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(70);
@@ -532,12 +666,16 @@ fn kill_9_during_renewals_never_serves_a_dead_token() {
     for (mode, r) in &reports {
         let lost: u32 = r.lost.values().sum();
         out.push(format!(
-            "  {:<32} kills by phase {:?}; lost {lost} (by phase {:?}; old token served in grace {}); {} renewals completed; {:.1} s",
+            "  {:<32} kills by phase {:?}; lost {lost} (by phase {:?}; old token served in grace {}); {} renewals completed; restarts killed while reconciling {} ({} after their own renew request, {} lost through that; {} restarts finished first); {:.1} s",
             mode.name,
             r.kills,
             r.lost,
             r.lost_served_in_grace,
             r.renewals_completed,
+            r.restart_kills,
+            r.restart_kills_after_renew_sent,
+            r.lost_by_killed_restart,
+            r.restarts_finished,
             r.elapsed.as_secs_f64()
         ));
         for (p, n) in &r.kills {
@@ -549,8 +687,13 @@ fn kill_9_during_renewals_never_serves_a_dead_token() {
     // The kills are spread over the three steps of the protocol.
     for p in TARGETS {
         let mut n = by_phase.get(&p).copied().unwrap_or(0);
-        if p == Phase::Commit {
-            n += by_phase.get(&Phase::CommitDurable).copied().unwrap_or(0);
+        let durable = match p {
+            Phase::Commit => Phase::CommitDurable,
+            Phase::Claim => Phase::ClaimDurable,
+            _ => p,
+        };
+        if durable != p {
+            n += by_phase.get(&durable).copied().unwrap_or(0);
         }
         assert!(n >= kills / 6, "too few kills in {p:?}: {by_phase:?}");
     }
