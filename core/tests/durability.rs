@@ -566,6 +566,17 @@ fn run_mode(rt: &tokio::runtime::Handle, mode: ServerMode, index: u32, kills: u3
                         // The old token, within the service's grace period; the record says lost.
                         assert!(!mode.grace.is_zero(), "{}: lost yet served without a grace period", mode.name);
                         report.lost_served_in_grace += 1;
+                        // Once the grace period is over, a restart serves nothing and says why.
+                        let secs = mode.grace.as_secs() + 1;
+                        admin(&base, reqwest::Method::POST, "/_sandbox/clock", Some(json!({"advanceSeconds": secs})))
+                            .await;
+                        let after = checker_manager(&base, &path, &sealer).token(&client_id).await;
+                        assert_eq!(
+                            after.map(|_| ()).map_err(|e| e.kind()),
+                            Err(ErrorKind::CredentialsLost),
+                            "{}: the old token of a lost record served after the grace period",
+                            mode.name
+                        );
                         (true, committed)
                     } else {
                         assert_eq!(st.state, CredentialState::Active, "{}: {st:?}", mode.name);
