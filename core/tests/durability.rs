@@ -83,8 +83,13 @@ async fn admin(base: &str, method: reqwest::Method, path: &str, body: Option<Val
 }
 
 async fn renew_requests(base: &str) -> u64 {
+    requests(base, "/api/v1/partner/renew").await
+}
+
+/// The sandbox's count of requests to one endpoint.
+async fn requests(base: &str, path: &str) -> u64 {
     let s = admin(base, reqwest::Method::GET, "/_sandbox/state", None).await;
-    s["requestsByPath"]["/api/v1/partner/renew"].as_u64().unwrap_or(0)
+    s["requestsByPath"][path].as_u64().unwrap_or(0)
 }
 
 fn client_for(base: &str) -> OnboardingClient {
@@ -808,6 +813,8 @@ fn fleet_child() {
 struct FleetReport {
     calls: u64,
     renews_per_window: Vec<u64>,
+    /// Start-up validations of the whole fleet (rate-limited through the store's `last_validated_at`).
+    validations: u64,
     window_seconds: Vec<f64>,
     elapsed: Duration,
 }
@@ -891,8 +898,13 @@ fn fleet_on(test: &str, store_url: &str, dir: &Path) -> FleetReport {
     };
     let first = converge(&mut procs, &mut latest, &mut done, "start");
     assert_eq!(first.token_version, 1);
-    let mut report =
-        FleetReport { calls: 0, renews_per_window: Vec::new(), window_seconds: Vec::new(), elapsed: Duration::ZERO };
+    let mut report = FleetReport {
+        calls: 0,
+        renews_per_window: Vec::new(),
+        validations: 0,
+        window_seconds: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
     for w in 1..=FLEET_WINDOWS {
         let tw = Instant::now();
         // The sandbox's clock and every manager's clock move together.
@@ -950,6 +962,9 @@ fn fleet_on(test: &str, store_url: &str, dir: &Path) -> FleetReport {
     }
     assert_eq!(last.token_version, 1 + FLEET_WINDOWS);
     assert_eq!(rt.block_on(renew_requests(&base)), FLEET_WINDOWS, "no late renewals");
+    // Each process validates its final token once; the rest are start-up validations.
+    let validations = rt.block_on(requests(&base, "/api/v1/partner/validate"));
+    report.validations = validations.saturating_sub(FLEET_PROCESSES as u64);
     let events = rt.block_on(m.store().events(Some(&last.key()), 0, 100_000)).unwrap();
     let rotated = events.iter().filter(|e| e.kind == EventKind::Rotated).count() as u64;
     assert_eq!(rotated, FLEET_WINDOWS, "one rotation per window in the event log");
@@ -961,9 +976,10 @@ fn fleet_on(test: &str, store_url: &str, dir: &Path) -> FleetReport {
 
 fn print_fleet(store: &str, r: &FleetReport) {
     let line = format!(
-        "fleet on {store}: {FLEET_PROCESSES} processes × {FLEET_TASKS} tasks, {FLEET_WINDOWS} rotation windows: {} token() calls, 0 failed; renew requests per window {:?}; window convergence {:?} s; every process ended on the newest token (valid); {:.1} s",
+        "fleet on {store}: {FLEET_PROCESSES} processes × {FLEET_TASKS} tasks, {FLEET_WINDOWS} rotation windows: {} token() calls, 0 failed; renew requests per window {:?}; start-up validations {} for {FLEET_PROCESSES} processes; window convergence {:?} s; every process ended on the newest token (valid); {:.1} s",
         r.calls,
         r.renews_per_window,
+        r.validations,
         r.window_seconds.iter().map(|s| (s * 100.0).round() / 100.0).collect::<Vec<_>>(),
         r.elapsed.as_secs_f64()
     );
