@@ -10,7 +10,9 @@
 //!   leaves an abandoned intent, the restart that reconciles it (a fresh process) is killed in turn at a
 //!   random step of the reconciliation, before the final check.
 //! - **fleet**: 8 processes × 16 tasks call `token()` continuously across several rotation windows on one
-//!   store: one renew request per window, no failed call, every process ends on the newest token.
+//!   store: one renew request per window, no failed call, every process ends on the newest token. Then the
+//!   same with the renewing process killed mid-call in one window (server: same new token again within a
+//!   grace period): the fleet keeps serving, reconciles after the lease, and recovers the dead process's token.
 //!
 //! Each test re-invokes this test binary as its child processes (environment variable `CONFIRMA_DURABILITY_CHILD`).
 //! The figures are printed (run with `--nocapture` to see them); `CONFIRMA_DURABILITY_KILLS` sets the kills per
@@ -821,10 +823,22 @@ struct FleetReport {
 
 /// The fleet on the store at `store_url` (created if needed, `sqlite:PATH` or `postgres://…`); `test` is the
 /// calling test's name (the children re-enter through it).
-fn fleet_on(test: &str, store_url: &str, dir: &Path) -> FleetReport {
+///
+/// With `crash_window`, that window's renewing process is killed (SIGKILL) while its renew request is in
+/// flight (delayed by the sandbox, which completes it after the caller died), on a server that hands the same
+/// new token out again within a grace period: the rest of the fleet keeps serving the current token, waits
+/// out the dead process's lease, reconciles, and recovers the very token the dead process never stored.
+fn fleet_on(test: &str, store_url: &str, dir: &Path, crash_window: Option<u64>) -> FleetReport {
     let t0 = Instant::now();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let sb = rt.block_on(Sandbox::start(SandboxConfig { token_ttl: Some(FLEET_TTL), ..Default::default() })).unwrap();
+    let sb = rt
+        .block_on(Sandbox::start(SandboxConfig {
+            token_ttl: Some(FLEET_TTL),
+            grace_period: if crash_window.is_some() { Duration::from_secs(300) } else { Duration::ZERO },
+            renew_replaced_same: crash_window.is_some(),
+            ..Default::default()
+        }))
+        .unwrap();
     let base = sb.base_url();
     let key = StoreKey::generate().unwrap();
     let key_b64 = key.to_base64().to_string();
@@ -860,6 +874,7 @@ fn fleet_on(test: &str, store_url: &str, dir: &Path) -> FleetReport {
             )
         })
         .collect();
+    let mut killed: Option<usize> = None;
     let mut latest: Vec<Option<String>> = vec![None; FLEET_PROCESSES];
     let mut done: Vec<Option<String>> = vec![None; FLEET_PROCESSES];
     let pump = |procs: &mut [Proc], latest: &mut [Option<String>], done: &mut [Option<String>]| {
@@ -874,13 +889,20 @@ fn fleet_on(test: &str, store_url: &str, dir: &Path) -> FleetReport {
         }
     };
     // Every process serves the same token, the newest stored; waits for it with a deadline.
-    let converge = |procs: &mut [Proc], latest: &mut [Option<String>], done: &mut [Option<String>], what: &str| {
+    let converge = |procs: &mut [Proc],
+                    latest: &mut [Option<String>],
+                    done: &mut [Option<String>],
+                    killed: Option<usize>,
+                    what: &str| {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             pump(procs, latest, done);
             let r = record(&rt);
-            if r.state == CredentialState::Active && latest.iter().all(|f| f.as_deref() == Some(r.fingerprint.as_str()))
-            {
+            let all = latest
+                .iter()
+                .enumerate()
+                .all(|(i, f)| Some(i) == killed || f.as_deref() == Some(r.fingerprint.as_str()));
+            if r.state == CredentialState::Active && all {
                 return r;
             }
             if Instant::now() > deadline {
@@ -896,7 +918,7 @@ fn fleet_on(test: &str, store_url: &str, dir: &Path) -> FleetReport {
             std::thread::sleep(Duration::from_millis(10));
         }
     };
-    let first = converge(&mut procs, &mut latest, &mut done, "start");
+    let first = converge(&mut procs, &mut latest, &mut done, None, "start");
     assert_eq!(first.token_version, 1);
     let mut report = FleetReport {
         calls: 0,
@@ -905,25 +927,68 @@ fn fleet_on(test: &str, store_url: &str, dir: &Path) -> FleetReport {
         window_seconds: Vec::new(),
         elapsed: Duration::ZERO,
     };
+    // The sandbox's clock and every manager's clock move together.
+    let advance = |procs: &mut [Proc], killed: Option<usize>, ms: i64| {
+        rt.block_on(admin(&base, reqwest::Method::POST, "/_sandbox/clock", Some(json!({"advanceSeconds": ms / 1000}))));
+        let now_offset = offset.fetch_add(ms, Ordering::SeqCst) + ms;
+        for (i, p) in procs.iter_mut().enumerate() {
+            if Some(i) != killed {
+                let stdin = p.stdin.as_mut().unwrap();
+                writeln!(stdin, "offset {now_offset}").unwrap();
+                stdin.flush().unwrap();
+            }
+        }
+    };
+    let live_tokens =
+        || rt.block_on(admin(&base, reqwest::Method::GET, "/_sandbox/state", None))["liveTokens"].as_u64();
+    let mut expected_renews = 0;
+    let mut crash_live = None;
     for w in 1..=FLEET_WINDOWS {
         let tw = Instant::now();
-        // The sandbox's clock and every manager's clock move together.
-        rt.block_on(admin(
-            &base,
-            reqwest::Method::POST,
-            "/_sandbox/clock",
-            Some(json!({"advanceSeconds": FLEET_STEP_MS / 1000})),
-        ));
-        let now_offset = offset.fetch_add(FLEET_STEP_MS, Ordering::SeqCst) + FLEET_STEP_MS;
-        for p in procs.iter_mut() {
-            let stdin = p.stdin.as_mut().unwrap();
-            writeln!(stdin, "offset {now_offset}").unwrap();
-            stdin.flush().unwrap();
+        expected_renews += 1;
+        if crash_window == Some(w) {
+            // The renewal of this window is answered after 2 s, and its process dies meanwhile.
+            let fault = json!({"path": "/api/v1/partner/renew", "kind": "delay", "ms": 2000});
+            rt.block_on(admin(&base, reqwest::Method::POST, "/_sandbox/faults", Some(fault)));
+            advance(&mut procs, killed, FLEET_STEP_MS);
+            let live_before = live_tokens();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let holder = loop {
+                let r = record(&rt);
+                if let (CredentialState::Renewing, Some(a)) = (r.state, r.attempt.as_ref()) {
+                    break a.owner.clone();
+                }
+                assert!(Instant::now() < deadline, "window {w}: nobody claimed the renewal");
+                std::thread::sleep(Duration::from_millis(2));
+            };
+            // Once its request has reached the service (counted on arrival, answered 2 s later): kill it.
+            while rt.block_on(renew_requests(&base)) < expected_renews {
+                assert!(Instant::now() < deadline, "window {w}: the renew request never arrived");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let pid: u32 = holder.strip_prefix("fleet-").and_then(|p| p.parse().ok()).unwrap();
+            let i = procs.iter().position(|p| p.child.id() == pid).unwrap();
+            procs[i].child.kill().unwrap();
+            procs[i].child.wait().unwrap();
+            killed = Some(i);
+            // The service completes the rotation all the same; its answer went nowhere.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while live_tokens() == live_before {
+                assert!(Instant::now() < deadline, "window {w}: the delayed rotation never landed");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            crash_live = live_tokens();
+            // The rest of the fleet waits out the dead process's lease (moved past with the clocks), then
+            // reconciles: renewing the old token again hands out the same new token.
+            advance(&mut procs, killed, 2 * 60_000);
+            expected_renews += 1;
+        } else {
+            advance(&mut procs, killed, FLEET_STEP_MS);
         }
         let r = {
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
-                let r = converge(&mut procs, &mut latest, &mut done, &format!("window {w}"));
+                let r = converge(&mut procs, &mut latest, &mut done, killed, &format!("window {w}"));
                 if r.token_version == 1 + w {
                     break r;
                 }
@@ -935,7 +1000,15 @@ fn fleet_on(test: &str, store_url: &str, dir: &Path) -> FleetReport {
         report.window_seconds.push(tw.elapsed().as_secs_f64());
         let renews = rt.block_on(renew_requests(&base));
         report.renews_per_window.push(renews - report.renews_per_window.iter().sum::<u64>());
-        assert_eq!(renews, w, "window {w}: exactly one renew request per window for the whole fleet");
+        assert_eq!(renews, expected_renews, "window {w}: one renew request per window for the whole fleet");
+        if crash_window == Some(w) {
+            let k = rt.block_on(m.store().events(Some(&r.key()), 0, 100_000)).unwrap();
+            let kinds: Vec<EventKind> = k.iter().map(|e| e.kind).collect();
+            assert!(kinds.contains(&EventKind::Ambiguous) && kinds.contains(&EventKind::Reconciled), "{kinds:?}");
+            assert!(!kinds.contains(&EventKind::Lost), "{kinds:?}");
+            // No third token: the fleet serves the one issued to the dead process.
+            assert_eq!(live_tokens(), crash_live, "the reconciliation recovered the dead process's token");
+        }
     }
     // Stop: end of input. Each process reports its last token, checked against the service.
     for p in procs.iter_mut() {
@@ -943,6 +1016,9 @@ fn fleet_on(test: &str, store_url: &str, dir: &Path) -> FleetReport {
     }
     let last = record(&rt);
     for (i, p) in procs.iter_mut().enumerate() {
+        if Some(i) == killed {
+            continue;
+        }
         let status = p.child.wait().unwrap();
         let lines = p.drain();
         for line in lines {
@@ -961,29 +1037,31 @@ fn fleet_on(test: &str, store_url: &str, dir: &Path) -> FleetReport {
         report.calls += ok.and_then(|v| v.parse::<u64>().ok()).unwrap();
     }
     assert_eq!(last.token_version, 1 + FLEET_WINDOWS);
-    assert_eq!(rt.block_on(renew_requests(&base)), FLEET_WINDOWS, "no late renewals");
-    // Each process validates its final token once; the rest are start-up validations.
+    assert_eq!(rt.block_on(renew_requests(&base)), expected_renews, "no late renewals");
+    // Each process validates its final token once; the rest are start-up validations (and, after a
+    // crash, the reconciliation's check of the old token).
     let validations = rt.block_on(requests(&base, "/api/v1/partner/validate"));
-    report.validations = validations.saturating_sub(FLEET_PROCESSES as u64);
+    let live = (FLEET_PROCESSES - usize::from(killed.is_some())) as u64;
+    report.validations = validations.saturating_sub(live);
     let events = rt.block_on(m.store().events(Some(&last.key()), 0, 100_000)).unwrap();
-    let rotated = events.iter().filter(|e| e.kind == EventKind::Rotated).count() as u64;
-    assert_eq!(rotated, FLEET_WINDOWS, "one rotation per window in the event log");
+    let rotated = events.iter().filter(|e| matches!(e.kind, EventKind::Rotated | EventKind::Reconciled)).count();
+    assert_eq!(rotated as u64, FLEET_WINDOWS, "one new token per window in the event log");
     drop(m);
     rt.block_on(sb.shutdown());
     report.elapsed = t0.elapsed();
     report
 }
 
-fn print_fleet(store: &str, r: &FleetReport) {
+fn print_fleet(name: &str, store: &str, r: &FleetReport) {
     let line = format!(
-        "fleet on {store}: {FLEET_PROCESSES} processes × {FLEET_TASKS} tasks, {FLEET_WINDOWS} rotation windows: {} token() calls, 0 failed; renew requests per window {:?}; start-up validations {} for {FLEET_PROCESSES} processes; window convergence {:?} s; every process ended on the newest token (valid); {:.1} s",
+        "fleet on {store}: {FLEET_PROCESSES} processes × {FLEET_TASKS} tasks, {FLEET_WINDOWS} rotation windows: {} token() calls, 0 failed; renew requests per window {:?}; {} validate requests besides the final checks (start-up, reconciliation); window convergence {:?} s; every process ended on the newest token (valid); {:.1} s",
         r.calls,
         r.renews_per_window,
         r.validations,
         r.window_seconds.iter().map(|s| (s * 100.0).round() / 100.0).collect::<Vec<_>>(),
         r.elapsed.as_secs_f64()
     );
-    figures(&format!("fleet-{}", store.to_lowercase()), &[line]);
+    figures(name, &[line]);
 }
 
 #[test]
@@ -995,8 +1073,8 @@ fn fleet_of_processes_on_one_sqlite_file_renews_once_per_window() {
     let _serial = serial();
     let dir = temp_dir("fleet-sqlite");
     let url = format!("sqlite:{}", dir.join("credentials.db").display());
-    let r = fleet_on("fleet_of_processes_on_one_sqlite_file_renews_once_per_window", &url, &dir);
-    print_fleet("SQLite", &r);
+    let r = fleet_on("fleet_of_processes_on_one_sqlite_file_renews_once_per_window", &url, &dir, None);
+    print_fleet("fleet-sqlite", "SQLite", &r);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1016,7 +1094,25 @@ fn fleet_of_processes_on_postgres_renews_once_per_window() {
     let url = std::env::var("CONFIRMA_TEST_POSTGRES_URL")
         .expect("CONFIRMA_TEST_POSTGRES_URL must name the test cluster (scripts/test sets it); never skipped");
     let dir = temp_dir("fleet-postgres");
-    let r = fleet_on("fleet_of_processes_on_postgres_renews_once_per_window", &url, &dir);
-    print_fleet("PostgreSQL", &r);
+    let r = fleet_on("fleet_of_processes_on_postgres_renews_once_per_window", &url, &dir, None);
+    print_fleet("fleet-postgres", "PostgreSQL", &r);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fleet_recovers_when_its_renewing_process_is_killed_mid_call() {
+    if std::env::var(CHILD_ENV).as_deref() == Ok("fleet") {
+        fleet_child();
+        return;
+    }
+    let _serial = serial();
+    let dir = temp_dir("fleet-crash");
+    let url = format!("sqlite:{}", dir.join("credentials.db").display());
+    let r = fleet_on("fleet_recovers_when_its_renewing_process_is_killed_mid_call", &url, &dir, Some(2));
+    print_fleet(
+        "fleet-sqlite-crash",
+        "SQLite, its renewing process killed mid-call in window 2 (renewReplaced=same_token)",
+        &r,
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
