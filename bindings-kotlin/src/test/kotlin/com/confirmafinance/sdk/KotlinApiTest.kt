@@ -269,6 +269,8 @@ class KotlinApiTest {
                 is ConfirmaException.UnexpectedResponse -> "unexpected"
                 is ConfirmaException.Configuration -> "configuration"
                 is ConfirmaException.Internal -> "internal"
+                is ConfirmaException.Storage -> "storage"
+                is ConfirmaException.CredentialsLost -> "lost"
             }
         }
         assertEquals(listOf("authentication", "permission", "conflict", "configuration"), described)
