@@ -191,8 +191,7 @@ impl PostgresStore {
             config.application_name("confirma");
         }
         let described = describe_config(&config);
-        let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(max_connections.max(1))
             .runtime(Runtime::Tokio1)
@@ -206,8 +205,8 @@ impl PostgresStore {
         Ok(store)
     }
 
-    fn unavailable(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Unavailable(format!("{}: {e}", self.described))
+    fn unavailable(&self, e: impl std::error::Error) -> StoreError {
+        StoreError::Unavailable(format!("{}: {}", self.described, error_chain(&e)))
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -366,6 +365,22 @@ impl PostgresStore {
     }
 }
 
+/// An error with its causes (tokio-postgres says only "db error" at the top; the server's message, which
+/// never holds a password, is below it).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
 fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Configuration(format!("{what} is too large to store")))
 }
@@ -412,8 +427,7 @@ fn read_record(r: &Row) -> Result<CredentialRecord, StoreError> {
         issued_at: get(r, 8, "issued_at")?,
         expires_at: get(r, 9, "expires_at")?,
         next_renew_at: get(r, 10, "next_renew_at")?,
-        state: CredentialState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown state `{state}`")))?,
+        state: CredentialState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("unknown state `{state}`")))?,
         attempt,
         fence: get_u64(r, 16, "fence")?,
         previous_sealed_token: get(r, 17, "previous_sealed_token")?,
