@@ -103,8 +103,8 @@ confirma_pg_stop() {
     [ -n "$dir" ] && [ -d "$dir" ] || return 0
     case "$dir" in /tmp/confirma-pg.*) ;; *) echo "postgres.sh: refusing to remove $dir" >&2; return 1 ;; esac
     if bindir=$(confirma_pg_bindir) && [ -f "$dir/data/postmaster.pid" ]; then
-        confirma_pg_as "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 60 -s stop >/dev/null 2>&1 \
-            || confirma_pg_as "$bindir/pg_ctl" -D "$dir/data" -m immediate -w -s stop >/dev/null 2>&1 || true
+        confirma_pg_as "$bindir/pg_ctl" -D "$dir/data" -m immediate -w -t 60 -s stop >/dev/null 2>&1 \
+            || true
     fi
     rm -rf "$dir"
     unset CONFIRMA_TEST_POSTGRES_DIR CONFIRMA_TEST_POSTGRES_URL CONFIRMA_TEST_POSTGRES_PORT

@@ -171,7 +171,16 @@ async fn many_writers_on_one_record_lose_no_update() {
 }
 
 async fn advisory_locks(url: &str) -> i64 {
-    raw(url).await.query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", &[]).await.unwrap().get(0)
+    raw(url)
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+             WHERE l.locktype = 'advisory' AND d.datname = current_database()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,8 +419,16 @@ async fn the_manager_rotates_on_postgres_and_the_database_never_holds_a_token() 
     w.clock.advance(2 * HOUR);
     assert_eq!(m.token(&id).await.unwrap(), first, "served while the renewal runs in the background");
     wait_for_version(&m, &id, 2).await;
-    let second = m.token(&id).await.unwrap();
-    assert_ne!(second, first);
+    // Committed in the store first, published in memory right after.
+    let until = Instant::now() + Duration::from_secs(30);
+    let second = loop {
+        let t = m.token(&id).await.unwrap();
+        if t != first {
+            break t;
+        }
+        assert!(Instant::now() < until, "the committed token is never served");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
     assert!(w.is_valid(&second).await && !w.is_valid(&first).await);
     assert_eq!(renew_requests(&w.sb).await, 1);
     let key = CredentialKey::new(m.environment(), &id);
@@ -432,7 +449,8 @@ async fn the_manager_rotates_on_postgres_and_the_database_never_holds_a_token() 
     }
 }
 
-/// Two managers with separate pools (hosts) find the token due at once: one renew request.
+/// Two managers with separate pools (hosts) find the token due at once, three times: one renew request and
+/// one winning claim each time, and both end on the new token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hosts_renewing_at_once_send_one_renew_request() {
     let Some(_) = server() else { return };
@@ -441,15 +459,30 @@ async fn two_hosts_renewing_at_once_send_one_renew_request() {
     let b = w.manager(w.host().await, "host-b");
     let (id, first) = w.created(&a, 202).await;
     assert_eq!(b.token(&id).await.unwrap(), first, "b reads a's save");
+    let key = CredentialKey::new(a.environment(), &id);
+    let mut previous = first;
     for round in 1..=3u64 {
         w.clock.advance(2 * HOUR);
-        let (ra, rb) = tokio::join!(a.renew_now(&id), b.renew_now(&id));
-        let (ra, rb) = (ra.unwrap(), rb.unwrap());
-        assert_eq!((ra.token_version, rb.token_version), (round + 1, round + 1));
+        // Both find the token due at once: both serve the current one and start a background renewal.
+        let (ta, tb) = tokio::join!(a.token(&id), b.token(&id));
+        assert_eq!((ta.unwrap(), tb.unwrap()), (previous.clone(), previous.clone()));
+        wait_for_version(&a, &id, round + 1).await;
+        // Both end on the new token (the loser of the claim adopts the winner's).
+        let until = Instant::now() + Duration::from_secs(30);
+        let newest = loop {
+            let (ta, tb) = (a.token(&id).await.unwrap(), b.token(&id).await.unwrap());
+            if ta == tb && ta != previous {
+                break ta;
+            }
+            assert!(Instant::now() < until, "the two hosts do not converge in round {round}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
         assert_eq!(renew_requests(&w.sb).await, round, "one renew for the fleet in round {round}");
-        let (ta, tb) = (a.token(&id).await.unwrap(), b.token(&id).await.unwrap());
-        assert_eq!(ta, tb);
-        assert!(w.is_valid(&ta).await);
+        assert_eq!(a.status(&id).await.unwrap().token_version, round + 1);
+        let claims = kinds(&**a.store(), &key).await.iter().filter(|k| **k == EventKind::RenewStarted).count();
+        assert_eq!(claims as u64, round, "one claim won per round");
+        assert!(w.is_valid(&newest).await && !w.is_valid(&previous).await);
+        previous = newest;
     }
 }
 
@@ -492,11 +525,18 @@ async fn a_fleet_on_postgres_renews_once_per_window() {
         assert_eq!(renew_requests(&w.sb).await, window, "one renew request in window {window}");
     }
     assert_eq!(failures.load(Ordering::Relaxed), 0, "no failed token() call");
-    let newest = managers[0].token(&id).await.unwrap();
+    let key = CredentialKey::new(managers[0].environment(), &id);
+    let stored = managers[0].store().load(&key).await.unwrap().unwrap();
+    assert_eq!(stored.token_version, 4);
+    let newest = w.sealer.open(&key, &stored.sealed_token).unwrap();
     assert!(w.is_valid(&newest).await);
+    // Every host ends on the newest token (each publishes it right after reading it from the store).
+    let until = Instant::now() + Duration::from_secs(30);
     for m in &managers {
-        assert_eq!(m.token(&id).await.unwrap(), newest);
-        assert_eq!(m.status(&id).await.unwrap().token_version, 4);
+        while m.token(&id).await.unwrap() != newest {
+            assert!(Instant::now() < until, "{} never serves the newest token", m.owner());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 
