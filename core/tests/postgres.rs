@@ -170,6 +170,124 @@ async fn many_writers_on_one_record_lose_no_update() {
     assert_eq!(advisory_locks(&url).await, 0);
 }
 
+/// Writers on different records, and a reader paging through the event log with `after_seq` meanwhile:
+/// the reader sees every event exactly once (a sequence number is never committed behind one already read).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_paging_the_event_log_never_skips_an_event() {
+    let Some(_) = server() else { return };
+    const WRITERS: usize = 8;
+    const EACH: u64 = 30;
+    let url = fresh_db("paging").await;
+    let reader_store = PostgresStore::connect(&url).await.unwrap();
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let store = PostgresStore::connect_with_pool_size(&url, 1).await.unwrap();
+        writers.push(tokio::spawn(async move {
+            let mut r = conformance::sample_record("staging", &format!("client-{w}"));
+            assert!(store.insert(&r, &[]).await.unwrap());
+            for _ in 0..EACH {
+                let mut next = r.clone();
+                next.revision += 1;
+                let ev = CredentialEvent {
+                    seq: 0,
+                    at: 0,
+                    environment: next.environment.clone(),
+                    client_id: next.client_id.clone(),
+                    kind: EventKind::Validated,
+                    token_version: next.revision,
+                    fingerprint: String::new(),
+                    attempt_id: None,
+                    owner: format!("w{w}"),
+                    detail: String::new(),
+                };
+                // Three events per write: the widest window between a sequence number and its commit.
+                let evs: Vec<CredentialEvent> = (0..3).map(|i| CredentialEvent { at: i, ..ev.clone() }).collect();
+                assert!(store.compare_and_swap(r.revision, &next, &evs).await.unwrap());
+                r = next;
+            }
+        }));
+    }
+    let total = WRITERS as u64 * EACH * 3;
+    let mut seen: Vec<(String, u64, i64)> = Vec::new();
+    let mut after = 0;
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        // Checked before the read: once every writer is done, one more read gets the rest.
+        let writers_done = writers.iter().all(|w| w.is_finished());
+        let page = reader_store.events(None, after, 7).await.unwrap();
+        for e in &page {
+            after = e.seq;
+            seen.push((e.client_id.clone(), e.token_version, e.at));
+        }
+        if page.is_empty() {
+            if writers_done {
+                break;
+            }
+            assert!(Instant::now() < until, "the writers do not finish");
+            tokio::task::yield_now().await;
+        }
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "an event was read twice");
+    assert_eq!(seen.len() as u64, total, "the paging reader skipped {} events", total - seen.len() as u64);
+}
+
+/// The same property, deterministically: another instance is paused between appending its event (its
+/// sequence number drawn) and its commit. This store's write of an event waits for it, so it cannot commit a
+/// later sequence number first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_never_commits_ahead_of_an_earlier_sequence_number() {
+    let Some(_) = server() else { return };
+    // The store's transaction-scoped lock for appending events (`confirma` + 2), as another SDK takes it.
+    const EVENTS_LOCK: i64 = 0x636f_6e66_6972_6d02;
+    let url = fresh_db("seqorder").await;
+    let store = Arc::new(PostgresStore::connect(&url).await.unwrap());
+    let r = conformance::sample_record("staging", "mine");
+    assert!(store.insert(&r, &[]).await.unwrap());
+    let mut other = raw(&url).await;
+    let tx = other.transaction().await.unwrap();
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVENTS_LOCK]).await.unwrap();
+    tx.execute(
+        "INSERT INTO confirma_credential_events (at, environment, client_id, kind, token_version, fingerprint, \
+         owner, detail) VALUES (1, 'staging', 'theirs', 'validated', 1, '', 'other', '')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let mut next = r.clone();
+    next.revision = 2;
+    let ev = CredentialEvent {
+        seq: 0,
+        at: 2,
+        environment: "staging".into(),
+        client_id: "mine".into(),
+        kind: EventKind::Validated,
+        token_version: 1,
+        fingerprint: String::new(),
+        attempt_id: None,
+        owner: "me".into(),
+        detail: String::new(),
+    };
+    let write = {
+        let (store, next) = (store.clone(), next.clone());
+        tokio::spawn(async move { store.compare_and_swap(1, &next, &[ev]).await })
+    };
+    // While the other instance has not committed, this write does not complete, and nothing is readable.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!write.is_finished(), "the write committed ahead of an earlier sequence number");
+    assert!(store.events(None, 0, 10).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+    assert!(write.await.unwrap().unwrap());
+    let events = store.events(None, 0, 10).await.unwrap();
+    let order: Vec<&str> = events.iter().map(|e| e.client_id.as_str()).collect();
+    assert_eq!(order, ["theirs", "mine"]);
+}
+
 async fn advisory_locks(url: &str) -> i64 {
     raw(url)
         .await
