@@ -38,7 +38,9 @@ confirma_pg_install() {
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null || return 1
-    apt-get install -y -qq --no-install-recommends postgresql postgresql-client >/dev/null || return 1
+    # --force-confold: keep the createcluster.conf written above (dpkg would otherwise ask about it).
+    apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef \
+        -o Dpkg::Options::=--force-confold postgresql postgresql-client >/dev/null || return 1
     confirma_pg_bindir >/dev/null || { echo "postgres.sh: no initdb after installing postgresql" >&2; return 1; }
     echo "postgres.sh: installed in $((SECONDS - t0)) s" >&2
 }
