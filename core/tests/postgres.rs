@@ -288,6 +288,55 @@ async fn an_event_never_commits_ahead_of_an_earlier_sequence_number() {
     assert_eq!(order, ["theirs", "mine"]);
 }
 
+/// The server drops every connection of the pool (a restart, a failover, an idle timeout): the store
+/// replaces them without surfacing an error (a read is repeated once; a write only when BEGIN failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_recovers_when_the_server_drops_its_connections() {
+    let Some(_) = server() else { return };
+    let url = fresh_db("dropped").await;
+    let store = PostgresStore::connect_with_pool_size(&url, 3).await.unwrap();
+    let key = CredentialKey::new("staging", "c");
+    assert!(store.insert(&conformance::sample_record("staging", "c"), &[]).await.unwrap());
+    // Fill the pool with open connections.
+    let loads = (0..3).map(|_| store.load(&key));
+    assert!(futures_util::future::join_all(loads).await.into_iter().all(|r| r.unwrap().is_some()));
+    let db = raw(&url).await;
+    let killed: i64 = db
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1, "no pooled connection to drop");
+    // The next write and the next reads find dead connections in the pool: each is replaced, once.
+    let mut results = Vec::new();
+    let r = store.load(&key).await;
+    results.push(r.is_ok());
+    let current = match r {
+        Ok(r) => r.unwrap(),
+        Err(e) => {
+            assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+            store.load(&key).await.unwrap().unwrap()
+        }
+    };
+    let mut next = current.clone();
+    next.revision += 1;
+    let w = store.compare_and_swap(current.revision, &next, &[]).await;
+    results.push(w.is_ok());
+    if let Err(e) = &w {
+        assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+    }
+    for _ in 0..3 {
+        results.push(store.load(&key).await.is_ok());
+    }
+    eprintln!("{killed} connections dropped; calls after: {results:?}");
+    assert!(results.iter().all(|ok| *ok), "a dropped connection surfaced as an error: {results:?}");
+    assert_eq!(store.load(&key).await.unwrap().unwrap().revision, current.revision + 1);
+}
+
 async fn advisory_locks(url: &str) -> i64 {
     raw(url)
         .await

@@ -213,6 +213,27 @@ impl PostgresStore {
         self.pool.get().await.map_err(|e| self.unavailable(e))
     }
 
+    /// How many pooled connections may turn out dead in a row (all of them, after a server restart), plus
+    /// one fresh one.
+    fn attempts(&self) -> usize {
+        self.pool.status().max_size.saturating_add(1)
+    }
+
+    /// Runs a read; again on another connection while the pooled ones turn out to be gone (a read is always
+    /// safe to repeat; a dead connection is not handed out again).
+    async fn query_rows(&self, sql: &str, params: &[(&(dyn ToSql + Sync), Type)]) -> Result<Vec<Row>, StoreError> {
+        let mut left = self.attempts();
+        loop {
+            left = left.saturating_sub(1);
+            let client = self.client().await?;
+            match client.query_typed(sql, params).await {
+                Ok(rows) => return Ok(rows),
+                Err(e) if left > 0 && connection_lost(&e) => {}
+                Err(e) => return Err(self.unavailable(e)),
+            }
+        }
+    }
+
     /// Applies the missing migrations, once, under a transaction-scoped advisory lock.
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.client().await?;
@@ -251,11 +272,8 @@ impl PostgresStore {
 
     /// The schema version the database is at.
     pub async fn schema_version(&self) -> Result<i32, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_typed_one("SELECT COALESCE(MAX(version), 0) FROM confirma_schema_version", &[])
-            .await
-            .map_err(|e| self.unavailable(e))?;
+        let rows = self.query_rows("SELECT COALESCE(MAX(version), 0) FROM confirma_schema_version", &[]).await?;
+        let row = rows.first().ok_or_else(|| StoreError::Corrupt("no schema version".into()))?;
         row.try_get(0).map_err(|e| StoreError::Corrupt(format!("schema version: {e}")))
     }
 
@@ -327,9 +345,32 @@ impl PostgresStore {
             event_rows.push((to_i64(e.token_version, "token_version")?, e.kind.as_str()));
         }
 
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(|e| self.unavailable(e))?;
-        let changed = tx.execute_typed(&sql, &params).await.map_err(|e| self.unavailable(e))?;
+        // A pooled connection the server has dropped (a restart, a failover) fails at BEGIN, before anything
+        // is sent that could take effect: then another connection. A failure after BEGIN is returned.
+        let mut left = self.attempts();
+        loop {
+            left = left.saturating_sub(1);
+            let mut client = self.client().await?;
+            let begun = client.transaction().await;
+            match begun {
+                Ok(tx) => return self.write_in(tx, &sql, &params, events, &event_rows).await,
+                Err(e) if left > 0 && connection_lost(&e) => {}
+                Err(e) => return Err(self.unavailable(e)),
+            }
+        }
+    }
+
+    /// The transaction of [`write`](Self::write): the record, then its events; commits iff the record was
+    /// written.
+    async fn write_in(
+        &self,
+        tx: deadpool_postgres::Transaction<'_>,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+        events: &[CredentialEvent],
+        event_rows: &[(i64, &str)],
+    ) -> Result<bool, StoreError> {
+        let changed = tx.execute_typed(sql, params).await.map_err(|e| self.unavailable(e))?;
         if changed != 1 {
             // Nothing written: the transaction rolls back (explicitly, so the connection is clean at once).
             tx.rollback().await.map_err(|e| self.unavailable(e))?;
@@ -340,7 +381,7 @@ impl PostgresStore {
                 .await
                 .map_err(|e| self.unavailable(e))?;
         }
-        for (e, (token_version, kind)) in events.iter().zip(&event_rows) {
+        for (e, (token_version, kind)) in events.iter().zip(event_rows) {
             tx.execute_typed(
                 "INSERT INTO confirma_credential_events \
                  (at, environment, client_id, kind, token_version, fingerprint, attempt_id, owner, detail) \
@@ -362,6 +403,18 @@ impl PostgresStore {
         }
         tx.commit().await.map_err(|e| self.unavailable(e))?;
         Ok(true)
+    }
+}
+
+/// Whether `e` says the connection is gone (closed, reset, or ended by the server: class 57P, "operator
+/// intervention", e.g. a restart or `pg_terminate_backend`) rather than a statement failing on a live one.
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.as_db_error() {
+        Some(db) => db.code().code().starts_with("57P"),
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
     }
 }
 
@@ -459,15 +512,13 @@ fn read_event(r: &Row) -> Result<CredentialEvent, StoreError> {
 impl CredentialStore for PostgresStore {
     fn load<'a>(&'a self, key: &'a CredentialKey) -> StoreFuture<'a, Option<CredentialRecord>> {
         Box::pin(async move {
-            let client = self.client().await?;
-            let row = client
-                .query_typed_opt(
+            let rows = self
+                .query_rows(
                     &format!("SELECT {COLUMNS} FROM confirma_credentials WHERE environment = $1 AND client_id = $2"),
                     &[(&key.environment, Type::TEXT), (&key.client_id, Type::TEXT)],
                 )
-                .await
-                .map_err(|e| self.unavailable(e))?;
-            row.as_ref().map(read_record).transpose()
+                .await?;
+            rows.first().map(read_record).transpose()
         })
     }
 
@@ -486,17 +537,15 @@ impl CredentialStore for PostgresStore {
 
     fn list<'a>(&'a self, environment: Option<&'a str>) -> StoreFuture<'a, Vec<CredentialRecord>> {
         Box::pin(async move {
-            let client = self.client().await?;
-            let rows = client
-                .query_typed(
+            let rows = self
+                .query_rows(
                     &format!(
                         "SELECT {COLUMNS} FROM confirma_credentials WHERE $1::TEXT IS NULL OR environment = $1 \
                          ORDER BY environment, client_id"
                     ),
                     &[(&environment, Type::TEXT)],
                 )
-                .await
-                .map_err(|e| self.unavailable(e))?;
+                .await?;
             rows.iter().map(read_record).collect()
         })
     }
@@ -512,16 +561,14 @@ impl CredentialStore for PostgresStore {
             let limit = i64::from(limit);
             let environment = key.map(|k| k.environment.as_str());
             let client_id = key.map(|k| k.client_id.as_str());
-            let client = self.client().await?;
-            let rows = client
-                .query_typed(
+            let rows = self
+                .query_rows(
                     "SELECT seq, at, environment, client_id, kind, token_version, fingerprint, attempt_id, owner, \
                      detail FROM confirma_credential_events WHERE seq > $1 \
                      AND ($2::TEXT IS NULL OR (environment = $2 AND client_id = $3)) ORDER BY seq LIMIT $4",
                     &[(&after, Type::INT8), (&environment, Type::TEXT), (&client_id, Type::TEXT), (&limit, Type::INT8)],
                 )
-                .await
-                .map_err(|e| self.unavailable(e))?;
+                .await?;
             rows.iter().map(read_event).collect()
         })
     }
