@@ -13,6 +13,7 @@
 //! reconciled).
 #![cfg(feature = "postgres")]
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -335,6 +336,77 @@ async fn the_pool_recovers_when_the_server_drops_its_connections() {
     eprintln!("{killed} connections dropped; calls after: {results:?}");
     assert!(results.iter().all(|ok| *ok), "a dropped connection surfaced as an error: {results:?}");
     assert_eq!(store.load(&key).await.unwrap().unwrap().revision, current.revision + 1);
+}
+
+/// Real processes as hosts: 4 processes, each with its own pool, increment one record 25 times each
+/// through compare-and-set: every increment lands exactly once, with exactly one event.
+#[test]
+fn many_processes_share_one_postgres_database() {
+    const PROCESSES: u64 = 4;
+    const EACH: u64 = 25;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    if let Ok(url) = std::env::var("CONFIRMA_PG_CHILD") {
+        rt.block_on(child_increments(&url, EACH));
+        return;
+    }
+    let Some(_) = server() else { return };
+    let url = rt.block_on(fresh_db("processes"));
+    let key = CredentialKey::new("staging", "shared");
+    rt.block_on(async {
+        let store = PostgresStore::connect(&url).await.unwrap();
+        assert!(store.insert(&conformance::sample_record("staging", "shared"), &[]).await.unwrap());
+    });
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "many_processes_share_one_postgres_database", "--test-threads", "1"])
+                .env("CONFIRMA_PG_CHILD", &url)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "a child failed");
+    }
+    rt.block_on(async {
+        let store = PostgresStore::connect(&url).await.unwrap();
+        let r = store.load(&key).await.unwrap().unwrap();
+        assert_eq!(r.revision, 1 + PROCESSES * EACH, "every increment landed exactly once");
+        let events = store.events(Some(&key), 0, 10_000).await.unwrap();
+        let versions: Vec<u64> = events.iter().map(|e| e.token_version).collect();
+        assert_eq!(versions, (2..=1 + PROCESSES * EACH).collect::<Vec<_>>(), "one event per revision, in order");
+        let owners: BTreeSet<&str> = events.iter().map(|e| e.owner.as_str()).collect();
+        assert_eq!(owners.len() as u64, PROCESSES, "every process wrote");
+    });
+}
+
+async fn child_increments(url: &str, each: u64) {
+    let store = PostgresStore::connect_with_pool_size(url, 2).await.unwrap();
+    let key = CredentialKey::new("staging", "shared");
+    let mut done = 0;
+    while done < each {
+        let current = store.load(&key).await.unwrap().unwrap();
+        let mut next = current.clone();
+        next.revision += 1;
+        next.token_version = next.revision;
+        let ev = CredentialEvent {
+            seq: 0,
+            at: 0,
+            environment: "staging".into(),
+            client_id: "shared".into(),
+            kind: EventKind::Validated,
+            token_version: next.revision,
+            fingerprint: String::new(),
+            attempt_id: None,
+            owner: std::process::id().to_string(),
+            detail: String::new(),
+        };
+        if store.compare_and_swap(current.revision, &next, &[ev]).await.unwrap() {
+            done += 1;
+        }
+    }
 }
 
 async fn advisory_locks(url: &str) -> i64 {
