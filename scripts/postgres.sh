@@ -73,8 +73,8 @@ confirma_pg_start() {
     confirma_pg_as "$bindir/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=reject \
         -E UTF8 --no-locale --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; return 1; }
-    # Only the test role, only from loopback, only with its password.
-    printf '%s\n' "local all all trust" "host all confirma 127.0.0.1/32 scram-sha-256" >"$dir/data/pg_hba.conf"
+    # Roles with a password (the test role, and those the tests create), only from loopback.
+    printf '%s\n' "local all all trust" "host all all 127.0.0.1/32 scram-sha-256" >"$dir/data/pg_hba.conf"
     [ "$(id -u)" = 0 ] && chown postgres: "$dir/data/pg_hba.conf"
     while :; do
         port=$(( 20000 + RANDOM % 40000 ))
@@ -92,7 +92,7 @@ confirma_pg_start() {
         fi
     done
     confirma_pg_as "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d postgres \
-        -c "CREATE ROLE confirma LOGIN CREATEDB PASSWORD '$pw'" \
+        -c "CREATE ROLE confirma LOGIN CREATEDB CREATEROLE PASSWORD '$pw'" \
         -c "CREATE DATABASE confirma_test OWNER confirma" >/dev/null \
         || { cat "$dir/server.log" >&2; return 1; }
     export CONFIRMA_TEST_POSTGRES_PORT=$port

@@ -409,6 +409,38 @@ async fn child_increments(url: &str, each: u64) {
     }
 }
 
+/// Least privilege: once the database is migrated, an application role with only SELECT/INSERT/UPDATE
+/// (no CREATE on the schema) connects, reads and writes; connecting runs no DDL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_role_without_ddl_rights_connects_to_a_migrated_database() {
+    let Some(_) = server() else { return };
+    let url = fresh_db("leastpriv").await;
+    drop(PostgresStore::connect(&url).await.unwrap()); // migrated by the owner
+    let role = format!("confirma_app_{}", std::process::id());
+    let db = raw(&url).await;
+    db.batch_execute(&format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN PASSWORD 'app-pw-123'; \
+         REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+         GRANT SELECT, INSERT, UPDATE ON confirma_credentials, confirma_credential_events, confirma_schema_version \
+         TO {role}; GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}"
+    ))
+    .await
+    .unwrap();
+    let mut app = url::Url::parse(&url).unwrap();
+    app.set_username(&role).unwrap();
+    app.set_password(Some("app-pw-123")).unwrap();
+    let store = PostgresStore::connect(app.as_str()).await.unwrap();
+    let r = conformance::sample_record("staging", "c");
+    assert!(store.insert(&r, &[]).await.unwrap());
+    let mut next = r.clone();
+    next.revision = 2;
+    assert!(store.compare_and_swap(1, &next, &[]).await.unwrap());
+    // It really cannot run DDL.
+    let denied = raw(app.as_str()).await.batch_execute("CREATE TABLE nope (x INT)").await;
+    assert!(denied.is_err());
+    // (The role goes with the throwaway cluster.)
+}
+
 async fn advisory_locks(url: &str) -> i64 {
     raw(url)
         .await
@@ -529,12 +561,19 @@ async fn an_unreachable_server_is_unavailable_and_no_password_is_shown() {
     let mut wrong = base_url();
     wrong.set_password(Some("not-the-password-42")).unwrap();
     let err = PostgresStore::connect(wrong.as_str()).await.unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(matches!(err, StoreError::Configuration(_)), "refused credentials are not retryable: {err:?}");
     let msg = format!("{err} {err:?}");
     eprintln!("wrong password: {err}");
     assert!(msg.contains("password authentication failed"), "says why: {msg}");
     assert!(!msg.contains(&pw) && !msg.contains("not-the-password-42"), "{msg}");
-    // Retryable, as the SDK's error.
+    assert!(!confirma::Error::from(err).is_retryable());
+    // A database that does not exist: a configuration error too.
+    let mut missing = base_url();
+    missing.set_path("/no_such_database_here");
+    let err = PostgresStore::connect(missing.as_str()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Configuration(_)) && err.to_string().contains("does not exist"), "{err:?}");
+    // Unreachable is retryable, as the SDK's error.
+    let err = PostgresStore::connect(&url).await.unwrap_err();
     assert!(confirma::Error::from(err).is_retryable());
 }
 

@@ -19,7 +19,8 @@
 //! - Durability: a write resolves `Ok` after `COMMIT`, which PostgreSQL makes durable (with the default
 //!   `synchronous_commit = on`).
 //!
-//! Connection failures are [`StoreError::Unavailable`]; [`describe`](CredentialStore::describe) and every
+//! Connection failures are [`StoreError::Unavailable`] (retryable); refused credentials, a missing privilege
+//! or database are [`StoreError::Configuration`] (retrying cannot help). [`describe`](CredentialStore::describe) and every
 //! error show the server as `postgres://user@host:port/db`, never a password. TLS is not offered yet:
 //! connect over a trusted network or a local socket (`sslmode=require` is refused at connect time).
 
@@ -205,12 +206,27 @@ impl PostgresStore {
         Ok(store)
     }
 
-    fn unavailable(&self, e: impl std::error::Error) -> StoreError {
-        StoreError::Unavailable(format!("{}: {}", self.described, error_chain(&e)))
+    /// A database failure: [`StoreError::Configuration`] when retrying cannot help (the server refused the
+    /// credentials, a privilege is missing, the database does not exist), else
+    /// [`StoreError::Unavailable`] (unreachable, dropped, timed out, failed).
+    fn failed(&self, e: impl std::error::Error + 'static) -> StoreError {
+        let text = format!("{}: {}", self.described, error_chain(&e));
+        let mut source: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(s) = source {
+            if let Some(db) = s.downcast_ref::<tokio_postgres::error::DbError>() {
+                let code = db.code().code();
+                if code.starts_with("28") || code == "42501" || code == "3D000" {
+                    return StoreError::Configuration(text);
+                }
+                break;
+            }
+            source = s.source();
+        }
+        StoreError::Unavailable(text)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| self.unavailable(e))
+        self.pool.get().await.map_err(|e| self.failed(e))
     }
 
     /// How many pooled connections may turn out dead in a row (all of them, after a server restart), plus
@@ -229,7 +245,7 @@ impl PostgresStore {
             match client.query_typed(sql, params).await {
                 Ok(rows) => return Ok(rows),
                 Err(e) if left > 0 && connection_lost(&e) => {}
-                Err(e) => return Err(self.unavailable(e)),
+                Err(e) => return Err(self.failed(e)),
             }
         }
     }
@@ -237,20 +253,42 @@ impl PostgresStore {
     /// Applies the missing migrations, once, under a transaction-scoped advisory lock.
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(|e| self.unavailable(e))?;
+        // The common case, without DDL or a lock: already migrated. (So a role with no CREATE privilege
+        // works once an administrator, or a first connect with more rights, has migrated the database.)
+        let exists: bool = client
+            .query_typed_one("SELECT to_regclass('confirma_schema_version') IS NOT NULL", &[])
+            .await
+            .map_err(|e| self.failed(e))?
+            .try_get(0)
+            .map_err(|e| StoreError::Corrupt(format!("schema version: {e}")))?;
+        let current: Option<i32> = if exists {
+            client
+                .query_typed_one("SELECT COALESCE(MAX(version), 0) FROM confirma_schema_version", &[])
+                .await
+                .map_err(|e| self.failed(e))?
+                .try_get(0)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("schema version: {e}")))?
+        } else {
+            None
+        };
+        if current == Some(SCHEMA_VERSION) {
+            return Ok(());
+        }
+        let tx = client.transaction().await.map_err(|e| self.failed(e))?;
         tx.execute_typed("SELECT pg_advisory_xact_lock($1)", &[(&MIGRATION_LOCK, Type::INT8)])
             .await
-            .map_err(|e| self.unavailable(e))?;
+            .map_err(|e| self.failed(e))?;
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS confirma_schema_version (\
              version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
         )
         .await
-        .map_err(|e| self.unavailable(e))?;
+        .map_err(|e| self.failed(e))?;
         let row = tx
             .query_typed_one("SELECT COALESCE(MAX(version), 0) FROM confirma_schema_version", &[])
             .await
-            .map_err(|e| self.unavailable(e))?;
+            .map_err(|e| self.failed(e))?;
         let current: i32 = row.try_get(0).map_err(|e| StoreError::Corrupt(format!("schema version: {e}")))?;
         if current > SCHEMA_VERSION {
             return Err(StoreError::Corrupt(format!(
@@ -262,12 +300,12 @@ impl PostgresStore {
             if version <= current {
                 continue;
             }
-            tx.batch_execute(sql).await.map_err(|e| self.unavailable(e))?;
+            tx.batch_execute(sql).await.map_err(|e| self.failed(e))?;
             tx.execute_typed("INSERT INTO confirma_schema_version (version) VALUES ($1)", &[(&version, Type::INT4)])
                 .await
-                .map_err(|e| self.unavailable(e))?;
+                .map_err(|e| self.failed(e))?;
         }
-        tx.commit().await.map_err(|e| self.unavailable(e))
+        tx.commit().await.map_err(|e| self.failed(e))
     }
 
     /// The schema version the database is at.
@@ -355,7 +393,7 @@ impl PostgresStore {
             match begun {
                 Ok(tx) => return self.write_in(tx, &sql, &params, events, &event_rows).await,
                 Err(e) if left > 0 && connection_lost(&e) => {}
-                Err(e) => return Err(self.unavailable(e)),
+                Err(e) => return Err(self.failed(e)),
             }
         }
     }
@@ -370,16 +408,16 @@ impl PostgresStore {
         events: &[CredentialEvent],
         event_rows: &[(i64, &str)],
     ) -> Result<bool, StoreError> {
-        let changed = tx.execute_typed(sql, params).await.map_err(|e| self.unavailable(e))?;
+        let changed = tx.execute_typed(sql, params).await.map_err(|e| self.failed(e))?;
         if changed != 1 {
             // Nothing written: the transaction rolls back (explicitly, so the connection is clean at once).
-            tx.rollback().await.map_err(|e| self.unavailable(e))?;
+            tx.rollback().await.map_err(|e| self.failed(e))?;
             return Ok(false);
         }
         if !events.is_empty() {
             tx.execute_typed("SELECT pg_advisory_xact_lock($1)", &[(&EVENTS_LOCK, Type::INT8)])
                 .await
-                .map_err(|e| self.unavailable(e))?;
+                .map_err(|e| self.failed(e))?;
         }
         for (e, (token_version, kind)) in events.iter().zip(event_rows) {
             tx.execute_typed(
@@ -399,9 +437,9 @@ impl PostgresStore {
                 ],
             )
             .await
-            .map_err(|e| self.unavailable(e))?;
+            .map_err(|e| self.failed(e))?;
         }
-        tx.commit().await.map_err(|e| self.unavailable(e))?;
+        tx.commit().await.map_err(|e| self.failed(e))?;
         Ok(true)
     }
 }
