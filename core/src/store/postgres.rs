@@ -170,7 +170,7 @@ impl PostgresStore {
     pub const DEFAULT_POOL_SIZE: usize = DEFAULT_POOL_SIZE;
 
     /// Connects to `dsn` (`postgres://user:password@host:port/db`, or libpq's `key=value` form) with a pool
-    /// of [`DEFAULT_POOL_SIZE`] connections, and applies the migrations this SDK needs.
+    /// of [`DEFAULT_POOL_SIZE`](Self::DEFAULT_POOL_SIZE) connections, and applies the migrations this SDK needs.
     pub async fn connect(dsn: &str) -> Result<Self, StoreError> {
         Self::connect_with_pool_size(dsn, DEFAULT_POOL_SIZE).await
     }
