@@ -48,7 +48,7 @@ confirma_pg_install() {
 # Runs a command as the cluster's owner (root cannot run a PostgreSQL server).
 confirma_pg_as() {
     if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")   # from /: the caller's directory may be closed to that user
     else
         "$@"
     fi
