@@ -23,6 +23,8 @@ use std::pin::Pin;
 
 mod crypto;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -30,6 +32,8 @@ pub mod conformance;
 
 pub use crypto::{Sealer, StoreKey, KEY_ENV};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -368,6 +372,11 @@ pub async fn open_store(url: &str) -> Result<std::sync::Arc<dyn CredentialStore>
         return open_postgres(url).await;
     }
     Err(StoreError::Configuration("unknown store URL: expected sqlite:PATH, postgres://… or memory:".into()))
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(url: &str) -> Result<std::sync::Arc<dyn CredentialStore>, StoreError> {
+    Ok(std::sync::Arc::new(PostgresStore::connect(url).await?))
 }
 
 #[cfg(not(feature = "postgres"))]
