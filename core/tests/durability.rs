@@ -1080,9 +1080,9 @@ fn fleet_of_processes_on_one_sqlite_file_renews_once_per_window() {
 
 /// The same fleet on PostgreSQL, processes standing in for hosts.
 ///
-/// TODO(postgres): the PostgreSQL store is built on another branch. When it lands, `./scripts/test` starts
-/// its throwaway cluster and exports `CONFIRMA_TEST_POSTGRES_URL`, and runs this binary with
-/// `--features postgres`; the test fails (never skips) when the URL is missing.
+/// `./scripts/test` starts a throwaway cluster (scripts/postgres.sh) and exports `CONFIRMA_TEST_POSTGRES_URL`;
+/// there, and whenever `CI` is set, a missing URL fails the test. A plain local `cargo test` without a
+/// server says SKIPPED on stderr.
 #[cfg(feature = "postgres")]
 #[test]
 fn fleet_of_processes_on_postgres_renews_once_per_window() {
@@ -1091,8 +1091,17 @@ fn fleet_of_processes_on_postgres_renews_once_per_window() {
         return;
     }
     let _serial = serial();
-    let url = std::env::var("CONFIRMA_TEST_POSTGRES_URL")
-        .expect("CONFIRMA_TEST_POSTGRES_URL must name the test cluster (scripts/test sets it); never skipped");
+    let required = std::env::var_os("CONFIRMA_REQUIRE_POSTGRES").is_some_and(|v| v != "0")
+        || std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    let url = match std::env::var("CONFIRMA_TEST_POSTGRES_URL") {
+        Ok(u) => u,
+        Err(_) if required => panic!("CONFIRMA_TEST_POSTGRES_URL must name the test cluster (scripts/test sets it)"),
+        Err(_) => {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "SKIPPED: no CONFIRMA_TEST_POSTGRES_URL (./scripts/test sets it)");
+            return;
+        }
+    };
     let dir = temp_dir("fleet-postgres");
     let r = fleet_on("fleet_of_processes_on_postgres_renews_once_per_window", &url, &dir, None);
     print_fleet("fleet-postgres", "PostgreSQL", &r);
