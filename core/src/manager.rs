@@ -929,7 +929,6 @@ impl TokenManager {
         Ok(self.status_of(&stored))
     }
 
-
     // -----------------------------------------------------------------------------------------------
     // Creating a client
 
@@ -951,7 +950,11 @@ impl TokenManager {
     /// (unless the earlier attempt's credentials were committed after all: then a [`ErrorKind::Conflict`]
     /// names them). Another instance creating the same business code right now (a live lease):
     /// [`ErrorKind::Conflict`], nothing sent.
-    pub async fn create_client(&self, provisioning_token: &SecretToken, new_client: &NewClient) -> Result<CreatedClient> {
+    pub async fn create_client(
+        &self,
+        provisioning_token: &SecretToken,
+        new_client: &NewClient,
+    ) -> Result<CreatedClient> {
         if let Some(problem) = crate::validation::token_problem(provisioning_token.expose()) {
             return Err(Error::invalid_input("provisioningToken", problem));
         }
@@ -1066,7 +1069,9 @@ impl TokenManager {
                     }
                 }
                 Some(r) => {
-                    if let Some(a) = r.attempt.as_ref().filter(|a| r.state == CredentialState::Creating && now < a.lease_expires_at) {
+                    if let Some(a) =
+                        r.attempt.as_ref().filter(|a| r.state == CredentialState::Creating && now < a.lease_expires_at)
+                    {
                         return Err(Error::Conflict {
                             message: format!(
                                 "another instance ({}) is creating the client with business code {business_code} right now (operation {}); wait for it, then look at the stored credentials",
@@ -1075,7 +1080,11 @@ impl TokenManager {
                             meta: ResponseMeta::default(),
                         });
                     }
-                    let prior = if r.state == CredentialState::Lost { CredentialState::Lost } else { CredentialState::Ambiguous };
+                    let prior = if r.state == CredentialState::Lost {
+                        CredentialState::Lost
+                    } else {
+                        CredentialState::Ambiguous
+                    };
                     let mut next = r.clone();
                     next.revision = r.revision.saturating_add(1);
                     next.fence = r.fence.saturating_add(1);
@@ -1183,7 +1192,13 @@ impl TokenManager {
     }
 
     /// Ends `claimed`'s attempt leaving the pending record in `state` (ambiguous or lost), with its reason.
-    async fn end_pending(&self, claimed: &CredentialRecord, state: CredentialState, kind: EventKind, why: &str) -> Result<()> {
+    async fn end_pending(
+        &self,
+        claimed: &CredentialRecord,
+        state: CredentialState,
+        kind: EventKind,
+        why: &str,
+    ) -> Result<()> {
         let key = claimed.key();
         let fence = claimed.fence;
         for _ in 0..16 {

@@ -49,8 +49,10 @@ async fn admin(sb: &Sandbox, path: &str, body: Value) {
 
 async fn sandbox_state(sb: &Sandbox) -> Value {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    serde_json::from_str(&reqwest::get(format!("{}/_sandbox/state", sb.base_url())).await.unwrap().text().await.unwrap())
-        .unwrap()
+    serde_json::from_str(
+        &reqwest::get(format!("{}/_sandbox/state", sb.base_url())).await.unwrap().text().await.unwrap(),
+    )
+    .unwrap()
 }
 
 /// (clients in the sandbox, create requests it received).
@@ -291,8 +293,8 @@ async fn a_create_that_failed_before_creating_leaves_nothing_and_the_next_call_c
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let dead_client = OnboardingClient::new(ClientConfig::with_base_url(format!("http://127.0.0.1:{closed}/")))
-            .unwrap();
+        let dead_client =
+            OnboardingClient::new(ClientConfig::with_base_url(format!("http://127.0.0.1:{closed}/"))).unwrap();
         let dead = TokenManager::new(dead_client, store.clone(), w.sealer.clone(), ManagerOptions::default()).unwrap();
         let err = dead.create_client(&w.provisioning(), &nc).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Network, "{err}");
@@ -405,7 +407,12 @@ async fn dead_pending(store: &dyn CredentialStore, key: &CredentialKey, now: i64
         expires_at: None,
         next_renew_at: None,
         state: CredentialState::Creating,
-        attempt: Some(RenewalAttempt { id: "dead".into(), owner: "killed".into(), lease_expires_at: now + 90_000, fence: 1 }),
+        attempt: Some(RenewalAttempt {
+            id: "dead".into(),
+            owner: "killed".into(),
+            lease_expires_at: now + 90_000,
+            fence: 1,
+        }),
         fence: 1,
         previous_sealed_token: None,
         previous_fingerprint: None,

@@ -253,7 +253,10 @@ pub async fn run(store: &dyn CredentialStore) -> Result<Report, String> {
         return Err(fail("delete", "the record to delete could not be inserted"));
     }
     let absent = CredentialKey::new(env, "no-such-record");
-    if store.delete(&absent, 1, &[event(&d, EventKind::CreateFinished, "ghost")]).await.map_err(|e| fail("delete", e))?
+    if store
+        .delete(&absent, 1, &[event(&d, EventKind::CreateFinished, "ghost")])
+        .await
+        .map_err(|e| fail("delete", e))?
     {
         return Err(fail("delete", "deleting an absent record reported success"));
     }
@@ -263,7 +266,10 @@ pub async fn run(store: &dyn CredentialStore) -> Result<Report, String> {
     if store.load(&dkey).await.map_err(|e| fail("load", e))?.as_ref() != Some(&d) {
         return Err(fail("delete", "a refused delete changed the record"));
     }
-    if !store.delete(&dkey, 1, &[event(&d, EventKind::CreateFinished, "deleted")]).await.map_err(|e| fail("delete", e))?
+    if !store
+        .delete(&dkey, 1, &[event(&d, EventKind::CreateFinished, "deleted")])
+        .await
+        .map_err(|e| fail("delete", e))?
     {
         return Err(fail("delete", "a delete naming the current revision was refused"));
     }
@@ -277,17 +283,22 @@ pub async fn run(store: &dyn CredentialStore) -> Result<Report, String> {
         return Err(fail("delete", "a deleted record's key cannot be inserted again"));
     }
     let deletes = join_all((0..8).map(|_| store.delete(&dkey, 1, &[]))).await;
-    let mut won = 0;
+    let mut won: u32 = 0;
     for r in deletes {
         if r.map_err(|e| fail("concurrent delete", e))? {
-            won += 1;
+            won = won.saturating_add(1);
         }
     }
     if won != 1 {
         return Err(fail("concurrent delete", format!("{won} of 8 deletes of one revision succeeded")));
     }
-    let devents: Vec<String> =
-        store.events(Some(&dkey), 0, 1000).await.map_err(|e| fail("events", e))?.into_iter().map(|e| e.detail).collect();
+    let devents: Vec<String> = store
+        .events(Some(&dkey), 0, 1000)
+        .await
+        .map_err(|e| fail("events", e))?
+        .into_iter()
+        .map(|e| e.detail)
+        .collect();
     if devents != ["deleted"] {
         return Err(fail("delete", format!("events of deletes: expected only the successful one's, got {devents:?}")));
     }
