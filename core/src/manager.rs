@@ -264,6 +264,14 @@ pub fn environment_key(client: &OnboardingClient) -> String {
     }
 }
 
+/// A store write after a create's POST that failed: logged, never in place of the service's answer (which may
+/// carry the only copy of a token). The pending record then stays as it was and is resolved like a crash.
+fn logged(r: Result<()>) {
+    if let Err(e) = r {
+        tracing::warn!(target: "confirma", code = %e.kind().code(), "the pending-create record could not be updated: {e}");
+    }
+}
+
 /// `token()` / `renew_now()` of a pending-create record: a clear error (it has no token).
 fn pending_guard(client_id: &str) -> Result<()> {
     match pending_business_code(client_id) {
@@ -983,14 +991,17 @@ impl TokenManager {
                         e.kind().code()
                     )
                 };
-                self.end_pending(&claimed, CredentialState::Ambiguous, EventKind::Ambiguous, &why).await?;
+                logged(self.end_pending(&claimed, CredentialState::Ambiguous, EventKind::Ambiguous, &why).await);
                 Err(e)
             }
             Err(e) if e.kind() == ErrorKind::Conflict && prior.is_some() => {
                 // The earlier attempt did create the client (or a crash came after its commit).
-                if let Some(client_id) = self.created_by_business_code(&business_code).await? {
+                if let Some(client_id) = self.created_by_business_code(&business_code).await.unwrap_or_else(|se| {
+                    logged(Err(se));
+                    None
+                }) {
                     let why = format!("the earlier create was committed as client {client_id}");
-                    self.remove_pending(&claimed, &why).await?;
+                    logged(self.remove_pending(&claimed, &why).await);
                     return Err(Error::Conflict {
                         message: format!(
                             "the client with business code {business_code} exists and its credentials are stored as client {client_id} in {}",
@@ -1002,20 +1013,20 @@ impl TokenManager {
                 let why = format!(
                     "an earlier create of business code {business_code} whose answer was lost did create the client (CFIS answers 409 Conflict now) and its access token is gone: ask Confirma Finance support for the client's id and access token, then import them (import_credentials, `confirma credentials import --client-id ID`)"
                 );
-                self.end_pending(&claimed, CredentialState::Lost, EventKind::Lost, &why).await?;
+                logged(self.end_pending(&claimed, CredentialState::Lost, EventKind::Lost, &why).await);
                 Err(Error::credentials_lost(key.client_id.clone(), why))
             }
             Err(e) => {
                 // Nothing was created by this request.
                 match prior {
-                    None => self.remove_pending(&claimed, &format!("failed: {}", e.kind().code())).await?,
+                    None => logged(self.remove_pending(&claimed, &format!("failed: {}", e.kind().code())).await),
                     Some(state) => {
                         let why = format!(
                             "the reconciling create failed without creating ({}); the earlier create is still unresolved",
                             e.kind().code()
                         );
                         let kind = if state == CredentialState::Lost { EventKind::Lost } else { EventKind::Ambiguous };
-                        self.end_pending(&claimed, state, kind, &why).await?;
+                        logged(self.end_pending(&claimed, state, kind, &why).await);
                     }
                 }
                 Err(e)
@@ -1219,6 +1230,33 @@ impl TokenManager {
             }
         }
         Err(Error::storage("the pending create could not be updated under contention", true))
+    }
+
+    /// Removes the pending-create record of `business_code` once it has been dealt with (a `lost` create whose
+    /// client's token was obtained from Confirma Finance support and imported, or a create abandoned for
+    /// good). Refused while a create of it is in flight (a live lease). `false` if there is none.
+    pub async fn discard_pending_create(&self, business_code: &str) -> Result<bool> {
+        let key = self.key(&format!("{PENDING_CREATE_PREFIX}{}", business_code.trim()));
+        for _ in 0..16 {
+            let Some(r) = self.inner.store.load(&key).await? else { return Ok(false) };
+            if r.state == CredentialState::Creating
+                && r.attempt.as_ref().is_some_and(|a| self.now() < a.lease_expires_at)
+            {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "a create of business code {} is in flight; it cannot be discarded now",
+                        business_code.trim()
+                    ),
+                    meta: ResponseMeta::default(),
+                });
+            }
+            let ev = self.event(&r, EventKind::CreateFinished, format!("discarded while {}", r.state));
+            if self.inner.store.delete(&key, r.revision, std::slice::from_ref(&ev)).await? {
+                self.publish(&[ev]);
+                return Ok(true);
+            }
+        }
+        Err(Error::storage("the pending create could not be discarded under contention", true))
     }
 
     /// The client id whose credentials a create of `business_code` committed, if a record of it is still

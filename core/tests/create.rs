@@ -239,6 +239,10 @@ async fn an_ambiguous_create_stays_visible_and_the_next_call_finds_it_lost_never
         assert_eq!(sandbox_counts(&w.sb).await.0, clients0 + 1);
         let kinds: Vec<EventKind> =
             store.events(Some(&key), 0, 100).await.unwrap().into_iter().map(|e| e.kind).collect();
+        // Once dealt with (its token obtained from support and imported), the record can be discarded.
+        assert!(m2.discard_pending_create(&valid_business_id(seed)).await.unwrap());
+        assert!(store.load(&key).await.unwrap().is_none());
+        assert!(!m2.discard_pending_create(&valid_business_id(seed)).await.unwrap());
         assert_eq!(
             kinds,
             [
@@ -356,6 +360,32 @@ async fn two_instances_creating_one_business_code_make_one_client() {
         assert!(a.store().load(&pending_key(&a, seed)).await.unwrap().is_none(), "no pending record left");
     }
     assert_eq!(sandbox_counts(&w.sb).await.0, 6);
+}
+
+/// A create answered with the token but without the client id (partial success): the error carries the token,
+/// the pending record stays ambiguous and says so (never the token), and the next call finds it lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_success_hands_back_the_token_and_stays_ambiguous() {
+    let w = world("partial").await;
+    let (store, path) = w.store(Kind::Sqlite);
+    let m = w.manager(store.clone(), "a");
+    let key = pending_key(&m, 361);
+    let nc = new_client(w.sb.partner_code(), 361);
+    admin(&w.sb, "/_sandbox/faults", json!({"path": CREATE_PATH, "kind": "partial_success"})).await;
+    let err = m.create_client(&w.provisioning(), &nc).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
+    let token = err.recovered_token().expect("the token is handed back").clone();
+    assert!(w.client.validate_token(&token).await.unwrap().is_valid);
+    let r = store.load(&key).await.unwrap().unwrap();
+    assert_eq!(r.state, CredentialState::Ambiguous);
+    let why = r.last_error.unwrap();
+    assert!(why.contains("recovered token") && !why.contains(token.expose()), "{why}");
+    let path = path.unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+    assert!(!bytes.windows(24).any(|win| win == &token.expose().as_bytes()[..24]), "never stored in clear");
+    assert_eq!(m.create_client(&w.provisioning(), &nc).await.unwrap_err().kind(), ErrorKind::CredentialsLost);
+    assert_eq!(sandbox_counts(&w.sb).await.0, 1);
 }
 
 /// A process killed mid-create (the pending record `creating`, its lease over) after the service created the
