@@ -232,7 +232,8 @@ fn precreate_private(path: &Path) -> std::io::Result<()> {
 /// Checks that the sealer opens the tokens of `records` before anything is done with them: a wrong or
 /// missing key is a usage error (exit 2) naming the fix, not a storage failure halfway through.
 pub fn check_key(sealer: &Sealer, records: &[CredentialRecord]) -> Result<(), Failure> {
-    for r in records {
+    // A pending create holds no token.
+    for r in records.iter().filter(|r| r.pending_business_code().is_none()) {
         match sealer.open(&r.key(), &r.sealed_token) {
             Ok(_) => {}
             Err(StoreError::Crypto(why)) => {
@@ -264,6 +265,13 @@ async fn setup(t: &Target, s: &StoreOpts, need: KeyNeed, create: bool) -> Result
 }
 
 async fn load(m: &TokenManager, client_id: &str) -> Result<CredentialRecord, Failure> {
+    if let Some(bc) = confirma::store::pending_business_code(client_id) {
+        return Err(Failure::usage(format!(
+            "{client_id} is the record of a pending create of business code {bc}, not a client: it has no token \
+             (`confirma credentials status` shows how it stands; the next `confirma client create` of that business \
+             code resolves it)"
+        )));
+    }
     let key = CredentialKey::new(m.environment(), client_id);
     m.store().load(&key).await.map_err(|e| Failure(exit::STORAGE, e.to_string(), None))?.ok_or_else(|| {
         Failure::usage(format!(
@@ -290,7 +298,8 @@ fn show(ms: Option<i64>) -> String {
 
 /// Whether a stored token is sealed (the format byte of `confirma::store`'s sealed tokens: 0x01 AES-GCM).
 fn sealed(r: &CredentialRecord) -> bool {
-    r.sealed_token.first() == Some(&0x01)
+    // A pending create holds no token, so nothing in clear.
+    r.sealed_token.first() == Some(&0x01) || r.pending_business_code().is_some()
 }
 
 /// A status as JSON: `clientId` and `state` always, never a token. `encrypted` says how the stored token
@@ -318,6 +327,9 @@ pub fn status_json(s: &CredentialStatus, encrypted: bool) -> Value {
 }
 
 fn status_text(s: &CredentialStatus, encrypted: bool) -> String {
+    if let Some(bc) = confirma::store::pending_business_code(&s.client_id) {
+        return pending_text(s, bc);
+    }
     let mut out = format!(
         "client {} ({})\n  state                {} ({})\n  token                version {}, {}, {}\n  \
          customer code        {}\n  payment ref prefix   {}\n  last renewed         {}\n  expires              {}\n  \
@@ -348,6 +360,38 @@ fn status_text(s: &CredentialStatus, encrypted: bool) -> String {
     if s.state == CredentialState::Lost {
         out.push_str(&format!("  what to do           {}\n", lost_advice(&s.client_id, &s.customer_code)));
     }
+    out
+}
+
+/// A pending create (`client create --store` recorded it before sending): in flight, ambiguous or lost.
+fn pending_text(s: &CredentialStatus, business_code: &str) -> String {
+    let mut out = format!(
+        "pending create of business code {business_code} ({})\n  state                {} ({})\n",
+        s.environment,
+        s.state,
+        s.health.as_str()
+    );
+    if let Some(holder) = &s.lease_holder {
+        out.push_str(&format!("  in flight            by {holder} until {}\n", show(s.lease_expires_at)));
+    }
+    if let Some(e) = &s.last_error {
+        out.push_str(&format!("  last error           {e}\n"));
+    }
+    let todo = match s.state {
+        CredentialState::Lost => {
+            "the client exists but its token is gone: ask Confirma Finance support for the \
+                                  client's id and access token, then `confirma credentials import --client-id ID`"
+        }
+        CredentialState::Creating => {
+            "wait for the create in flight (or, once its lease is over, run the same \
+                                      `confirma client create --store` again)"
+        }
+        _ => {
+            "run the same `confirma client create --store` again: CFIS answers 409 if the earlier create \
+              happened (then the token is lost: see the advice it gives), else it creates the client now"
+        }
+    };
+    out.push_str(&format!("  what to do           {todo}\n"));
     out
 }
 
@@ -549,7 +593,15 @@ async fn reconcile(t: Target, s: StoreOpts) -> Result<(), Failure> {
         .filter(|r| matches!(r.state, CredentialState::Ambiguous | CredentialState::Renewing))
         .collect();
     check_key(&opened.sealer, &pending)?;
-    let done = m.reconcile().await?;
+    let (pending_creates, done): (Vec<CredentialStatus>, Vec<CredentialStatus>) = m
+        .reconcile()
+        .await?
+        .into_iter()
+        .partition(|st| confirma::store::pending_business_code(&st.client_id).is_some());
+    for st in &pending_creates {
+        // Only the next `client create` of its business code can resolve a pending create: shown, not failed on.
+        note(&pending_text(st, confirma::store::pending_business_code(&st.client_id).unwrap_or_default()));
+    }
     let mut enc = std::collections::HashMap::new();
     for r in m.store().list(Some(m.environment())).await.map_err(|e| store_failure(e, &s.store))? {
         enc.insert(r.client_id.clone(), sealed(&r));

@@ -481,42 +481,50 @@ async fn create(
         None => None,
     };
     let mut out_file = reserve_token_file(token_out.as_deref())?;
-    match finish_despite_interrupts("client create", client.create_client(&token, &new_client)).await? {
-        Ok(created) => match manager {
-            Some(m) => store_created(&t, &m, &created, out_file.as_mut()).await,
-            None => deliver_created(&t, &created, out_file.as_mut(), None),
-        },
-        // `out_file`, if never written, is removed when dropped.
-        Err(e) => Err(create_failed(&t, e, out_file.as_mut())),
-    }
-}
-
-/// Saves a created client's credentials in the store (committed before this returns), then delivers the
-/// summary (and the token, to a --token-out file, if asked for as well). If the store cannot take them, the
-/// token goes to --token-out / --json instead when given (exit 12), else it is reported in flight (exit 11).
-async fn store_created(
-    t: &Target,
-    m: &confirma::TokenManager,
-    created: &CreatedClient,
-    out_file: Option<&mut TokenFile>,
-) -> Result<(), Failure> {
-    let where_ = m.store().describe();
-    match m.save_created(created).await {
-        Ok(status) => deliver_created(t, created, out_file, Some((&where_, &status))),
-        Err(e) if out_file.is_some() || t.json => {
-            deliver_created(t, created, out_file, None)?;
-            Err(Failure(
-                exit::STORAGE,
-                format!(
-                    "the client was created (client id {}, customer code {}) and its access token delivered as asked \
-                     above, but saving the credentials in {where_} failed: {e}. Keep the token safe and store it later \
-                     with `confirma credentials import --client-id {}`.",
-                    created.client_id, created.customer_code, created.client_id
-                ),
-                None,
-            ))
+    let Some(m) = manager else {
+        return match finish_despite_interrupts("client create", client.create_client(&token, &new_client)).await? {
+            Ok(created) => deliver_created(&t, &created, out_file.as_mut(), None),
+            // `out_file`, if never written, is removed when dropped.
+            Err(e) => Err(create_failed(&t, e, out_file.as_mut())),
+        };
+    };
+    // With a store, the manager records the create (a pending-create record) before sending it and commits
+    // the credentials before answering; an ambiguous create stays visible in `confirma credentials status`
+    // and the next `client create` of the business code resolves it.
+    match finish_despite_interrupts("client create", m.create_client(&token, &new_client)).await? {
+        Ok(created) => {
+            let where_ = m.store().describe();
+            match m.status(&created.client_id).await {
+                Ok(status) => deliver_created(&t, &created, out_file.as_mut(), Some((&where_, &status))),
+                Err(e) => {
+                    // Committed; only its status could not be read back: the token stays in the store.
+                    note(&format!(
+                        "warning: the credentials were saved in {where_}, but reading them back failed: {e}"
+                    ));
+                    let status = confirma::CredentialStatus {
+                        environment: m.environment().to_string(),
+                        client_id: created.client_id.clone(),
+                        customer_code: created.customer_code.clone(),
+                        payment_reference_prefix: created.payment_reference_prefix.clone(),
+                        state: confirma::store::CredentialState::Active,
+                        health: confirma::Health::Healthy,
+                        token_version: 1,
+                        fingerprint: "-".into(),
+                        last_renewed_at: None,
+                        expires_at: None,
+                        next_renew_at: None,
+                        last_validated_at: None,
+                        consecutive_failures: 0,
+                        last_error: None,
+                        lease_holder: None,
+                        lease_expires_at: None,
+                        encrypted: !plaintext,
+                    };
+                    deliver_created(&t, &created, out_file.as_mut(), Some((&where_, &status)))
+                }
+            }
         }
-        Err(e) => Err(created_token_lost(created, &format!("saving it in the credential store {where_} failed: {e}"))),
+        Err(e) => Err(create_failed(&t, e, out_file.as_mut())),
     }
 }
 
@@ -717,10 +725,9 @@ fn create_failed(t: &Target, e: Error, out_file: Option<&mut TokenFile>) -> Fail
         Ok(place) if key == "recoveredToken" => Failure(
             exit::OUTCOME_UNKNOWN,
             format!(
-                "{e}\nCFIS created the client but its answer lacked the client id or customer code. \
-                 The client exists and its new access token was {place}: store it. \
-                 Do not create the client again (CFIS would answer 409 conflict); ask Confirma for its client id \
-                 and customer code."
+                "{e}\nThe client exists and its new access token was {place}: store it (`confirma credentials \
+                 import --client-id ID`). Do not create the client again (CFIS would answer 409 conflict); if its \
+                 client id or customer code is not above, ask Confirma for them."
             ),
             None,
         ),

@@ -662,3 +662,38 @@ fn token_renews_first_when_due() {
     assert_ne!(o.out.trim(), first.out.trim());
     assert_eq!(f.validate(o.out.trim()), 0, "the printed token is the new one");
 }
+
+/// `client create --store` whose answer is lost (the service created the client): exit 7, and the create
+/// stays visible as a pending record in `credentials status`; creating the same business code again finds the
+/// client exists and its token gone: exit 10 with the advice, and still one client.
+#[test]
+fn client_create_with_a_store_leaves_an_ambiguous_create_visible_and_resolves_it_next_time() {
+    let f = Fixture::new("pending");
+    let db = "pending.db";
+    let store = f.db(db);
+    let key = [("CONFIRMA_STORE_KEY", f.key.as_str())];
+    admin(&f.sb, "POST", "/_sandbox/faults", Some(r#"{"path": "/api/v1/partner/client", "kind": "commit_then_drop"}"#));
+    let o = f.create(&["--store", &store], &key);
+    assert_eq!(o.code, 7, "{}", o.err);
+    assert_eq!(admin(&f.sb, "GET", "/_sandbox/state", None)["clients"], 1);
+    let all: Value = serde_json::from_str(f.cred("status", db, &["--json"]).out.trim()).unwrap();
+    let pending = &all[0];
+    assert!(pending["clientId"].as_str().unwrap().starts_with("pending-create:"), "{all}");
+    assert_eq!((pending["state"].as_str(), pending["health"].as_str()), (Some("ambiguous"), Some("degraded")));
+    let text = f.cred("status", db, &[]).out;
+    assert!(text.contains("pending create of business code") && text.contains("client create --store"), "{text}");
+    // `credentials token` for it is a clear usage error, never a panic or a token.
+    let o = f.cred("token", db, &["--client-id", pending["clientId"].as_str().unwrap()]);
+    assert_eq!(o.code, 2, "{}", o.err);
+    // The same business code again: CFIS answers 409, so the earlier create happened and its token is gone.
+    f.seed.set(f.seed.get() - 1);
+    let o = f.create(&["--store", &store], &key);
+    assert_eq!(o.code, 10, "{}", o.err);
+    assert!(o.err.contains("support") && o.err.contains("credentials import"), "{}", o.err);
+    assert_eq!(admin(&f.sb, "GET", "/_sandbox/state", None)["clients"], 1, "never a second client");
+    let all: Value = serde_json::from_str(f.cred("status", db, &["--json"]).out.trim()).unwrap();
+    assert_eq!(all[0]["state"], "lost", "{all}");
+    // Other creates into the same store still work (the pending record holds no token to check a key on).
+    let o = f.create(&["--store", &store], &key);
+    assert_eq!(o.code, 0, "{}", o.err);
+}

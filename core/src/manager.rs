@@ -35,12 +35,12 @@ use tracing::Instrument;
 
 use crate::client::OnboardingClient;
 use crate::config::{PRODUCTION_URL, STAGING_URL};
-use crate::error::{Error, ErrorKind, Result};
-use crate::models::{clamp_timestamp, CreatedClient, RenewedToken};
+use crate::error::{Error, ErrorKind, Operation, ResponseMeta, Result};
+use crate::models::{clamp_timestamp, CreatedClient, NewClient, RenewedToken};
 use crate::secret::SecretToken;
 use crate::store::{
-    CredentialEvent, CredentialKey, CredentialRecord, CredentialState, CredentialStore, EventKind, RenewalAttempt,
-    Sealer,
+    pending_business_code, CredentialEvent, CredentialKey, CredentialRecord, CredentialState, CredentialStore,
+    EventKind, RenewalAttempt, Sealer, PENDING_CREATE_PREFIX,
 };
 
 /// A clock in epoch milliseconds (tests and the demo move it).
@@ -262,6 +262,36 @@ pub fn environment_key(client: &OnboardingClient) -> String {
     } else {
         base.to_string()
     }
+}
+
+/// A store write after a create's POST that failed: logged, never in place of the service's answer (which may
+/// carry the only copy of a token). The pending record then stays as it was and is resolved like a crash.
+fn logged(r: Result<()>) {
+    if let Err(e) = r {
+        tracing::warn!(target: "confirma", code = %e.kind().code(), "the pending-create record could not be updated: {e}");
+    }
+}
+
+/// `token()` / `renew_now()` of a pending-create record: a clear error (it has no token).
+fn pending_guard(client_id: &str) -> Result<()> {
+    match pending_business_code(client_id) {
+        Some(_) => Err(pending_error(client_id)),
+        None => Ok(()),
+    }
+}
+
+fn pending_error(client_id: &str) -> Error {
+    let bc = pending_business_code(client_id).unwrap_or(client_id);
+    Error::configuration(format!(
+        "{client_id} is the record of a pending create of business code {bc}, not a client: it has no token. \
+         Its status says how the create stands; the next create_client of that business code resolves it"
+    ))
+}
+
+/// The detail of the `created` event of credentials saved by [`TokenManager::create_client`]: how a
+/// reconciliation finds that a create whose pending record survived did commit its credentials.
+fn created_detail(business_code: &str) -> String {
+    format!("business code {business_code}")
 }
 
 fn ms(d: Duration) -> i64 {
@@ -497,6 +527,7 @@ impl TokenManager {
     /// `validate_interval`). When the planned renewal time has passed, a background renewal starts and the
     /// current token is served meanwhile; an expired token is renewed before returning.
     pub async fn token(&self, client_id: &str) -> Result<SecretToken> {
+        pending_guard(client_id)?;
         let entry = self.entry(client_id);
         if let Some(t) = self.fast(&entry) {
             return Ok(t);
@@ -590,6 +621,7 @@ impl TokenManager {
             let now = self.now();
             match r.state {
                 CredentialState::Lost => return self.recheck_lost(entry, r).await,
+                CredentialState::Creating => return Err(pending_error(&r.client_id)),
                 CredentialState::Ambiguous => {
                     r = self.reconcile_record(r).await?;
                 }
@@ -680,6 +712,7 @@ impl TokenManager {
     /// Renews `client_id` now, under the lease (another instance's renewal in progress is waited for and
     /// its token taken instead).
     pub async fn renew_now(&self, client_id: &str) -> Result<CredentialStatus> {
+        pending_guard(client_id)?;
         let entry = self.entry(client_id);
         let _flight = entry.flight.lock().await;
         let r = self.load(client_id).await?;
@@ -706,12 +739,24 @@ impl TokenManager {
     }
 
     /// Reconciles every record of this environment that is ambiguous or whose renewal was abandoned
-    /// (lease expired); returns their statuses afterwards.
+    /// (lease expired); returns their statuses afterwards. Pending creates that are not in flight
+    /// (`ambiguous`, `lost`, or `creating` past their lease) are listed too, unchanged: only the next
+    /// [`create_client`](Self::create_client) of their business code can resolve them.
     pub async fn reconcile(&self) -> Result<Vec<CredentialStatus>> {
         let records = self.inner.store.list(Some(&self.inner.environment)).await?;
         let now = self.now();
         let mut out = Vec::new();
         for r in records {
+            if r.pending_business_code().is_some() {
+                // A pending create cannot be resolved without its request: listed (unless in flight), and
+                // resolved by the next create_client of its business code.
+                let in_flight = r.state == CredentialState::Creating
+                    && r.attempt.as_ref().is_some_and(|a| now < a.lease_expires_at);
+                if !in_flight {
+                    out.push(self.status_of(&r));
+                }
+                continue;
+            }
             let abandoned =
                 r.state == CredentialState::Renewing && r.attempt.as_ref().is_none_or(|a| now >= a.lease_expires_at);
             if r.state == CredentialState::Ambiguous || abandoned {
@@ -742,7 +787,7 @@ impl TokenManager {
     fn status_of(&self, r: &CredentialRecord) -> CredentialStatus {
         let health = match r.state {
             CredentialState::Lost => Health::Lost,
-            CredentialState::Ambiguous => Health::Degraded,
+            CredentialState::Ambiguous | CredentialState::Creating => Health::Degraded,
             _ if r.consecutive_failures > 0 => Health::Degraded,
             _ => Health::Healthy,
         };
@@ -778,6 +823,7 @@ impl TokenManager {
             expires,
             EventKind::Created,
             None,
+            "",
         )
         .await
     }
@@ -810,6 +856,7 @@ impl TokenManager {
             None,
             EventKind::Imported,
             validated,
+            "",
         )
         .await
     }
@@ -824,6 +871,7 @@ impl TokenManager {
         expires_at: Option<i64>,
         kind: EventKind,
         validated: Option<i64>,
+        detail: &str,
     ) -> Result<CredentialStatus> {
         let key = self.key(client_id);
         let now = self.now();
@@ -852,7 +900,7 @@ impl TokenManager {
         for _ in 0..16 {
             match self.inner.store.load(&key).await? {
                 None => {
-                    let ev = self.event(&record, kind, "");
+                    let ev = self.event(&record, kind, detail);
                     if self.inner.store.insert(&record, std::slice::from_ref(&ev)).await? {
                         self.publish(&[ev]);
                         break;
@@ -868,7 +916,12 @@ impl TokenManager {
                     if record.payment_reference_prefix.is_empty() {
                         record.payment_reference_prefix = existing.payment_reference_prefix.clone();
                     }
-                    let ev = self.event(&record, kind, "replaced the stored credentials");
+                    let why = if detail.is_empty() {
+                        "replaced the stored credentials".to_string()
+                    } else {
+                        format!("{detail}; replaced the stored credentials")
+                    };
+                    let ev = self.event(&record, kind, why);
                     if self.cas(&existing, &record, vec![ev]).await? {
                         break;
                     }
@@ -882,6 +935,353 @@ impl TokenManager {
         let entry = self.entry(client_id);
         self.cache(&entry, &stored, token.clone());
         Ok(self.status_of(&stored))
+    }
+
+    // -----------------------------------------------------------------------------------------------
+    // Creating a client
+
+    /// Creates a client and commits its credentials to the store before returning — the one safe way to
+    /// create a client whose token must never be lost.
+    ///
+    /// 1. The request is normalised and validated locally (nothing is written for a request that fails).
+    /// 2. A **pending-create record** (client id `pending-create:<business code>`, state `creating`, an
+    ///    operation id, owner, lease and fence; no token) is written durably **before** the POST.
+    /// 3. The POST (the client's own retry rules: never repeated once it may have reached the service).
+    /// 4. Success: the credentials are saved (event `created`, committed) and the pending record removed.
+    ///    An outcome-unknown failure leaves the pending record `ambiguous` (never a second client: the
+    ///    error is returned; a token it recovered is in it); a definite failure removes it.
+    ///
+    /// A pending record left `ambiguous` (or `creating` past its lease: a crash) is reconciled by the next
+    /// call for that business code: it POSTs again — the service identifies a client by business code, so
+    /// this can never make a second client. 201: the earlier attempt had not created it. 409: it had, and
+    /// its token is gone: the record becomes `lost` and [`ErrorKind::CredentialsLost`] says what to do
+    /// (unless the earlier attempt's credentials were committed after all: then a [`ErrorKind::Conflict`]
+    /// names them). Another instance creating the same business code right now (a live lease):
+    /// [`ErrorKind::Conflict`], nothing sent.
+    pub async fn create_client(
+        &self,
+        provisioning_token: &SecretToken,
+        new_client: &NewClient,
+    ) -> Result<CreatedClient> {
+        if let Some(problem) = crate::validation::token_problem(provisioning_token.expose()) {
+            return Err(Error::invalid_input("provisioningToken", problem));
+        }
+        let nc = new_client.normalized();
+        crate::validation::validate_new_client(&nc, self.inner.client.config().validation)
+            .map_err(Error::client_validation)?;
+        let business_code = nc.client.business_code.clone();
+        let key = self.key(&format!("{PENDING_CREATE_PREFIX}{business_code}"));
+        let (claimed, prior) = self.claim_create(&key, &business_code).await?;
+        let span = tracing::info_span!(
+            target: "confirma", "create", business_code = %business_code,
+            operation = claimed.attempt.as_ref().map(|a| a.id.as_str()).unwrap_or("")
+        );
+        let result = self.inner.client.create_client(provisioning_token, &nc).instrument(span).await;
+        match result {
+            Ok(created) => self.finish_create(&claimed, &business_code, created).await,
+            Err(e) if e.kind() == ErrorKind::OutcomeUnknown => {
+                let why = if e.recovered_token().is_some() {
+                    format!(
+                        "{}: CFIS created the client and answered with its token but without its client id; the token was returned in the error's recovered token (store it with the client id from Confirma Finance support); this create stays ambiguous",
+                        e.kind().code()
+                    )
+                } else {
+                    format!(
+                        "{}: the create may or may not have happened; the next create of business code {business_code} finds out",
+                        e.kind().code()
+                    )
+                };
+                logged(self.end_pending(&claimed, CredentialState::Ambiguous, EventKind::Ambiguous, &why).await);
+                Err(e)
+            }
+            Err(e) if e.kind() == ErrorKind::Conflict && prior.is_some() => {
+                // The earlier attempt did create the client (or a crash came after its commit).
+                if let Some(client_id) = self.created_by_business_code(&business_code).await.unwrap_or_else(|se| {
+                    logged(Err(se));
+                    None
+                }) {
+                    let why = format!("the earlier create was committed as client {client_id}");
+                    logged(self.remove_pending(&claimed, &why).await);
+                    return Err(Error::Conflict {
+                        message: format!(
+                            "the client with business code {business_code} exists and its credentials are stored as client {client_id} in {}",
+                            self.inner.store.describe()
+                        ),
+                        meta: ResponseMeta { status: e.status(), request_id: e.request_id().map(str::to_string) },
+                    });
+                }
+                let why = format!(
+                    "an earlier create of business code {business_code} whose answer was lost did create the client (CFIS answers 409 Conflict now) and its access token is gone: ask Confirma Finance support for the client's id and access token, then import them (import_credentials, `confirma credentials import --client-id ID`)"
+                );
+                logged(self.end_pending(&claimed, CredentialState::Lost, EventKind::Lost, &why).await);
+                Err(Error::credentials_lost(key.client_id.clone(), why))
+            }
+            Err(e) => {
+                // Nothing was created by this request.
+                match prior {
+                    None => logged(self.remove_pending(&claimed, &format!("failed: {}", e.kind().code())).await),
+                    Some(state) => {
+                        let why = format!(
+                            "the reconciling create failed without creating ({}); the earlier create is still unresolved",
+                            e.kind().code()
+                        );
+                        let kind = if state == CredentialState::Lost { EventKind::Lost } else { EventKind::Ambiguous };
+                        logged(self.end_pending(&claimed, state, kind, &why).await);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes (or takes over) the pending-create record before the POST. Returns it and, for a takeover,
+    /// the unresolved state it had (`ambiguous` or `lost`).
+    async fn claim_create(
+        &self,
+        key: &CredentialKey,
+        business_code: &str,
+    ) -> Result<(CredentialRecord, Option<CredentialState>)> {
+        for _ in 0..16 {
+            let now = self.now();
+            let attempt = |fence: u64| RenewalAttempt {
+                id: random_id(),
+                owner: self.inner.owner.clone(),
+                lease_expires_at: now.saturating_add(ms(self.inner.lease)),
+                fence,
+            };
+            match self.inner.store.load(key).await? {
+                None => {
+                    let record = CredentialRecord {
+                        environment: key.environment.clone(),
+                        client_id: key.client_id.clone(),
+                        customer_code: String::new(),
+                        payment_reference_prefix: String::new(),
+                        sealed_token: Vec::new(),
+                        fingerprint: String::new(),
+                        token_version: 0,
+                        revision: 1,
+                        issued_at: None,
+                        expires_at: None,
+                        next_renew_at: None,
+                        state: CredentialState::Creating,
+                        attempt: Some(attempt(1)),
+                        fence: 1,
+                        previous_sealed_token: None,
+                        previous_fingerprint: None,
+                        last_validated_at: None,
+                        consecutive_failures: 0,
+                        last_error: None,
+                        updated_at: now,
+                    };
+                    let ev = self.event(&record, EventKind::CreateStarted, format!("business code {business_code}"));
+                    if self.inner.store.insert(&record, std::slice::from_ref(&ev)).await? {
+                        self.publish(&[ev]);
+                        return Ok((record, None));
+                    }
+                }
+                Some(r) => {
+                    if let Some(a) =
+                        r.attempt.as_ref().filter(|a| r.state == CredentialState::Creating && now < a.lease_expires_at)
+                    {
+                        return Err(Error::Conflict {
+                            message: format!(
+                                "another instance ({}) is creating the client with business code {business_code} right now (operation {}); wait for it, then look at the stored credentials",
+                                a.owner, a.id
+                            ),
+                            meta: ResponseMeta::default(),
+                        });
+                    }
+                    let prior = if r.state == CredentialState::Lost {
+                        CredentialState::Lost
+                    } else {
+                        CredentialState::Ambiguous
+                    };
+                    let mut next = r.clone();
+                    next.revision = r.revision.saturating_add(1);
+                    next.fence = r.fence.saturating_add(1);
+                    next.state = CredentialState::Creating;
+                    next.attempt = Some(attempt(next.fence));
+                    next.updated_at = now;
+                    let ev = self.event(
+                        &next,
+                        EventKind::CreateStarted,
+                        format!(
+                            "business code {business_code}; reconciling an earlier create left {}: creating again (CFIS answers 409 Conflict if it exists)",
+                            if r.state == CredentialState::Creating { "in flight past its lease" } else { r.state.as_str() }
+                        ),
+                    );
+                    if self.cas(&r, &next, vec![ev]).await? {
+                        return Ok((next, Some(prior)));
+                    }
+                }
+            }
+        }
+        Err(Error::storage("the pending create could not be recorded under contention; try again", true))
+    }
+
+    /// Commits a created client's credentials (retrying a failing store for a while: the token exists
+    /// nowhere else), then removes the pending record.
+    async fn finish_create(
+        &self,
+        claimed: &CredentialRecord,
+        business_code: &str,
+        created: CreatedClient,
+    ) -> Result<CreatedClient> {
+        let expires = created.token_expires_at.map(|t| clamp_timestamp(t).timestamp_millis());
+        let mut delay = Duration::from_millis(50);
+        let mut attempts: u32 = 0;
+        loop {
+            attempts = attempts.saturating_add(1);
+            let saved = self
+                .put(
+                    &created.client_id,
+                    &created.customer_code,
+                    &created.payment_reference_prefix,
+                    &created.access_token,
+                    expires,
+                    EventKind::Created,
+                    None,
+                    &created_detail(business_code),
+                )
+                .await;
+            match saved {
+                Ok(_) => break,
+                Err(e) if attempts < 12 => {
+                    tracing::warn!(target: "confirma", client_id = %created.client_id, code = %e.kind().code(), "the created client's credentials cannot be saved yet: {e}");
+                    tokio::time::sleep(delay).await;
+                    delay = delay.saturating_mul(2).min(Duration::from_secs(2));
+                }
+                Err(e) => {
+                    // Never drop the only token: hand it back in the error (the pending record stays and
+                    // becomes ambiguous after its lease; the next create finds the client exists).
+                    let message = format!(
+                        "CFIS created the client (client id {}, customer code {}) but its credentials could not be saved in {}: {e}. Its access token is in this error's recovered token: store it now (import it once the store works). Do not create the client again (409 Conflict)",
+                        created.client_id,
+                        created.customer_code,
+                        self.inner.store.describe()
+                    );
+                    let meta = ResponseMeta { status: Some(201), request_id: None };
+                    return Err(Error::OutcomeUnknown {
+                        operation: Operation::CreateClient,
+                        message: message.clone(),
+                        cause: Box::new(Error::UnexpectedResponse {
+                            message,
+                            body_excerpt: String::new(),
+                            meta: meta.clone(),
+                            recovered_token: Some(Box::new(created.access_token.clone())),
+                            raw_response: None,
+                        }),
+                        meta,
+                    });
+                }
+            }
+        }
+        if let Err(e) = self.remove_pending(claimed, &format!("created client {}", created.client_id)).await {
+            // The credentials are committed; a leftover pending record is resolved by the next create
+            // of this business code (which finds the committed credentials).
+            tracing::warn!(target: "confirma", client_id = %created.client_id, "the pending-create record could not be removed: {e}");
+        }
+        Ok(created)
+    }
+
+    /// Removes the pending record of `claimed`'s attempt (not a later one), with a `create_finished` event.
+    async fn remove_pending(&self, claimed: &CredentialRecord, why: &str) -> Result<()> {
+        let key = claimed.key();
+        let fence = claimed.fence;
+        for _ in 0..16 {
+            let Some(latest) = self.inner.store.load(&key).await? else { return Ok(()) };
+            if latest.attempt.as_ref().map(|a| a.fence) != Some(fence) {
+                return Ok(()); // another instance took it over
+            }
+            let ev = self.event(&latest, EventKind::CreateFinished, why);
+            if self.inner.store.delete(&key, latest.revision, std::slice::from_ref(&ev)).await? {
+                self.publish(&[ev]);
+                return Ok(());
+            }
+        }
+        Err(Error::storage("the pending create could not be removed under contention", true))
+    }
+
+    /// Ends `claimed`'s attempt leaving the pending record in `state` (ambiguous or lost), with its reason.
+    async fn end_pending(
+        &self,
+        claimed: &CredentialRecord,
+        state: CredentialState,
+        kind: EventKind,
+        why: &str,
+    ) -> Result<()> {
+        let key = claimed.key();
+        let fence = claimed.fence;
+        for _ in 0..16 {
+            let Some(latest) = self.inner.store.load(&key).await? else { return Ok(()) };
+            if latest.attempt.as_ref().map(|a| a.fence) != Some(fence) {
+                return Ok(());
+            }
+            let mut next = latest.clone();
+            next.revision = latest.revision.saturating_add(1);
+            next.state = state;
+            next.attempt = None;
+            next.last_error = Some(why.to_string());
+            next.updated_at = self.now();
+            let mut ev = self.event(&next, kind, why);
+            ev.attempt_id = latest.attempt.as_ref().map(|a| a.id.clone());
+            if self.cas(&latest, &next, vec![ev]).await? {
+                return Ok(());
+            }
+        }
+        Err(Error::storage("the pending create could not be updated under contention", true))
+    }
+
+    /// Removes the pending-create record of `business_code` once it has been dealt with (a `lost` create whose
+    /// client's token was obtained from Confirma Finance support and imported, or a create abandoned for
+    /// good). Refused while a create of it is in flight (a live lease). `false` if there is none.
+    pub async fn discard_pending_create(&self, business_code: &str) -> Result<bool> {
+        let key = self.key(&format!("{PENDING_CREATE_PREFIX}{}", business_code.trim()));
+        for _ in 0..16 {
+            let Some(r) = self.inner.store.load(&key).await? else { return Ok(false) };
+            if r.state == CredentialState::Creating
+                && r.attempt.as_ref().is_some_and(|a| self.now() < a.lease_expires_at)
+            {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "a create of business code {} is in flight; it cannot be discarded now",
+                        business_code.trim()
+                    ),
+                    meta: ResponseMeta::default(),
+                });
+            }
+            let ev = self.event(&r, EventKind::CreateFinished, format!("discarded while {}", r.state));
+            if self.inner.store.delete(&key, r.revision, std::slice::from_ref(&ev)).await? {
+                self.publish(&[ev]);
+                return Ok(true);
+            }
+        }
+        Err(Error::storage("the pending create could not be discarded under contention", true))
+    }
+
+    /// The client id whose credentials a create of `business_code` committed, if a record of it is still
+    /// stored (found through its `created` event).
+    async fn created_by_business_code(&self, business_code: &str) -> Result<Option<String>> {
+        let detail = created_detail(business_code);
+        let mut after = 0u64;
+        let mut found = None;
+        loop {
+            let page = self.inner.store.events(None, after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for e in &page {
+                if e.kind == EventKind::Created
+                    && e.environment == self.inner.environment
+                    && (e.detail == detail || e.detail.starts_with(&format!("{detail};")))
+                {
+                    found = Some(e.client_id.clone());
+                }
+            }
+        }
+        match found {
+            Some(id) if self.inner.store.load(&self.key(&id)).await?.is_some() => Ok(Some(id)),
+            _ => Ok(None),
+        }
     }
 
     // -----------------------------------------------------------------------------------------------

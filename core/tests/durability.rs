@@ -219,6 +219,15 @@ impl CredentialStore for Marked {
         })
     }
 
+    fn delete<'a>(
+        &'a self,
+        key: &'a CredentialKey,
+        expected_revision: u64,
+        events: &'a [CredentialEvent],
+    ) -> StoreFuture<'a, bool> {
+        self.0.delete(key, expected_revision, events)
+    }
+
     fn list<'a>(&'a self, environment: Option<&'a str>) -> StoreFuture<'a, Vec<CredentialRecord>> {
         self.0.list(environment)
     }

@@ -20,7 +20,7 @@ fn temp_db(name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_store_conforms() {
     let report = conformance::run(&MemoryStore::new()).await.unwrap();
-    assert_eq!(report.passed.len(), 8);
+    assert_eq!(report.passed.len(), 9);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,7 +28,7 @@ async fn sqlite_store_conforms() {
     let path = temp_db("conformance");
     let store = SqliteStore::open(&path).unwrap();
     let report = conformance::run(&store).await.unwrap();
-    assert_eq!(report.passed.len(), 8);
+    assert_eq!(report.passed.len(), 9);
     // Reopening applies no migration twice and sees the same data.
     drop(store);
     let again = SqliteStore::open(&path).unwrap();

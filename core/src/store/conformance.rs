@@ -4,7 +4,8 @@
 //! It checks the trait's contract: round trips of every field (absent and present, Unicode, large values),
 //! insert-if-absent, compare-and-set on the revision (a stale revision never writes), events appended
 //! atomically with the write they describe (and not at all when the write is refused), event order and
-//! filters, and that exactly one of several concurrent compare-and-sets on one revision wins.
+//! filters, that exactly one of several concurrent compare-and-sets on one revision wins, and deletes under
+//! the same compare-and-set rule.
 
 use futures_util::future::join_all;
 
@@ -245,6 +246,67 @@ pub async fn run(store: &dyn CredentialStore) -> Result<Report, String> {
     }
     report.passed.push("exactly one of 8 concurrent compare-and-sets wins, with exactly its events");
 
+    // Delete: compare-and-set on the revision, with its events atomically; never on a stale revision.
+    let dkey = CredentialKey::new(env, "pending-create:1234567-1");
+    let d = sample_record(env, "pending-create:1234567-1");
+    if !store.insert(&d, &[]).await.map_err(|e| fail("insert (delete)", e))? {
+        return Err(fail("delete", "the record to delete could not be inserted"));
+    }
+    let absent = CredentialKey::new(env, "no-such-record");
+    if store
+        .delete(&absent, 1, &[event(&d, EventKind::CreateFinished, "ghost")])
+        .await
+        .map_err(|e| fail("delete", e))?
+    {
+        return Err(fail("delete", "deleting an absent record reported success"));
+    }
+    if store.delete(&dkey, 2, &[event(&d, EventKind::CreateFinished, "stale")]).await.map_err(|e| fail("delete", e))? {
+        return Err(fail("delete", "a delete naming a wrong revision succeeded"));
+    }
+    if store.load(&dkey).await.map_err(|e| fail("load", e))?.as_ref() != Some(&d) {
+        return Err(fail("delete", "a refused delete changed the record"));
+    }
+    if !store
+        .delete(&dkey, 1, &[event(&d, EventKind::CreateFinished, "deleted")])
+        .await
+        .map_err(|e| fail("delete", e))?
+    {
+        return Err(fail("delete", "a delete naming the current revision was refused"));
+    }
+    if store.load(&dkey).await.map_err(|e| fail("load", e))?.is_some() {
+        return Err(fail("delete", "the record is still there after its delete"));
+    }
+    if store.delete(&dkey, 1, &[event(&d, EventKind::CreateFinished, "again")]).await.map_err(|e| fail("delete", e))? {
+        return Err(fail("delete", "a second delete of the same record succeeded"));
+    }
+    if !store.insert(&d, &[]).await.map_err(|e| fail("insert after delete", e))? {
+        return Err(fail("delete", "a deleted record's key cannot be inserted again"));
+    }
+    let deletes = join_all((0..8).map(|_| store.delete(&dkey, 1, &[]))).await;
+    let mut won: u32 = 0;
+    for r in deletes {
+        if r.map_err(|e| fail("concurrent delete", e))? {
+            won = won.saturating_add(1);
+        }
+    }
+    if won != 1 {
+        return Err(fail("concurrent delete", format!("{won} of 8 deletes of one revision succeeded")));
+    }
+    let devents: Vec<String> = store
+        .events(Some(&dkey), 0, 1000)
+        .await
+        .map_err(|e| fail("events", e))?
+        .into_iter()
+        .map(|e| e.detail)
+        .collect();
+    if devents != ["deleted"] {
+        return Err(fail("delete", format!("events of deletes: expected only the successful one's, got {devents:?}")));
+    }
+    if store.list(Some(env)).await.map_err(|e| fail("list", e))?.len() != 2 {
+        return Err(fail("delete", "a delete changed other records"));
+    }
+    report.passed.push("delete removes only on the current revision, once, with exactly its events");
+
     // A write that is never awaited (a crash before it was sent) changes nothing.
     let mut r4 = stored.unwrap_or_else(|| r2.clone());
     let before = r4.clone();
@@ -264,6 +326,6 @@ mod tests {
     async fn memory_store_conforms() {
         let store = super::super::MemoryStore::new();
         let report = super::run(&store).await.unwrap();
-        assert_eq!(report.passed.len(), 8);
+        assert_eq!(report.passed.len(), 9);
     }
 }

@@ -77,6 +77,21 @@ impl CredentialStore for MemoryStore {
         }
     }
 
+    fn delete<'a>(
+        &'a self,
+        key: &'a CredentialKey,
+        expected_revision: u64,
+        events: &'a [CredentialEvent],
+    ) -> StoreFuture<'a, bool> {
+        let mut inner = self.lock();
+        if inner.records.get(key).is_some_and(|r| r.revision == expected_revision) {
+            inner.records.remove(key);
+            inner.append(events);
+            return ready(Ok(true));
+        }
+        ready(Ok(false))
+    }
+
     fn list<'a>(&'a self, environment: Option<&'a str>) -> StoreFuture<'a, Vec<CredentialRecord>> {
         let inner = self.lock();
         ready(Ok(inner.records.values().filter(|r| environment.is_none_or(|e| r.environment == e)).cloned().collect()))

@@ -94,16 +94,20 @@ pub enum CredentialState {
     /// The token was rotated and the new one is gone: the client needs a new token (Confirma support /
     /// re-provisioning). Never served silently.
     Lost,
+    /// A pending create ([`PENDING_CREATE_PREFIX`]): the create request is (or may be) in flight under the
+    /// record's attempt and lease.
+    Creating,
 }
 
 impl CredentialState {
-    /// `active`, `renewing`, `ambiguous`, `lost`.
+    /// `active`, `renewing`, `ambiguous`, `lost`, `creating`.
     pub fn as_str(&self) -> &'static str {
         match self {
             CredentialState::Active => "active",
             CredentialState::Renewing => "renewing",
             CredentialState::Ambiguous => "ambiguous",
             CredentialState::Lost => "lost",
+            CredentialState::Creating => "creating",
         }
     }
 
@@ -114,6 +118,7 @@ impl CredentialState {
             "renewing" => Some(CredentialState::Renewing),
             "ambiguous" => Some(CredentialState::Ambiguous),
             "lost" => Some(CredentialState::Lost),
+            "creating" => Some(CredentialState::Creating),
             _ => None,
         }
     }
@@ -189,6 +194,22 @@ impl CredentialRecord {
     pub fn key(&self) -> CredentialKey {
         CredentialKey::new(self.environment.clone(), self.client_id.clone())
     }
+
+    /// For a pending-create record (its client id starts with [`PENDING_CREATE_PREFIX`]): the business code
+    /// being created. Such a record has no token (empty sealed token and fingerprint).
+    pub fn pending_business_code(&self) -> Option<&str> {
+        pending_business_code(&self.client_id)
+    }
+}
+
+/// The client-id prefix of a pending-create record: `pending-create:<normalised business code>`. Written
+/// before a create request is sent, removed once the created client's credentials are committed; left
+/// `ambiguous` (or `lost`) when the create's outcome is unknown. Never a CFIS client id.
+pub const PENDING_CREATE_PREFIX: &str = "pending-create:";
+
+/// The business code of a pending-create record's client id, if it is one.
+pub fn pending_business_code(client_id: &str) -> Option<&str> {
+    client_id.strip_prefix(PENDING_CREATE_PREFIX)
 }
 
 impl fmt::Debug for CredentialRecord {
@@ -231,11 +252,16 @@ pub enum EventKind {
     Reconciled,
     /// The token was rotated and the new one is gone.
     Lost,
+    /// A create was recorded (a pending-create record) before its request was sent.
+    CreateStarted,
+    /// A pending create ended (created and committed, or failed without creating) and its record was
+    /// removed.
+    CreateFinished,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Created,
         EventKind::Imported,
         EventKind::Validated,
@@ -245,6 +271,8 @@ impl EventKind {
         EventKind::Ambiguous,
         EventKind::Reconciled,
         EventKind::Lost,
+        EventKind::CreateStarted,
+        EventKind::CreateFinished,
     ];
 
     /// snake_case name (`renew_started`).
@@ -259,6 +287,8 @@ impl EventKind {
             EventKind::Ambiguous => "ambiguous",
             EventKind::Reconciled => "reconciled",
             EventKind::Lost => "lost",
+            EventKind::CreateStarted => "create_started",
+            EventKind::CreateFinished => "create_finished",
         }
     }
 
@@ -305,7 +335,8 @@ pub struct CredentialEvent {
 /// - [`insert`](Self::insert) creates a record (revision 1) unless one exists for its key;
 /// - [`compare_and_swap`](Self::compare_and_swap) replaces the record iff its stored revision equals
 ///   `expected_revision`; the new record's revision must be `expected_revision + 1`;
-/// - the events given to `insert`/`compare_and_swap` are appended in the same atomic write, or not at all;
+/// - [`delete`](Self::delete) removes the record iff its stored revision equals `expected_revision`;
+/// - the events given to `insert`/`compare_and_swap`/`delete` are appended in the same atomic write, or not at all;
 /// - everything written is durable when the future resolves `Ok` (a crash afterwards loses nothing);
 /// - concurrent writers (threads, processes, hosts) are serialised: exactly one of several
 ///   `compare_and_swap`s naming the same revision succeeds.
@@ -322,6 +353,15 @@ pub trait CredentialStore: Send + Sync {
         &'a self,
         expected_revision: u64,
         record: &'a CredentialRecord,
+        events: &'a [CredentialEvent],
+    ) -> StoreFuture<'a, bool>;
+
+    /// Removes the record for `key` iff its stored revision is `expected_revision`, appending `events` in the
+    /// same atomic write; `false` (and no events) if the stored revision differs or there is no record.
+    fn delete<'a>(
+        &'a self,
+        key: &'a CredentialKey,
+        expected_revision: u64,
         events: &'a [CredentialEvent],
     ) -> StoreFuture<'a, bool>;
 

@@ -372,6 +372,31 @@ impl CredentialStore for SqliteStore {
         self.run(move |conn| write(conn, &record, Some(expected_revision), &events))
     }
 
+    fn delete<'a>(
+        &'a self,
+        key: &'a CredentialKey,
+        expected_revision: u64,
+        events: &'a [CredentialEvent],
+    ) -> StoreFuture<'a, bool> {
+        let key = key.clone();
+        let events = events.to_vec();
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+            let changed = tx
+                .execute(
+                    "DELETE FROM confirma_credentials WHERE environment = ?1 AND client_id = ?2 AND revision = ?3",
+                    params![key.environment, key.client_id, to_i64(expected_revision, "revision")?],
+                )
+                .map_err(unavailable)?;
+            if changed != 1 {
+                return Ok(false); // the transaction rolls back on drop
+            }
+            insert_events(&tx, &events)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(true)
+        })
+    }
+
     fn list<'a>(&'a self, environment: Option<&'a str>) -> StoreFuture<'a, Vec<CredentialRecord>> {
         let environment = environment.map(str::to_string);
         self.run(move |conn| {
