@@ -378,6 +378,36 @@ impl PostgresStore {
                     .to_string()
             }
         };
+        self.execute_write(&sql, &params, events).await
+    }
+
+    /// Deletes the record of `key` iff its revision is `expected_revision`, with its events, in one
+    /// transaction (the DELETE takes the row lock, so a concurrent write naming the same revision finds no row).
+    async fn delete_record(
+        &self,
+        key: &CredentialKey,
+        expected_revision: u64,
+        events: &[CredentialEvent],
+    ) -> Result<bool, StoreError> {
+        let expected = to_i64(expected_revision, "revision")?;
+        let params: [(&(dyn ToSql + Sync), Type); 3] =
+            [(&key.environment, Type::TEXT), (&key.client_id, Type::TEXT), (&expected, Type::INT8)];
+        self.execute_write(
+            "DELETE FROM confirma_credentials WHERE environment = $1 AND client_id = $2 AND revision = $3",
+            &params,
+            events,
+        )
+        .await
+    }
+
+    /// Runs one guarded write (`sql` must change exactly one row to count) and appends its events, in one
+    /// transaction.
+    async fn execute_write(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+        events: &[CredentialEvent],
+    ) -> Result<bool, StoreError> {
         let mut event_rows = Vec::with_capacity(events.len());
         for e in events {
             event_rows.push((to_i64(e.token_version, "token_version")?, e.kind.as_str()));
@@ -391,7 +421,7 @@ impl PostgresStore {
             let mut client = self.client().await?;
             let begun = client.transaction().await;
             match begun {
-                Ok(tx) => return self.write_in(tx, &sql, &params, events, &event_rows).await,
+                Ok(tx) => return self.write_in(tx, sql, params, events, &event_rows).await,
                 Err(e) if left > 0 && connection_lost(&e) => {}
                 Err(e) => return Err(self.failed(e)),
             }
@@ -571,6 +601,15 @@ impl CredentialStore for PostgresStore {
         events: &'a [CredentialEvent],
     ) -> StoreFuture<'a, bool> {
         Box::pin(self.write(record, Some(expected_revision), events))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        key: &'a CredentialKey,
+        expected_revision: u64,
+        events: &'a [CredentialEvent],
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(self.delete_record(key, expected_revision, events))
     }
 
     fn list<'a>(&'a self, environment: Option<&'a str>) -> StoreFuture<'a, Vec<CredentialRecord>> {
