@@ -654,11 +654,35 @@ impl TokenManager {
                         continue;
                     }
                     let token = self.open(&r)?;
+                    let r = self.reseal_if_needed(r, &token).await;
                     return Ok(self.cache(entry, &r, token));
                 }
             }
         }
         Err(Error::storage("the credential record keeps changing under contention; try again", true))
+    }
+
+    /// Key rotation: a token sealed under a previous key (or in clear, now that a key is set) is written
+    /// again under the current key. Best effort: a lost race or a store error leaves it for the next load.
+    async fn reseal_if_needed(&self, r: CredentialRecord, token: &SecretToken) -> CredentialRecord {
+        if !self.inner.sealer.needs_reseal(&r.sealed_token) {
+            return r;
+        }
+        let Ok(sealed) = self.inner.sealer.seal(&r.key(), token) else { return r };
+        let mut next = r.clone();
+        next.revision = r.revision.saturating_add(1);
+        next.sealed_token = sealed;
+        next.fingerprint = self.inner.sealer.fingerprint(token);
+        next.previous_sealed_token = None;
+        next.previous_fingerprint = None;
+        next.updated_at = self.now();
+        match self.inner.store.compare_and_swap(r.revision, &next, &[]).await {
+            Ok(true) => {
+                tracing::info!(target: "confirma", client_id = %r.client_id, key = ?self.inner.sealer.key_id(), "re-sealed a stored token under the current key");
+                next
+            }
+            _ => r,
+        }
     }
 
     /// Start-up validation of a stored active token.
@@ -822,7 +846,8 @@ impl TokenManager {
             &created.access_token,
             expires,
             EventKind::Created,
-            None,
+            // The service has just issued it: no start-up validation needed.
+            Some(self.now()),
             "",
         )
         .await

@@ -73,12 +73,14 @@ struct World {
     client: OnboardingClient,
     clock: TestClock,
     sealer: Sealer,
+    key: StoreKey,
 }
 
 async fn world(config: SandboxConfig) -> World {
     let sb = Sandbox::start(SandboxConfig { token_ttl: None, ..config }).await.unwrap();
     let client = OnboardingClient::new(ClientConfig::with_base_url(sb.base_url())).unwrap();
-    World { sb, client, clock: TestClock::default(), sealer: Sealer::encrypted(StoreKey::generate().unwrap()) }
+    let key = StoreKey::generate().unwrap();
+    World { sb, client, clock: TestClock::default(), sealer: Sealer::encrypted(key.clone()), key }
 }
 
 impl World {
@@ -379,4 +381,29 @@ async fn import_validates_first_and_a_wrong_key_is_a_clear_error() {
     assert!(err.to_string().contains("CONFIRMA_STORE_KEY"), "{err}");
     let missing = m.token("no-such-client").await.unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::Configuration);
+}
+
+/// Key rotation: a manager with a new key and the old one as a previous key serves the stored token and
+/// re-seals it under the new key; afterwards the new key alone opens it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_store_key_re_seals_tokens_sealed_under_the_previous_one() {
+    let w = world(SandboxConfig::default()).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let m = w.manager(store.clone(), "a");
+    let (id, first) = w.created(&m, 111).await;
+    let new_key = StoreKey::generate().unwrap();
+    let old_sealer = w.sealer.clone();
+    let rotating = TokenManager::new(
+        w.client.clone(),
+        store.clone(),
+        Sealer::encrypted(new_key.clone()).with_previous_keys([w.key.clone()]),
+        ManagerOptions { clock: Some(w.clock.clock()), ..Default::default() },
+    )
+    .unwrap();
+    assert_eq!(rotating.token(&id).await.unwrap(), first);
+    let key = CredentialKey::new(m.environment(), &id);
+    let rec = store.load(&key).await.unwrap().unwrap();
+    let only_new = Sealer::encrypted(new_key);
+    assert_eq!(only_new.open(&key, &rec.sealed_token).unwrap(), first, "re-sealed under the new key");
+    assert!(old_sealer.open(&key, &rec.sealed_token).is_err(), "the old key no longer opens it");
 }

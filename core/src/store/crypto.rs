@@ -19,6 +19,9 @@ use crate::secret::SecretToken;
 /// (`openssl rand -base64 32`, or `confirma credentials keygen`).
 pub const KEY_ENV: &str = "CONFIRMA_STORE_KEY";
 
+/// The environment variable holding previous store keys (comma-separated base64) during a key rotation.
+pub const PREVIOUS_KEYS_ENV: &str = "CONFIRMA_STORE_PREVIOUS_KEYS";
+
 const SEALED_AES: u8 = 0x01;
 const PLAIN: u8 = 0x00;
 const KEY_ID_LEN: usize = 4;
@@ -70,6 +73,18 @@ impl StoreKey {
             Ok(v) if !v.trim().is_empty() => StoreKey::from_base64(&v).map(Some),
             Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
             Err(std::env::VarError::NotUnicode(_)) => Err(StoreError::Crypto(format!("{KEY_ENV} is not valid text"))),
+        }
+    }
+
+    /// The previous keys in [`PREVIOUS_KEYS_ENV`] (comma-separated base64), for key rotation: tokens sealed
+    /// under them still open, and are re-sealed under the current key when loaded.
+    pub fn previous_from_env() -> Result<Vec<Self>, StoreError> {
+        match std::env::var(PREVIOUS_KEYS_ENV) {
+            Ok(v) => v.split(',').filter(|p| !p.trim().is_empty()).map(StoreKey::from_base64).collect(),
+            Err(std::env::VarError::NotPresent) => Ok(Vec::new()),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(StoreError::Crypto(format!("{PREVIOUS_KEYS_ENV} is not valid text")))
+            }
         }
     }
 
@@ -141,7 +156,7 @@ impl Sealer {
     /// [`StoreError::Crypto`] that says how to set a key.
     pub fn from_env(allow_plaintext: bool) -> Result<Self, StoreError> {
         match StoreKey::from_env()? {
-            Some(k) => Ok(Sealer::encrypted(k)),
+            Some(k) => Ok(Sealer::encrypted(k).with_previous_keys(StoreKey::previous_from_env()?)),
             None if allow_plaintext => Ok(Sealer::plaintext()),
             None => Err(StoreError::Crypto(format!(
                 "no store key: set {KEY_ENV} to base64 of 32 random bytes (openssl rand -base64 32), or opt into plaintext storage explicitly"

@@ -30,7 +30,7 @@ mod sqlite;
 
 pub mod conformance;
 
-pub use crypto::{Sealer, StoreKey, KEY_ENV};
+pub use crypto::{Sealer, StoreKey, KEY_ENV, PREVIOUS_KEYS_ENV};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
