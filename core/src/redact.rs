@@ -1,6 +1,6 @@
 //! Redaction of text the service sent before any of it is kept in an error.
 //!
-//! A token this SDK sent is scrubbed exactly (see [`crate::secret`]); this module also hides tokens it has
+//! A token this SDK sent is scrubbed exactly (see [`SecretToken`](crate::SecretToken)); this module also hides tokens it has
 //! never seen: values under token-like JSON keys, and any token-shaped run of characters.
 
 use serde_json::Value;

@@ -1,5 +1,5 @@
 //! Credential persistence (feature `store`): the [`CredentialStore`] trait, its implementations
-//! ([`MemoryStore`], [`SqliteStore`] with feature `sqlite`), encryption at rest ([`StoreKey`], [`Sealer`]) and
+//! ([`MemoryStore`], [`SqliteStore`] with feature `sqlite`, `PostgresStore` with feature `postgres`), encryption at rest ([`StoreKey`], [`Sealer`]) and
 //! the [`conformance`] suite every implementation runs.
 //!
 //! # The model
