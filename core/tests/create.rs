@@ -6,7 +6,6 @@
 #![cfg(feature = "sqlite")]
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +17,10 @@ use confirma::{
     ClientConfig, ErrorKind, Health, ManagerOptions, NewClient, OnboardingClient, SecretToken, TokenManager,
 };
 use confirma_sandbox::{valid_business_id, Sandbox, SandboxConfig};
-use serde_json::{json, Value};
+use serde_json::json;
+
+mod common;
+use common::*;
 
 const CREATE_PATH: &str = "/api/v1/partner/client";
 
@@ -35,43 +37,10 @@ fn new_client(partner: &str, seed: u32) -> NewClient {
     .unwrap()
 }
 
-async fn admin(sb: &Sandbox, path: &str, body: Value) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let r = reqwest::Client::new()
-        .post(format!("{}{path}", sb.base_url()))
-        .body(body.to_string())
-        .header("content-type", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path} refused: {}", r.text().await.unwrap());
-}
-
-async fn sandbox_state(sb: &Sandbox) -> Value {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    serde_json::from_str(
-        &reqwest::get(format!("{}/_sandbox/state", sb.base_url())).await.unwrap().text().await.unwrap(),
-    )
-    .unwrap()
-}
-
 /// (clients in the sandbox, create requests it received).
 async fn sandbox_counts(sb: &Sandbox) -> (u64, u64) {
     let s = sandbox_state(sb).await;
     (s["clients"].as_u64().unwrap(), s["requestsByPath"][CREATE_PATH].as_u64().unwrap_or(0))
-}
-
-#[derive(Clone, Default)]
-struct TestClock(Arc<AtomicI64>);
-
-impl TestClock {
-    fn advance(&self, ms: i64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-    fn clock(&self) -> confirma::manager::Clock {
-        let off = self.0.clone();
-        Arc::new(move || confirma::store::now_ms() + off.load(Ordering::SeqCst))
-    }
 }
 
 struct World {

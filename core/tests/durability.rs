@@ -31,9 +31,12 @@ use confirma::store::{
     open_store, CredentialEvent, CredentialKey, CredentialRecord, CredentialState, CredentialStore, EventKind, Sealer,
     SqliteStore, StoreFuture, StoreKey,
 };
-use confirma::{ClientConfig, ErrorKind, ManagerOptions, NewClient, OnboardingClient, SecretToken, TokenManager};
-use confirma_sandbox::{valid_business_id, Sandbox, SandboxConfig};
+use confirma::{ClientConfig, ErrorKind, ManagerOptions, OnboardingClient, SecretToken, TokenManager};
+use confirma_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{json, Value};
+
+mod common;
+use common::*;
 
 const CHILD_ENV: &str = "CONFIRMA_DURABILITY_CHILD";
 const MARK: &str = "@@";
@@ -53,18 +56,6 @@ fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn new_client(partner: &str, seed: u32) -> NewClient {
-    let bid = valid_business_id(seed);
-    serde_json::from_value(json!({
-        "service": {"type": "LIFECYCLE", "partnerCode": partner},
-        "client": {"name": "Kestävä Oy", "businessCode": bid, "vatRegNbr": format!("FI{}", bid.replace('-', "")),
-                   "postalAddress": "Testikuja 7", "postalCode": "00100", "postalDistrict": "HELSINKI",
-                   "countryCode": "FI", "email": "kestava@example.fi", "languageCode": "FI"},
-        "contacts": [{"role": "PRIMARY", "name": "Kaisa Kestävä", "email": "kaisa@example.fi"}]
-    }))
-    .unwrap()
 }
 
 fn http() -> reqwest::Client {

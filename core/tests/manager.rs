@@ -4,7 +4,6 @@
 //! would), a renew endpoint that is down, and two instances sharing one SQLite file.
 #![cfg(feature = "sqlite")]
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,61 +11,14 @@ use confirma::store::{
     CredentialKey, CredentialState, CredentialStore, EventKind, MemoryStore, RenewalAttempt, Sealer, SqliteStore,
     StoreKey,
 };
-use confirma::{
-    ClientConfig, ErrorKind, Health, ManagerOptions, NewClient, OnboardingClient, SecretToken, TokenManager,
-};
-use confirma_sandbox::{valid_business_id, Sandbox, SandboxConfig};
-use serde_json::{json, Value};
+use confirma::{ClientConfig, ErrorKind, Health, ManagerOptions, OnboardingClient, SecretToken, TokenManager};
+use confirma_sandbox::{Sandbox, SandboxConfig};
+use serde_json::json;
+
+mod common;
+use common::*;
 
 const HOUR: i64 = 3_600_000;
-
-fn new_client(partner: &str, seed: u32) -> NewClient {
-    let bid = valid_business_id(seed);
-    serde_json::from_value(json!({
-        "service": {"type": "LIFECYCLE", "partnerCode": partner},
-        "client": {"name": "Kestävä Oy", "businessCode": bid, "vatRegNbr": format!("FI{}", bid.replace('-', "")),
-                   "postalAddress": "Testikuja 7", "postalCode": "00100", "postalDistrict": "HELSINKI",
-                   "countryCode": "FI", "email": "kestava@example.fi", "languageCode": "FI"},
-        "contacts": [{"role": "PRIMARY", "name": "Kaisa Kestävä", "email": "kaisa@example.fi"}]
-    }))
-    .unwrap()
-}
-
-async fn admin(sb: &Sandbox, path: &str, body: Value) -> Value {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let r = reqwest::Client::new()
-        .post(format!("{}{path}", sb.base_url()))
-        .body(body.to_string())
-        .header("content-type", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path} refused: {}", r.text().await.unwrap());
-    serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null)
-}
-
-async fn renew_requests(sb: &Sandbox) -> u64 {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let s: Value = serde_json::from_str(
-        &reqwest::get(format!("{}/_sandbox/state", sb.base_url())).await.unwrap().text().await.unwrap(),
-    )
-    .unwrap();
-    s["requestsByPath"]["/api/v1/partner/renew"].as_u64().unwrap_or(0)
-}
-
-/// A manual clock: the system clock plus an offset the test moves.
-#[derive(Clone, Default)]
-struct TestClock(Arc<AtomicI64>);
-
-impl TestClock {
-    fn advance(&self, ms: i64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-    fn clock(&self) -> confirma::manager::Clock {
-        let off = self.0.clone();
-        Arc::new(move || confirma::store::now_ms() + off.load(Ordering::SeqCst))
-    }
-}
 
 struct World {
     sb: Sandbox,

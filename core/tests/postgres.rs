@@ -14,7 +14,7 @@
 #![cfg(feature = "postgres")]
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,9 +22,12 @@ use confirma::store::{
     conformance, open_store, CredentialEvent, CredentialKey, CredentialState, CredentialStore, EventKind,
     PostgresStore, RenewalAttempt, Sealer, StoreError, StoreKey,
 };
-use confirma::{ClientConfig, ManagerOptions, NewClient, OnboardingClient, SecretToken, TokenManager};
-use confirma_sandbox::{valid_business_id, Sandbox, SandboxConfig};
-use serde_json::{json, Value};
+use confirma::{ClientConfig, ManagerOptions, OnboardingClient, SecretToken, TokenManager};
+use confirma_sandbox::{Sandbox, SandboxConfig};
+use serde_json::json;
+
+mod common;
+use common::*;
 
 const URL_ENV: &str = "CONFIRMA_TEST_POSTGRES_URL";
 const HOUR: i64 = 3_600_000;
@@ -579,53 +582,6 @@ async fn an_unreachable_server_is_unavailable_and_no_password_is_shown() {
 
 // ---------------------------------------------------------------------------------------------------------
 // The TokenManager on PostgreSQL, against the in-process sandbox.
-
-fn new_client(partner: &str, seed: u32) -> NewClient {
-    let bid = valid_business_id(seed);
-    serde_json::from_value(json!({
-        "service": {"type": "LIFECYCLE", "partnerCode": partner},
-        "client": {"name": "Kestävä Oy", "businessCode": bid, "vatRegNbr": format!("FI{}", bid.replace('-', "")),
-                   "postalAddress": "Testikuja 7", "postalCode": "00100", "postalDistrict": "HELSINKI",
-                   "countryCode": "FI", "email": "kestava@example.fi", "languageCode": "FI"},
-        "contacts": [{"role": "PRIMARY", "name": "Kaisa Kestävä", "email": "kaisa@example.fi"}]
-    }))
-    .unwrap()
-}
-
-async fn admin(sb: &Sandbox, path: &str, body: Value) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let r = reqwest::Client::new()
-        .post(format!("{}{path}", sb.base_url()))
-        .body(body.to_string())
-        .header("content-type", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path} refused: {}", r.text().await.unwrap());
-}
-
-async fn renew_requests(sb: &Sandbox) -> u64 {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let s: Value = serde_json::from_str(
-        &reqwest::get(format!("{}/_sandbox/state", sb.base_url())).await.unwrap().text().await.unwrap(),
-    )
-    .unwrap();
-    s["requestsByPath"]["/api/v1/partner/renew"].as_u64().unwrap_or(0)
-}
-
-/// A manual clock: the system clock plus an offset the test moves.
-#[derive(Clone, Default)]
-struct TestClock(Arc<AtomicI64>);
-
-impl TestClock {
-    fn advance(&self, ms: i64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-    fn clock(&self) -> confirma::manager::Clock {
-        let off = self.0.clone();
-        Arc::new(move || confirma::store::now_ms() + off.load(Ordering::SeqCst))
-    }
-}
 
 struct World {
     sb: Sandbox,

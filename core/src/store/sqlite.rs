@@ -262,77 +262,53 @@ fn write(
     let (last_validated_at, failures, updated_at) =
         (r.last_validated_at, i64::from(r.consecutive_failures), r.updated_at);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
-    let changed = match expected_revision {
-        None => tx
-            .execute(
-                &format!(
-                    "INSERT OR IGNORE INTO confirma_credentials ({COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
-                ),
-                params![
-                    r.environment,
-                    r.client_id,
-                    r.customer_code,
-                    r.payment_reference_prefix,
-                    r.sealed_token,
-                    r.fingerprint,
-                    token_version,
-                    revision,
-                    issued_at,
-                    expires_at,
-                    next_renew_at,
-                    r.state.as_str(),
-                    a.map(|a| a.id.as_str()),
-                    a.map(|a| a.owner.as_str()),
-                    lease,
-                    attempt_fence,
-                    fence,
-                    r.previous_sealed_token,
-                    r.previous_fingerprint,
-                    last_validated_at,
-                    failures,
-                    r.last_error,
-                    updated_at
-                ],
-            )
-            .map_err(unavailable)?,
-        Some(expected) => tx
-            .execute(
-                "UPDATE confirma_credentials SET customer_code = ?3, payment_reference_prefix = ?4, \
-                 sealed_token = ?5, fingerprint = ?6, token_version = ?7, revision = ?8, issued_at = ?9, \
-                 expires_at = ?10, next_renew_at = ?11, state = ?12, attempt_id = ?13, attempt_owner = ?14, \
-                 attempt_lease_expires_at = ?15, attempt_fence = ?16, fence = ?17, previous_sealed_token = ?18, \
-                 previous_fingerprint = ?19, last_validated_at = ?20, consecutive_failures = ?21, last_error = ?22, \
-                 updated_at = ?23 WHERE environment = ?1 AND client_id = ?2 AND revision = ?24",
-                params![
-                    r.environment,
-                    r.client_id,
-                    r.customer_code,
-                    r.payment_reference_prefix,
-                    r.sealed_token,
-                    r.fingerprint,
-                    token_version,
-                    revision,
-                    issued_at,
-                    expires_at,
-                    next_renew_at,
-                    r.state.as_str(),
-                    a.map(|a| a.id.as_str()),
-                    a.map(|a| a.owner.as_str()),
-                    lease,
-                    attempt_fence,
-                    fence,
-                    r.previous_sealed_token,
-                    r.previous_fingerprint,
-                    last_validated_at,
-                    failures,
-                    r.last_error,
-                    updated_at,
-                    to_i64(expected, "revision")?
-                ],
-            )
-            .map_err(unavailable)?,
+    let state = r.state.as_str();
+    let attempt_id = a.map(|a| a.id.as_str());
+    let attempt_owner = a.map(|a| a.owner.as_str());
+    let expected = expected_revision.map(|e| to_i64(e, "revision")).transpose()?;
+    // ?1..?23 in COLUMNS order; the UPDATE adds the expected revision as ?24.
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![
+        &r.environment,
+        &r.client_id,
+        &r.customer_code,
+        &r.payment_reference_prefix,
+        &r.sealed_token,
+        &r.fingerprint,
+        &token_version,
+        &revision,
+        &issued_at,
+        &expires_at,
+        &next_renew_at,
+        &state,
+        &attempt_id,
+        &attempt_owner,
+        &lease,
+        &attempt_fence,
+        &fence,
+        &r.previous_sealed_token,
+        &r.previous_fingerprint,
+        &last_validated_at,
+        &failures,
+        &r.last_error,
+        &updated_at,
+    ];
+    let sql = match &expected {
+        None => format!(
+            "INSERT OR IGNORE INTO confirma_credentials ({COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
+        ),
+        Some(expected) => {
+            values.push(expected);
+            "UPDATE confirma_credentials SET customer_code = ?3, payment_reference_prefix = ?4, \
+             sealed_token = ?5, fingerprint = ?6, token_version = ?7, revision = ?8, issued_at = ?9, \
+             expires_at = ?10, next_renew_at = ?11, state = ?12, attempt_id = ?13, attempt_owner = ?14, \
+             attempt_lease_expires_at = ?15, attempt_fence = ?16, fence = ?17, previous_sealed_token = ?18, \
+             previous_fingerprint = ?19, last_validated_at = ?20, consecutive_failures = ?21, last_error = ?22, \
+             updated_at = ?23 WHERE environment = ?1 AND client_id = ?2 AND revision = ?24"
+                .to_string()
+        }
     };
+    let changed = tx.execute(&sql, values.as_slice()).map_err(unavailable)?;
     if changed != 1 {
         return Ok(false); // the transaction rolls back on drop
     }

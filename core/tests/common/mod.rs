@@ -1,4 +1,5 @@
 //! Shared by the core's integration test binaries.
+#![allow(dead_code)] // each test binary uses its own part
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -21,5 +22,69 @@ impl Write for Capture {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+// -------------------------------------------------------------------------------------------------------
+// The sandbox and the clock, for the lifecycle tests (manager, create, postgres, durability).
+
+/// A valid onboarding form for business id number `seed`.
+pub fn new_client(partner: &str, seed: u32) -> confirma::NewClient {
+    let bid = confirma_sandbox::valid_business_id(seed);
+    serde_json::from_value(serde_json::json!({
+        "service": {"type": "LIFECYCLE", "partnerCode": partner},
+        "client": {"name": "Kestävä Oy", "businessCode": bid, "vatRegNbr": format!("FI{}", bid.replace('-', "")),
+                   "postalAddress": "Testikuja 7", "postalCode": "00100", "postalDistrict": "HELSINKI",
+                   "countryCode": "FI", "email": "kestava@example.fi", "languageCode": "FI"},
+        "contacts": [{"role": "PRIMARY", "name": "Kaisa Kestävä", "email": "kaisa@example.fi"}]
+    }))
+    .unwrap()
+}
+
+/// POSTs to the sandbox's admin API (`/_sandbox/faults`, `/_sandbox/config`, `/_sandbox/clock`); asserts
+/// success; the JSON answer (or null).
+pub async fn admin(sb: &confirma_sandbox::Sandbox, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}", sb.base_url()))
+        .body(body.to_string())
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path} refused: {}", r.text().await.unwrap());
+    serde_json::from_str(&r.text().await.unwrap()).unwrap_or(serde_json::Value::Null)
+}
+
+/// The sandbox's `/_sandbox/state`.
+pub async fn sandbox_state(sb: &confirma_sandbox::Sandbox) -> serde_json::Value {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    serde_json::from_str(
+        &reqwest::get(format!("{}/_sandbox/state", sb.base_url())).await.unwrap().text().await.unwrap(),
+    )
+    .unwrap()
+}
+
+/// How many renew requests the sandbox received.
+pub async fn renew_requests(sb: &confirma_sandbox::Sandbox) -> u64 {
+    sandbox_state(sb).await["requestsByPath"]["/api/v1/partner/renew"].as_u64().unwrap_or(0)
+}
+
+/// A manual clock for a `TokenManager`: the system clock plus an offset the test moves.
+#[cfg(feature = "store")]
+#[derive(Clone, Default)]
+pub struct TestClock(Arc<std::sync::atomic::AtomicI64>);
+
+#[cfg(feature = "store")]
+impl TestClock {
+    /// Moves the clock forward.
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The clock, for `ManagerOptions::clock`.
+    pub fn clock(&self) -> confirma::manager::Clock {
+        let off = self.0.clone();
+        Arc::new(move || confirma::store::now_ms() + off.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
