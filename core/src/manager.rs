@@ -1076,28 +1076,7 @@ impl TokenManager {
             };
             match self.inner.store.load(key).await? {
                 None => {
-                    let record = CredentialRecord {
-                        environment: key.environment.clone(),
-                        client_id: key.client_id.clone(),
-                        customer_code: String::new(),
-                        payment_reference_prefix: String::new(),
-                        sealed_token: Vec::new(),
-                        fingerprint: String::new(),
-                        token_version: 0,
-                        revision: 1,
-                        issued_at: None,
-                        expires_at: None,
-                        next_renew_at: None,
-                        state: CredentialState::Creating,
-                        attempt: Some(attempt(1)),
-                        fence: 1,
-                        previous_sealed_token: None,
-                        previous_fingerprint: None,
-                        last_validated_at: None,
-                        consecutive_failures: 0,
-                        last_error: None,
-                        updated_at: now,
-                    };
+                    let record = CredentialRecord::pending_create(key, attempt(1), now);
                     let ev = self.event(&record, EventKind::CreateStarted, format!("business code {business_code}"));
                     if self.inner.store.insert(&record, std::slice::from_ref(&ev)).await? {
                         self.publish(&[ev]);

@@ -393,32 +393,8 @@ async fn a_crash_mid_create_is_resolved_by_the_next_call() {
 
 /// Leaves the store as a process killed during its create's POST would: a `creating` pending record.
 async fn dead_pending(store: &dyn CredentialStore, key: &CredentialKey, now: i64) {
-    let r = CredentialRecord {
-        environment: key.environment.clone(),
-        client_id: key.client_id.clone(),
-        customer_code: String::new(),
-        payment_reference_prefix: String::new(),
-        sealed_token: Vec::new(),
-        fingerprint: String::new(),
-        token_version: 0,
-        revision: 1,
-        issued_at: None,
-        expires_at: None,
-        next_renew_at: None,
-        state: CredentialState::Creating,
-        attempt: Some(RenewalAttempt {
-            id: "dead".into(),
-            owner: "killed".into(),
-            lease_expires_at: now + 90_000,
-            fence: 1,
-        }),
-        fence: 1,
-        previous_sealed_token: None,
-        previous_fingerprint: None,
-        last_validated_at: None,
-        consecutive_failures: 0,
-        last_error: None,
-        updated_at: now,
-    };
+    let attempt =
+        RenewalAttempt { id: "dead".into(), owner: "killed".into(), lease_expires_at: now + 90_000, fence: 1 };
+    let r = CredentialRecord::pending_create(key, attempt, now);
     assert!(store.insert(&r, &[]).await.unwrap());
 }

@@ -37,25 +37,12 @@ async fn world(config: SandboxConfig) -> World {
 
 impl World {
     fn manager(&self, store: Arc<dyn CredentialStore>, owner: &str) -> TokenManager {
-        let options = ManagerOptions {
-            renew_every: Duration::from_secs(3600),
-            owner: Some(owner.into()),
-            clock: Some(self.clock.clock()),
-            poll_interval: Duration::from_millis(20),
-            ..Default::default()
-        };
-        TokenManager::new(self.client.clone(), store, self.sealer.clone(), options).unwrap()
+        test_manager(&self.client, store, &self.sealer, &self.clock, owner)
     }
 
     /// Creates a client in the sandbox and saves it through `m`; returns (client id, first token).
     async fn created(&self, m: &TokenManager, seed: u32) -> (String, SecretToken) {
-        let c = self
-            .client
-            .create_client(&SecretToken::new(self.sb.provisioning_token()), &new_client(self.sb.partner_code(), seed))
-            .await
-            .unwrap();
-        m.save_created(&c).await.unwrap();
-        (c.client_id.clone(), c.access_token)
+        create_and_save(&self.sb, &self.client, m, seed).await
     }
 
     async fn is_valid(&self, t: &SecretToken) -> bool {

@@ -190,6 +190,32 @@ pub struct CredentialRecord {
 }
 
 impl CredentialRecord {
+    /// A new pending-create record (state `creating`, revision 1, no token) for `key`, under `attempt`.
+    pub fn pending_create(key: &CredentialKey, attempt: RenewalAttempt, now: i64) -> Self {
+        CredentialRecord {
+            environment: key.environment.clone(),
+            client_id: key.client_id.clone(),
+            customer_code: String::new(),
+            payment_reference_prefix: String::new(),
+            sealed_token: Vec::new(),
+            fingerprint: String::new(),
+            token_version: 0,
+            revision: 1,
+            issued_at: None,
+            expires_at: None,
+            next_renew_at: None,
+            state: CredentialState::Creating,
+            fence: attempt.fence,
+            attempt: Some(attempt),
+            previous_sealed_token: None,
+            previous_fingerprint: None,
+            last_validated_at: None,
+            consecutive_failures: 0,
+            last_error: None,
+            updated_at: now,
+        }
+    }
+
     /// The record's key.
     pub fn key(&self) -> CredentialKey {
         CredentialKey::new(self.environment.clone(), self.client_id.clone())

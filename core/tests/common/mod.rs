@@ -88,3 +88,38 @@ impl TestClock {
         Arc::new(move || confirma::store::now_ms() + off.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
+
+/// A `TokenManager` for the tests: renews every hour of `clock`, polls every 20 ms.
+#[cfg(feature = "store")]
+pub fn test_manager(
+    client: &confirma::OnboardingClient,
+    store: Arc<dyn confirma::store::CredentialStore>,
+    sealer: &confirma::store::Sealer,
+    clock: &TestClock,
+    owner: &str,
+) -> confirma::TokenManager {
+    let options = confirma::ManagerOptions {
+        renew_every: std::time::Duration::from_secs(3600),
+        owner: Some(owner.into()),
+        clock: Some(clock.clock()),
+        poll_interval: std::time::Duration::from_millis(20),
+        ..Default::default()
+    };
+    confirma::TokenManager::new(client.clone(), store, sealer.clone(), options).unwrap()
+}
+
+/// Creates a client in the sandbox and saves it through `m`; returns (client id, first token).
+#[cfg(feature = "store")]
+pub async fn create_and_save(
+    sb: &confirma_sandbox::Sandbox,
+    client: &confirma::OnboardingClient,
+    m: &confirma::TokenManager,
+    seed: u32,
+) -> (String, confirma::SecretToken) {
+    let c = client
+        .create_client(&confirma::SecretToken::new(sb.provisioning_token()), &new_client(sb.partner_code(), seed))
+        .await
+        .unwrap();
+    m.save_created(&c).await.unwrap();
+    (c.client_id.clone(), c.access_token)
+}
