@@ -346,3 +346,33 @@ async fn a_new_store_key_re_seals_tokens_sealed_under_the_previous_one() {
     assert_eq!(only_new.open(&key, &rec.sealed_token).unwrap(), first, "re-sealed under the new key");
     assert!(old_sealer.open(&key, &rec.sealed_token).is_err(), "the old key no longer opens it");
 }
+
+/// The other two ambiguous answers: a reset connection (the service did not act) and a timeout (the
+/// service acts after the caller gave up). Both are reconciled: the old token is still known, so it is
+/// renewed again, once, and the record ends active on a token the service accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_or_a_timeout_during_the_renewal_is_reconciled() {
+    for (fault, seed) in [(json!({"kind": "reset"}), 112), (json!({"kind": "delay", "ms": 1500}), 113)] {
+        let sb = Sandbox::start(SandboxConfig { token_ttl: None, ..Default::default() }).await.unwrap();
+        let client = OnboardingClient::new(
+            ClientConfig::with_base_url(sb.base_url()).timeout(Duration::from_millis(400)).max_retries(0),
+        )
+        .unwrap();
+        let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+        let clock = TestClock::default();
+        let sealer = Sealer::encrypted(StoreKey::generate().unwrap());
+        let m = test_manager(&client, store.clone(), &sealer, &clock, "a");
+        let (id, first) = create_and_save(&sb, &client, &m, seed).await;
+        let mut f = fault.clone();
+        f["path"] = json!("/api/v1/partner/renew");
+        admin(&sb, "/_sandbox/faults", f).await;
+        let st = m.renew_now(&id).await.unwrap();
+        assert_eq!((st.state, st.health, st.token_version), (CredentialState::Active, Health::Healthy, 2), "{fault}");
+        let t = m.token(&id).await.unwrap();
+        assert_ne!(t, first);
+        assert!(client.validate_token(&t).await.unwrap().is_valid, "{fault}: the stored token works");
+        let k = kinds(&*store, &CredentialKey::new(m.environment(), &id)).await;
+        assert!(k.contains(&EventKind::Ambiguous) && k.contains(&EventKind::Reconciled), "{fault}: {k:?}");
+        assert!(!k.contains(&EventKind::Lost), "{fault}: {k:?}");
+    }
+}
