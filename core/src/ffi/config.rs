@@ -54,6 +54,18 @@ impl OptionNaming {
     }
 }
 
+impl OptionNaming {
+    /// The name of a duration option (given in snake_case): with [`CamelCaseWithUnits`](Self::CamelCaseWithUnits)
+    /// it always carries `Ms` (`pollIntervalMs`).
+    pub fn duration_name(self, snake: &str) -> String {
+        let mut n = self.name(snake);
+        if self == OptionNaming::CamelCaseWithUnits && !n.ends_with("Ms") {
+            n.push_str("Ms");
+        }
+        n
+    }
+}
+
 /// Which binding builds the client: composes the User-Agent suffix
 /// `<language>/<language version> confirma-<language>/<binding version>`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
