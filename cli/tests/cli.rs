@@ -1,43 +1,13 @@
 //! The `confirma` command, run as a user runs it, against a sandbox it starts itself.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_confirma");
-
-struct SandboxProc {
-    child: Child,
-    info: Value,
-}
-
-impl SandboxProc {
-    fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["sandbox", "--host", "127.0.0.1", "--port", "0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let info: Value = serde_json::from_str(&line).expect("one JSON line");
-        SandboxProc { child, info }
-    }
-    fn url(&self) -> &str {
-        self.info["baseUrl"].as_str().unwrap()
-    }
-}
-
-impl Drop for SandboxProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::{admin, SandboxProc, BIN};
 
 fn run(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> (i32, String, String) {
     let mut cmd = Command::new(BIN);
@@ -181,24 +151,6 @@ fn create_validate_renew_with_exit_codes() {
 fn tokens_are_not_accepted_as_arguments() {
     let (code, _, err) = run(&["token", "validate", "--base-url", "http://127.0.0.1:1", "--token", "abc"], &[], None);
     assert_eq!(code, 2, "clap rejects unknown --token: {err}");
-}
-
-/// A minimal HTTP/1.1 exchange with the sandbox's admin API over loopback (no client library needed).
-fn admin(base_url: &str, method: &str, path: &str, body: Option<&str>) -> Value {
-    let addr = base_url.trim_start_matches("http://").trim_end_matches('/');
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let body = body.unwrap_or("");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, payload) = resp.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(head.starts_with("HTTP/1.1 2"), "{method} {path}: {head}");
-    serde_json::from_str(payload).unwrap_or(Value::Null)
 }
 
 fn state(sb: &SandboxProc) -> Value {

@@ -1,63 +1,21 @@
 //! `confirma credentials …` and `client create --store`, run as a user runs them: the real binary, a sandbox
 //! process over loopback, real SQLite files.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_confirma");
+mod common;
+use common::{SandboxProc, BIN};
+
 const RENEW: &str = "/api/v1/partner/renew";
 const VALIDATE: &str = "/api/v1/partner/validate";
 
-struct SandboxProc {
-    child: Child,
-    info: Value,
-}
-
-impl SandboxProc {
-    fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["sandbox", "--host", "127.0.0.1", "--port", "0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        SandboxProc { child, info: serde_json::from_str(&line).expect("one JSON line") }
-    }
-    fn url(&self) -> String {
-        self.info["baseUrl"].as_str().unwrap().to_string()
-    }
-}
-
-impl Drop for SandboxProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A minimal HTTP/1.1 exchange with the sandbox's admin API.
+/// The sandbox's admin API.
 fn admin(sb: &SandboxProc, method: &str, path: &str, body: Option<&str>) -> Value {
-    let url = sb.url();
-    let addr = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let body = body.unwrap_or("");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, payload) = resp.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(head.starts_with("HTTP/1.1 2"), "{method} {path}: {head}");
-    serde_json::from_str(payload).unwrap_or(Value::Null)
+    common::admin(sb.url(), method, path, body)
 }
 
 fn requests_to(sb: &SandboxProc, path: &str) -> u64 {
@@ -125,7 +83,7 @@ impl Fixture {
         Fixture { sb, dir, key: keygen(), seed: std::cell::Cell::new(1) }
     }
     fn url(&self) -> String {
-        self.sb.url()
+        self.sb.url().to_string()
     }
     fn db(&self, name: &str) -> String {
         format!("sqlite:{}", self.dir.join(name).display())
