@@ -387,29 +387,7 @@ fn many_processes_share_one_postgres_database() {
 
 async fn child_increments(url: &str, each: u64) {
     let store = PostgresStore::connect_with_pool_size(url, 2).await.unwrap();
-    let key = CredentialKey::new("staging", "shared");
-    let mut done = 0;
-    while done < each {
-        let current = store.load(&key).await.unwrap().unwrap();
-        let mut next = current.clone();
-        next.revision += 1;
-        next.token_version = next.revision;
-        let ev = CredentialEvent {
-            seq: 0,
-            at: 0,
-            environment: "staging".into(),
-            client_id: "shared".into(),
-            kind: EventKind::Validated,
-            token_version: next.revision,
-            fingerprint: String::new(),
-            attempt_id: None,
-            owner: std::process::id().to_string(),
-            detail: String::new(),
-        };
-        if store.compare_and_swap(current.revision, &next, &[ev]).await.unwrap() {
-            done += 1;
-        }
-    }
+    cas_increments(&store, each).await;
 }
 
 /// Least privilege: once the database is migrated, an application role with only SELECT/INSERT/UPDATE

@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use confirma::store::{
-    conformance, CredentialEvent, CredentialKey, CredentialStore, EventKind, MemoryStore, Sealer, SqliteStore, StoreKey,
-};
+use confirma::store::{conformance, CredentialKey, CredentialStore, MemoryStore, Sealer, SqliteStore, StoreKey};
 use confirma::SecretToken;
+
+mod common;
+use common::*;
 
 fn temp_db(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("confirma-store-{}-{name}", std::process::id()));
@@ -109,32 +110,8 @@ fn many_processes_share_one_sqlite_file() {
 
 fn child_increments(path: PathBuf) {
     let store = SqliteStore::open(&path).unwrap();
-    let key = CredentialKey::new("staging", "shared");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
-    rt.block_on(async {
-        let mut done = 0;
-        while done < 40 {
-            let current = store.load(&key).await.unwrap().unwrap();
-            let mut next = current.clone();
-            next.revision += 1;
-            next.token_version = next.revision;
-            let ev = CredentialEvent {
-                seq: 0,
-                at: 0,
-                environment: "staging".into(),
-                client_id: "shared".into(),
-                kind: EventKind::Validated,
-                token_version: next.revision,
-                fingerprint: String::new(),
-                attempt_id: None,
-                owner: std::process::id().to_string(),
-                detail: String::new(),
-            };
-            if store.compare_and_swap(current.revision, &next, &[ev]).await.unwrap() {
-                done += 1;
-            }
-        }
-    });
+    rt.block_on(cas_increments(&store, 40));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

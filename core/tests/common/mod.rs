@@ -123,3 +123,33 @@ pub async fn create_and_save(
     m.save_created(&c).await.unwrap();
     (c.client_id.clone(), c.access_token)
 }
+
+/// `each` increments of the record `staging/shared` through compare-and-set (re-read on a lost race), each
+/// with one event: what the many-writers tests run in every process.
+#[cfg(feature = "store")]
+pub async fn cas_increments(store: &dyn confirma::store::CredentialStore, each: u64) {
+    use confirma::store::{CredentialEvent, CredentialKey, EventKind};
+    let key = CredentialKey::new("staging", "shared");
+    let mut done = 0;
+    while done < each {
+        let current = store.load(&key).await.unwrap().unwrap();
+        let mut next = current.clone();
+        next.revision += 1;
+        next.token_version = next.revision;
+        let ev = CredentialEvent {
+            seq: 0,
+            at: 0,
+            environment: "staging".into(),
+            client_id: "shared".into(),
+            kind: EventKind::Validated,
+            token_version: next.revision,
+            fingerprint: String::new(),
+            attempt_id: None,
+            owner: std::process::id().to_string(),
+            detail: String::new(),
+        };
+        if store.compare_and_swap(current.revision, &next, &[ev]).await.unwrap() {
+            done += 1;
+        }
+    }
+}
