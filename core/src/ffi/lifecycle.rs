@@ -1,15 +1,17 @@
 //! The token lifecycle as the bindings receive it (features `ffi` + `store`): manager options with the
-//! binding's units checked once ([`ManagerInput`]), the store key ([`SealerInput`]), and statuses and events
-//! as plain data ([`StatusInfo`], [`EventInfo`]). Every binding's `TokenManager` translates these, and
-//! nothing else, so the lifecycle has one set of defaults, bounds and names in every language.
+//! binding's units checked once ([`ManagerInput`]) and the store key ([`SealerInput`]). Statuses and events
+//! need no copy here: [`CredentialStatus`](crate::CredentialStatus) and [`ManagerEvent`](crate::ManagerEvent)
+//! are plain data already (times in epoch milliseconds, names through `as_str`, never a token). Every
+//! binding's `TokenManager` translates these, so the lifecycle has one set of defaults, bounds and names in
+//! every language.
 
 use std::time::Duration;
 
 use crate::config::{duration_from_millis, duration_from_secs_f64};
 use crate::error::{Error, Result};
 use crate::ffi::{OptionNaming, TimeUnit};
-use crate::manager::{CredentialStatus, ManagerEvent, ManagerOptions};
-use crate::store::{pending_business_code, CredentialEvent, Sealer, StoreKey};
+use crate::manager::ManagerOptions;
+use crate::store::{Sealer, StoreKey};
 
 /// The longest duration a lifecycle option takes (a year: `renew_every` may be long).
 const MAX_LIFECYCLE: Duration = Duration::from_secs(366 * 24 * 3600);
@@ -151,118 +153,6 @@ impl SealerInput {
             Some(k) => Ok(Sealer::encrypted(StoreKey::from_base64(k)?).with_previous_keys(previous)),
             None => Ok(Sealer::from_env(self.plaintext)?.with_previous_keys(previous)),
         }
-    }
-}
-
-/// A credential's status as plain data (no token). Times are epoch milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusInfo {
-    /// `staging`, `production` or the custom base URL.
-    pub environment: String,
-    /// The CFIS client id (`pending-create:<business code>` for a pending create).
-    pub client_id: String,
-    /// The business code of a pending create.
-    pub pending_business_code: Option<String>,
-    /// The customer code.
-    pub customer_code: String,
-    /// The payment reference prefix.
-    pub payment_reference_prefix: String,
-    /// `active`, `renewing`, `ambiguous`, `lost`, `creating`.
-    pub state: &'static str,
-    /// `healthy`, `degraded`, `lost`.
-    pub health: &'static str,
-    /// How many tokens this credential has had.
-    pub token_version: u64,
-    /// The current token's fingerprint.
-    pub fingerprint: String,
-    /// When the current token was received.
-    pub last_renewed_at_ms: Option<i64>,
-    /// When it expires, if the service said.
-    pub expires_at_ms: Option<i64>,
-    /// The next planned renewal.
-    pub next_renew_at_ms: Option<i64>,
-    /// When the token was last validated.
-    pub last_validated_at_ms: Option<i64>,
-    /// Failed renewals in a row.
-    pub consecutive_failures: u32,
-    /// The last failure's error code.
-    pub last_error: Option<String>,
-    /// Who holds the renewal lease.
-    pub lease_holder: Option<String>,
-    /// Until when.
-    pub lease_expires_at_ms: Option<i64>,
-    /// Whether tokens are encrypted at rest.
-    pub encrypted: bool,
-}
-
-impl From<&CredentialStatus> for StatusInfo {
-    fn from(s: &CredentialStatus) -> Self {
-        StatusInfo {
-            environment: s.environment.clone(),
-            client_id: s.client_id.clone(),
-            pending_business_code: pending_business_code(&s.client_id).map(str::to_string),
-            customer_code: s.customer_code.clone(),
-            payment_reference_prefix: s.payment_reference_prefix.clone(),
-            state: s.state.as_str(),
-            health: s.health.as_str(),
-            token_version: s.token_version,
-            fingerprint: s.fingerprint.clone(),
-            last_renewed_at_ms: s.last_renewed_at,
-            expires_at_ms: s.expires_at,
-            next_renew_at_ms: s.next_renew_at,
-            last_validated_at_ms: s.last_validated_at,
-            consecutive_failures: s.consecutive_failures,
-            last_error: s.last_error.clone(),
-            lease_holder: s.lease_holder.clone(),
-            lease_expires_at_ms: s.lease_expires_at,
-            encrypted: s.encrypted,
-        }
-    }
-}
-
-/// An event as plain data (fingerprints, never tokens).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventInfo {
-    /// The store's sequence number (0 for an event seen live, before the store numbered it).
-    pub seq: u64,
-    /// `created`, `imported`, `validated`, `renew_started`, `rotated`, `renew_failed`, `ambiguous`,
-    /// `reconciled`, `lost`, `create_started`, `create_finished`.
-    pub kind: &'static str,
-    /// The environment.
-    pub environment: String,
-    /// The client id.
-    pub client_id: String,
-    /// The token version after it.
-    pub token_version: u64,
-    /// The fingerprint of the token concerned.
-    pub fingerprint: String,
-    /// The renewal or create attempt.
-    pub attempt_id: Option<String>,
-    /// Details (an error code, the reconciliation's reasoning).
-    pub detail: String,
-    /// When (epoch ms).
-    pub at_ms: i64,
-}
-
-impl From<&ManagerEvent> for EventInfo {
-    fn from(e: &ManagerEvent) -> Self {
-        EventInfo {
-            seq: 0,
-            kind: e.kind.as_str(),
-            environment: e.environment.clone(),
-            client_id: e.client_id.clone(),
-            token_version: e.token_version,
-            fingerprint: e.fingerprint.clone(),
-            attempt_id: e.attempt_id.clone(),
-            detail: e.detail.clone(),
-            at_ms: e.at,
-        }
-    }
-}
-
-impl From<&CredentialEvent> for EventInfo {
-    fn from(e: &CredentialEvent) -> Self {
-        EventInfo { seq: e.seq, ..EventInfo::from(&ManagerEvent::from(e)) }
     }
 }
 

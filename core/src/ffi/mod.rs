@@ -11,7 +11,7 @@
 //! | errors | [`ErrorInfo`]: every field of an error, the cause chain, the secrets it carries | the exception classes |
 //! | configuration | [`ConfigInput`] → [`ClientConfig`](crate::ClientConfig), [`describe_config`] | the option names and units |
 //! | results | [`CreatedData`], [`StatusData`], [`RenewedData`]: timestamps as clamped epoch milliseconds | the result classes |
-//! | token lifecycle | [`ManagerInput`] → `ManagerOptions`, [`SealerInput`] → `Sealer`, [`StatusInfo`], [`EventInfo`] | its `TokenManager` class |
+//! | token lifecycle | [`ManagerInput`] → `ManagerOptions`, [`SealerInput`] → `Sealer` (statuses and events are plain data already) | its `TokenManager` class |
 //! | runtime | [`runtime::runtime`] (one per process, fork-aware), [`runtime::spawn_guarded`], [`runtime::contain`] | its wake-up path |
 //!
 //! Units at the boundary are decided once: [`ConfigInput`] takes durations in the binding's
@@ -34,5 +34,5 @@ pub mod samples;
 pub use config::{describe_config, BindingInfo, ConfigInput, OptionNaming, TimeUnit};
 pub use error::ErrorInfo;
 #[cfg(feature = "store")]
-pub use lifecycle::{EventInfo, ManagerInput, SealerInput, StatusInfo};
+pub use lifecycle::{ManagerInput, SealerInput};
 pub use results::{timestamp_ms, CreatedData, RenewedData, StatusData};
