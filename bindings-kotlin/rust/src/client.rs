@@ -18,6 +18,13 @@ pub struct NativeClient {
     inner: cfis::OnboardingClient,
 }
 
+impl NativeClient {
+    /// The core's client (for a `TokenManager`).
+    pub(crate) fn core(&self) -> &cfis::OnboardingClient {
+        &self.inner
+    }
+}
+
 #[uniffi::export]
 impl NativeClient {
     /// Builds a client; fails with a configuration error on a bad option, base URL, proxy or certificate.

@@ -49,6 +49,8 @@ uniffi::setup_scaffolding!("confirma");
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod manager;
 pub mod models;
 pub mod runtime;
+pub mod store;
 pub mod token;
