@@ -49,6 +49,8 @@ uniffi::setup_scaffolding!("confirma");
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod events;
+pub mod foreign;
 pub mod manager;
 pub mod models;
 pub mod runtime;

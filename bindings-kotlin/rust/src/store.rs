@@ -10,18 +10,16 @@ use confirma::store::{CredentialStore, MemoryStore, PostgresStore, Sealer, Sqlit
 use crate::error::NativeError;
 use crate::runtime::{contain, run};
 
-/// The store key as Kotlin hands it over (plumbing: the public `CredentialStore` factories take named
-/// parameters). `key` absent = `CONFIRMA_STORE_KEY` (and `CONFIRMA_STORE_PREVIOUS_KEYS`).
-#[derive(uniffi::Record, Clone, Default)]
+/// The store key as Kotlin hands it over: three plain arguments of every store factory (not a uniffi record,
+/// whose generated `toString` would print the key). `key` absent = `CONFIRMA_STORE_KEY` (and
+/// `CONFIRMA_STORE_PREVIOUS_KEYS`).
+#[derive(Clone, Default)]
 pub struct NativeKeyInput {
     /// Base64 of 32 bytes; absent = the environment's key.
-    #[uniffi(default)]
     pub key: Option<String>,
     /// Older keys that still open what they sealed (key rotation).
-    #[uniffi(default)]
     pub previous_keys: Vec<String>,
     /// Store tokens in clear when there is no key (the explicit opt-in).
-    #[uniffi(default)]
     pub plaintext: bool,
 }
 
@@ -36,7 +34,11 @@ impl std::fmt::Debug for NativeKeyInput {
 }
 
 impl NativeKeyInput {
-    fn sealer(&self) -> Result<Sealer, confirma::Error> {
+    pub(crate) fn new(key: Option<String>, previous_keys: Vec<String>, plaintext: bool) -> Self {
+        NativeKeyInput { key, previous_keys, plaintext }
+    }
+
+    pub(crate) fn sealer(&self) -> Result<Sealer, confirma::Error> {
         SealerInput { key: self.key.clone(), previous_keys: self.previous_keys.clone(), plaintext: self.plaintext }
             .build()
     }
@@ -59,7 +61,13 @@ impl NativeStore {
 impl NativeStore {
     /// The SQLite store in the file at `path` (created with its schema if needed). Blocking (opens the file).
     #[uniffi::constructor]
-    pub fn sqlite(path: String, key: NativeKeyInput) -> Result<Arc<Self>, NativeError> {
+    pub fn sqlite(
+        path: String,
+        key: Option<String>,
+        previous_keys: Vec<String>,
+        plaintext: bool,
+    ) -> Result<Arc<Self>, NativeError> {
+        let key = NativeKeyInput::new(key, previous_keys, plaintext);
         contain(|| {
             let sealer = key.sealer()?;
             let store = SqliteStore::open(&path).map_err(confirma::Error::from)?;
@@ -70,7 +78,8 @@ impl NativeStore {
     /// A store in this process's memory. Without a key (and without `plaintext`) its tokens are sealed under a
     /// fresh random key that lives as long as the store: the records die with the process anyway.
     #[uniffi::constructor]
-    pub fn memory(key: NativeKeyInput) -> Result<Arc<Self>, NativeError> {
+    pub fn memory(key: Option<String>, previous_keys: Vec<String>, plaintext: bool) -> Result<Arc<Self>, NativeError> {
+        let key = NativeKeyInput::new(key, previous_keys, plaintext);
         contain(|| {
             let sealer = match (&key.key, key.plaintext) {
                 (None, false) => Sealer::encrypted(StoreKey::generate().map_err(confirma::Error::from)?),
@@ -94,7 +103,13 @@ impl NativeStore {
 /// The PostgreSQL store at `dsn` (`postgres://user:password@host:port/db` or libpq's `key=value` form): connects
 /// a pool and applies the schema. The DSN's password never appears in errors or `describe()`.
 #[uniffi::export]
-pub async fn native_postgres_store(dsn: String, key: NativeKeyInput) -> Result<Arc<NativeStore>, NativeError> {
+pub async fn native_postgres_store(
+    dsn: String,
+    key: Option<String>,
+    previous_keys: Vec<String>,
+    plaintext: bool,
+) -> Result<Arc<NativeStore>, NativeError> {
+    let key = NativeKeyInput::new(key, previous_keys, plaintext);
     let sealer = contain(|| Ok(key.sealer()?))?;
     let store = run(async move { PostgresStore::connect(&dsn).await.map_err(confirma::Error::from) }).await?;
     Ok(NativeStore::wrap(Arc::new(store), sealer))

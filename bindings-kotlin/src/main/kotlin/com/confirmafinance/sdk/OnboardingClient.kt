@@ -69,6 +69,20 @@ class OnboardingClient internal constructor(
         withToken(provisioningToken) { createClient(it, newClient) }
 
     /**
+     * Creates a client and commits its credentials to [store] before returning (the core's
+     * `TokenManager::create_client` with the default options): a pending-create record is written durably before
+     * the request is sent, so a create whose outcome is unknown is resolved by the next create of that business
+     * code — never a second client, never a lost token. Cancelling the coroutine only stops waiting: the create
+     * completes and its credentials are committed. Serve the token afterwards with a [TokenManager] on [store].
+     */
+    suspend fun createClient(provisioningToken: SecretToken, newClient: NewClient, store: CredentialStore): CreatedClient =
+        translate("newClient") { nativeCreateClientStored(live(), store.live(), provisioningToken, newClient) }
+
+    /** [createClient] into [store] with a raw provisioning token. */
+    suspend fun createClient(provisioningToken: String, newClient: NewClient, store: CredentialStore): CreatedClient =
+        withToken(provisioningToken) { createClient(it, newClient, store) }
+
+    /**
      * [createClient] from JSON shaped like the API contract (`{"service": {...}, "client": {...},
      * "contacts": [...]}`, camelCase or snake_case keys). Structural problems (a number where a string
      * belongs, an unknown role) are reported as [ConfirmaException.Validation] with field paths.
@@ -114,6 +128,16 @@ class OnboardingClient internal constructor(
     @Throws(ConfirmaException::class)
     fun createClientBlocking(provisioningToken: String, newClient: NewClient): CreatedClient =
         runBlocking { createClient(provisioningToken, newClient) }
+
+    /** Blocking [createClient] into [store]. */
+    @Throws(ConfirmaException::class)
+    fun createClientBlocking(provisioningToken: SecretToken, newClient: NewClient, store: CredentialStore): CreatedClient =
+        runBlocking { createClient(provisioningToken, newClient, store) }
+
+    /** Blocking [createClient] into [store]. */
+    @Throws(ConfirmaException::class)
+    fun createClientBlocking(provisioningToken: String, newClient: NewClient, store: CredentialStore): CreatedClient =
+        runBlocking { createClient(provisioningToken, newClient, store) }
 
     /** Blocking [createClientFromJson]. */
     @Throws(ConfirmaException::class)
@@ -162,6 +186,9 @@ class OnboardingClient internal constructor(
 
     /** The effective configuration as the core describes it (`confirma::ffi::describe_config`, JSON): for the SDK's own tests. */
     internal fun describeConfig(): String = translate { live().describeConfig() }
+
+    /** The native client, for a [TokenManager] (which keeps its own reference to the core's client). */
+    internal fun nativeClient(): NativeClient = live()
 
     private fun live(): NativeClient {
         check(!closed.get()) { "this OnboardingClient is closed" }
