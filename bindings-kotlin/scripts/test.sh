@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kotlin/JVM binding: build the native library + uniffi-bindgen (debug, x86_64-unknown-linux-gnu), generate the
 # Kotlin bindings, compile, package the jar (native library inside at linux-x86-64/), and run the JUnit 5 suites:
-# surefire (every tests/scenarios/*.json + Kotlin API tests) and failsafe (the packaged jar in a fresh JVM), all
+# surefire (every tests/scenarios/*.json and tests/scenarios/lifecycle/*.json + Kotlin API, lifecycle, partner-store
+# (JDBC/sqlite-jdbc) and two-process tests) and failsafe (the packaged jar in a fresh JVM), all
 # against the real sandbox. Then runs examples/kotlin against a fresh sandbox. Run from anywhere; works from an
 # empty ~/.m2 (Maven Central) — downloads are cached in the default local repository between runs.
 set -euo pipefail
@@ -43,6 +44,11 @@ trap 'kill "$SB_PID" 2>/dev/null || true; rm -f "$SB_OUT"' EXIT
 for _ in $(seq 1 100); do [ -s "$SB_OUT" ] && break; sleep 0.1; done
 line="$(head -n1 "$SB_OUT")"
 json() { printf '%s' "$line" | sed -E 's/.*"'"$1"'" *: *"([^"]*)".*/\1/'; }
-CFIS_BASE_URL="$(json baseUrl)" CFIS_PROVISIONING_TOKEN="$(json provisioningToken)" CFIS_PARTNER_CODE="$(json partnerCode)" \
-    "${MVN[@]}" -q -f "$ROOT/examples/kotlin/pom.xml" compile exec:java
+export CFIS_BASE_URL="$(json baseUrl)" CFIS_PROVISIONING_TOKEN="$(json provisioningToken)" CFIS_PARTNER_CODE="$(json partnerCode)"
+"${MVN[@]}" -q -f "$ROOT/examples/kotlin/pom.xml" compile exec:java
+echo "-- examples/kotlin lifecycle service (self-test: TokenManager over SQLite, requests around a rotation)"
+SVC_DIR="$(mktemp -d)"
+trap 'kill "$SB_PID" 2>/dev/null || true; rm -rf "$SB_OUT" "$SVC_DIR"' EXIT
+CONFIRMA_STORE_KEY="$(head -c 32 /dev/urandom | base64)" STORE_PATH="$SVC_DIR/credentials.db" \
+    "${MVN[@]}" -q -f "$ROOT/examples/kotlin/pom.xml" exec:java -Dexec.mainClass=example.LifecycleServiceKt -Dexec.args=self-test
 echo "kotlin: ok"
