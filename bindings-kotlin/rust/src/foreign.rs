@@ -198,7 +198,9 @@ impl RowStore for KotlinRows {
         after_seq: u64,
         limit: u32,
     ) -> RowFuture<'_, Vec<EventRow>> {
-        self.call(move |s| s.events(environment, client_id, after_seq, limit).map(|v| v.into_iter().map(event_in).collect()))
+        self.call(move |s| {
+            s.events(environment, client_id, after_seq, limit).map(|v| v.into_iter().map(event_in).collect())
+        })
     }
 
     fn describe(&self) -> String {

@@ -215,7 +215,8 @@ impl NativeTokenManager {
     ) -> Result<Arc<Self>, NativeError> {
         contain(|| {
             let options = options.build()?;
-            let inner = cfis::TokenManager::new(client.core().clone(), store.store.clone(), store.sealer.clone(), options)?;
+            let inner =
+                cfis::TokenManager::new(client.core().clone(), store.store.clone(), store.sealer.clone(), options)?;
             Ok(Arc::new(NativeTokenManager { inner }))
         })
     }
@@ -264,8 +265,13 @@ impl NativeTokenManager {
     ) -> Result<NativeCredentialStatus, NativeError> {
         let m = self.inner.clone();
         run(async move {
-            m.import_credentials(&client_id, token.core(), customer_code.as_deref(), payment_reference_prefix.as_deref())
-                .await
+            m.import_credentials(
+                &client_id,
+                token.core(),
+                customer_code.as_deref(),
+                payment_reference_prefix.as_deref(),
+            )
+            .await
         })
         .await
         .map(NativeCredentialStatus::from)
