@@ -221,20 +221,9 @@ impl NativeTokenManager {
         })
     }
 
-    /// The hot path of `token`, without a task or a suspension: the token if the core's `token` completes on its
-    /// first poll (served from memory; a due background renewal is started), its error if it fails at once, or
-    /// `None` when it has to wait (first use, an expired token): then call [`Self::token`]. The pending work the
-    /// first poll started runs on in the core's own detached task and is joined by that call.
-    pub fn token_now(&self, client_id: String) -> Result<Option<Arc<SecretToken>>, NativeError> {
-        contain(|| {
-            let _enter = runtime()?.enter();
-            let mut fut = std::pin::pin!(self.inner.token(&client_id));
-            match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-                Poll::Ready(Ok(t)) => Ok(Some(SecretToken::wrap(t))),
-                Poll::Ready(Err(e)) => Err(confirma::ffi::ErrorInfo::of(&e)),
-                Poll::Pending => Ok(None),
-            }
-        })
+    /// The hot-path handle of one client (see [`NativeManagedClient`]).
+    pub fn managed(&self, client_id: String) -> Arc<NativeManagedClient> {
+        Arc::new(NativeManagedClient { manager: self.inner.clone(), client_id })
     }
 
     /// A usable token for `client_id` (memory in the common case; a load, validation or renewal when needed).
@@ -334,4 +323,48 @@ pub async fn native_create_client_stored(
 ) -> Result<CreatedClient, NativeError> {
     let manager = NativeTokenManager::new(client, store, NativeManagerOptions::default())?;
     manager.create_client(provisioning_token, new_client).await
+}
+
+/// The hot path did not complete at once (plumbing): call `NativeTokenManager::token`, which waits for (or
+/// reports) what is needed.
+#[derive(uniffi::Error, Debug)]
+pub enum NativeHotPathMiss {
+    /// Not served from memory.
+    Miss,
+}
+
+impl std::fmt::Display for NativeHotPathMiss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not served from memory")
+    }
+}
+
+/// One client of a manager, for the hot path of `token` (plumbing for the Kotlin `TokenManager`): a call with only a
+/// handle in and a handle out (no string to lower, no buffer to free), which is what a call through uniffi/JNA costs
+/// least with.
+#[derive(uniffi::Object)]
+pub struct NativeManagedClient {
+    manager: cfis::TokenManager,
+    client_id: String,
+}
+
+#[uniffi::export]
+impl NativeManagedClient {
+    /// The token if the core's `token` completes on its first poll (served from memory; a due background renewal is
+    /// started), else [`NativeHotPathMiss`] — also for an error or a (contained) panic: the async `token` then does
+    /// the work, or reports the error. Work the first poll started runs on in the core's detached task.
+    pub fn token_now(&self) -> Result<Arc<SecretToken>, NativeHotPathMiss> {
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _enter = runtime().ok()?.enter();
+            let mut fut = std::pin::pin!(self.manager.token(&self.client_id));
+            match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(Ok(t)) => Some(t),
+                _ => None,
+            }
+        }));
+        match served {
+            Ok(Some(t)) => Ok(SecretToken::wrap(t)),
+            _ => Err(NativeHotPathMiss::Miss),
+        }
+    }
 }

@@ -221,6 +221,7 @@ class TokenManager @JvmOverloads constructor(
     private val native: NativeTokenManager =
         translate("options") { NativeTokenManager(client.nativeClient(), store.live(), options.toNative()) }
     private val closed = AtomicBoolean(false)
+    private val hotPath = java.util.concurrent.ConcurrentHashMap<String, NativeManagedClient>()
 
     /** The environment this manager's records belong to (`staging`, `production`, or the base URL). */
     val environment: String = native.environment()
@@ -241,9 +242,30 @@ class TokenManager @JvmOverloads constructor(
      * @throws ConfirmaException.CredentialsLost the token was rotated and the new one is gone.
      * @throws ConfirmaException.Storage the store failed.
      */
-    suspend fun token(clientId: String): SecretToken = translate("clientId") {
-        val m = live()
-        m.tokenNow(clientId) ?: m.token(clientId)
+    suspend fun token(clientId: String): SecretToken = hot(clientId) ?: translate("clientId") {
+        live().token(clientId).also { remember(clientId) }
+    }
+
+    /**
+     * The hot path: one native call with a handle in and a handle out, no suspension. `null` when the token cannot be
+     * served from memory at once (first use, expired, an error): the async call then does the work.
+     */
+    private fun hot(clientId: String): SecretToken? {
+        val h = hotPath[clientId] ?: return null
+        check(!closed.get()) { "this TokenManager is closed" }
+        return try {
+            h.tokenNow()
+        } catch (e: NativeHotPathMiss) {
+            null
+        }
+    }
+
+    /** A client that was served once gets its hot-path handle (so an unknown id never grows the map). */
+    private fun remember(clientId: String) {
+        if (!hotPath.containsKey(clientId)) {
+            val h = live().managed(clientId)
+            if (hotPath.putIfAbsent(clientId, h) != null) h.close()
+        }
     }
 
     /** The status of [clientId]'s credentials (no token). */
@@ -331,8 +353,7 @@ class TokenManager @JvmOverloads constructor(
 
     /** Blocking [token]: the hot path never leaves the calling thread. */
     @Throws(ConfirmaException::class)
-    fun tokenBlocking(clientId: String): SecretToken =
-        translate("clientId") { live().tokenNow(clientId) } ?: runBlocking { token(clientId) }
+    fun tokenBlocking(clientId: String): SecretToken = hot(clientId) ?: runBlocking { token(clientId) }
 
     /** Blocking [status]. */
     @Throws(ConfirmaException::class)
@@ -374,7 +395,11 @@ class TokenManager @JvmOverloads constructor(
      * instance; [events] collectors complete. Idempotent.
      */
     override fun close() {
-        if (closed.compareAndSet(false, true)) native.close()
+        if (closed.compareAndSet(false, true)) {
+            hotPath.values.forEach { it.close() }
+            hotPath.clear()
+            native.close()
+        }
     }
 
     /** `TokenManager(environment=…, store=…, owner=…)`: never a token or a key. */

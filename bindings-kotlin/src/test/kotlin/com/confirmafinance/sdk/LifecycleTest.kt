@@ -148,6 +148,10 @@ class LifecycleTest {
         assertTrue(noKey.message!!.contains("CONFIRMA_STORE_KEY"), noKey.message)
         assertThrows<ConfirmaException.Storage> { CredentialStore.sqlite(sqliteFile(), key = "too short") }
         CredentialStore.sqlite(sqliteFile(), plaintext = true).use { assertFalse(it.encrypted) }
+        // An unreachable PostgreSQL: a typed, retryable-or-not Storage error that never shows the password.
+        val pg = assertThrows<ConfirmaException.Storage> { CredentialStore.postgres("postgres://app:s3cret-pw@127.0.0.1:1/app", key = newStoreKey()) }
+        assertFalse(pg.message!!.contains("s3cret-pw"), pg.message)
+        assertThrows<ConfirmaException.Storage> { CredentialStore.postgresBlocking("not a dsn", key = newStoreKey()) }
         CredentialStore.memory().use { store ->
             for ((options, name) in listOf(
                 TokenManagerOptions(renewEvery = (-1).seconds) to "renewEvery",
