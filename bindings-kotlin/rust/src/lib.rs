@@ -15,6 +15,10 @@
 //! | [`client`] | `NativeClient`: the three calls, and the effective configuration for the tests |
 //! | [`token`] | `SecretToken` (a uniffi object over the core's) and its UTF-8 input |
 //! | [`runtime`] | the uniffi future over `confirma::ffi::runtime::spawn_awaitable`, panic containment, diagnostics |
+//! | [`store`] | `NativeStore`: the core's SQLite / PostgreSQL / memory store with its `Sealer` (`confirma::ffi::SealerInput`) |
+//! | [`manager`] | `NativeTokenManager`: the core's `TokenManager` (options via `confirma::ffi::ManagerInput`), statuses, the hot path |
+//! | [`events`] | `NativeEventStream` over `confirma::ffi::EventStream` |
+//! | [`foreign`] | a partner's store written in Kotlin/Java: a uniffi callback interface as the core's `RowStore` |
 //!
 //! # How the core's models cross without a mirror
 //!

@@ -131,22 +131,39 @@ impl NativeManagerOptions {
 /// A credential's status as it crosses (the core's `CredentialStatus`; times in epoch milliseconds).
 #[derive(uniffi::Record, Clone, Debug)]
 pub struct NativeCredentialStatus {
+    /// `staging`, `production` or the custom base URL.
     pub environment: String,
+    /// The CFIS client id.
     pub client_id: String,
+    /// The customer code.
     pub customer_code: String,
+    /// The payment reference prefix.
     pub payment_reference_prefix: String,
+    /// The state.
     pub state: CredentialState,
+    /// Healthy, degraded or lost.
     pub health: Health,
+    /// How many tokens this credential has had.
     pub token_version: u64,
+    /// The current token's fingerprint.
     pub fingerprint: String,
+    /// When the current token was received (epoch ms).
     pub last_renewed_at_ms: Option<i64>,
+    /// When it expires, if the service said (epoch ms).
     pub expires_at_ms: Option<i64>,
+    /// The next planned renewal (epoch ms).
     pub next_renew_at_ms: Option<i64>,
+    /// When the token was last validated (epoch ms).
     pub last_validated_at_ms: Option<i64>,
+    /// Failed renewals in a row.
     pub consecutive_failures: u32,
+    /// The last failure's error code.
     pub last_error: Option<String>,
+    /// Who holds the renewal lease, if anyone.
     pub lease_holder: Option<String>,
+    /// Until when (epoch ms).
     pub lease_expires_at_ms: Option<i64>,
+    /// Whether the store seals tokens.
     pub encrypted: bool,
 }
 

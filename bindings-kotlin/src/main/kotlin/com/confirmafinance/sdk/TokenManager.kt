@@ -343,7 +343,7 @@ class TokenManager @JvmOverloads constructor(
     val events: Flow<TokenEvent> = flow {
         translate { live().subscribe() }.use { stream ->
             while (true) {
-                val e = stream.next() ?: break
+                val e = translate { stream.next() } ?: break
                 emit(TokenEvent.of(e))
             }
         }

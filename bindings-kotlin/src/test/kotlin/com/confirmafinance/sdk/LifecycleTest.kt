@@ -256,6 +256,7 @@ class LifecycleTest {
             val c = created()
             val all = async(start = CoroutineStart.UNDISPATCHED) { withTimeout(10_000) { m.events.toList() } }
             m.importCredentials(c.clientId, c.accessToken)
+            repeat(3) { assertEquals(c.accessToken, m.token(c.clientId)) } // the hot-path handle is made and used
             m.close()
             val events = all.await()
             assertEquals(listOf(EventKind.IMPORTED), events.map { it.kind })
