@@ -5,7 +5,13 @@ import java.util.concurrent.atomic.AtomicBoolean
 import kotlin.time.Duration
 import kotlin.time.DurationUnit
 import kotlin.time.toKotlinDuration
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancel
 import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.launch
 import kotlinx.coroutines.flow.flow
 import kotlinx.coroutines.runBlocking
 
@@ -222,6 +228,7 @@ class TokenManager @JvmOverloads constructor(
         translate("options") { NativeTokenManager(client.nativeClient(), store.live(), options.toNative()) }
     private val closed = AtomicBoolean(false)
     private val hotPath = java.util.concurrent.ConcurrentHashMap<String, NativeManagedClient>()
+    private val listeners = CoroutineScope(SupervisorJob() + Dispatchers.Default)
 
     /** The environment this manager's records belong to (`staging`, `production`, or the base URL). */
     val environment: String = native.environment()
@@ -349,6 +356,19 @@ class TokenManager @JvmOverloads constructor(
         }
     }
 
+    /**
+     * [events] for Java callers: calls [listener] with every event from now on (subscribed before this returns), on
+     * a thread of `Dispatchers.Default`, in order. An exception thrown by the listener is ignored (the subscription
+     * goes on). Close the returned handle to stop; closing the manager stops it too.
+     */
+    fun onEvent(listener: java.util.function.Consumer<TokenEvent>): AutoCloseable {
+        live()
+        val job = listeners.launch(start = CoroutineStart.UNDISPATCHED) {
+            events.collect { e -> runCatching { listener.accept(e) } }
+        }
+        return AutoCloseable { job.cancel() }
+    }
+
     // ---- blocking variants (Java, scripts) ----
 
     /** Blocking [token]: the hot path never leaves the calling thread. */
@@ -396,6 +416,7 @@ class TokenManager @JvmOverloads constructor(
      */
     override fun close() {
         if (closed.compareAndSet(false, true)) {
+            listeners.cancel()
             hotPath.values.forEach { it.close() }
             hotPath.clear()
             native.close()

@@ -92,6 +92,8 @@ class LifecycleTest {
                 assertEquals(raw, m.token(c.clientId).reveal())
                 assertEquals(raw, m.tokenBlocking(c.clientId).reveal())
 
+                val heard = java.util.concurrent.CopyOnWriteArrayList<String>()
+                val listening = m.onEvent { e -> heard += e.kind.id; if (e.kind == EventKind.RENEW_STARTED) error("a listener that throws") }
                 val renewed = m.renewNow(c.clientId)
                 assertEquals(2L, renewed.tokenVersion)
                 assertNotEquals(imported.fingerprint, renewed.fingerprint)
@@ -106,6 +108,8 @@ class LifecycleTest {
                 assertTrue(kinds.containsAll(listOf("imported", "renew_started", "rotated")), "$kinds")
                 assertTrue(seen.all { it.clientId == c.clientId && it.environment == m.environment })
                 collector.cancel()
+                eventually("the Java listener heard the rotation despite throwing") { "rotated" in heard }
+                listening.close()
 
                 val printed = listOf(m, store, imported, renewed, fresh, seen, m.options).joinToString("\n")
                 for (secret in listOf(raw, fresh.reveal())) assertFalse(printed.contains(secret), "a token in toString: $printed")
