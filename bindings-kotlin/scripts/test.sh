@@ -2,7 +2,7 @@
 # Kotlin/JVM binding: build the native library + uniffi-bindgen (debug, x86_64-unknown-linux-gnu), generate the
 # Kotlin bindings, compile, package the jar (native library inside at linux-x86-64/), and run the JUnit 5 suites:
 # surefire (every tests/scenarios/*.json and tests/scenarios/lifecycle/*.json + Kotlin API, lifecycle, partner-store
-# (JDBC/sqlite-jdbc) and two-process tests) and failsafe (the packaged jar in a fresh JVM), all
+# (JDBC/sqlite-jdbc), PostgreSQL-store and two-process tests) and failsafe (the packaged jar in a fresh JVM), all
 # against the real sandbox. Then runs examples/kotlin against a fresh sandbox. Run from anywhere; works from an
 # empty ~/.m2 (Maven Central) — downloads are cached in the default local repository between runs.
 set -euo pipefail
@@ -27,7 +27,9 @@ LOG="$HERE/target/mvn-install.log"
 mkdir -p "$HERE/target"
 echo "-- mvn install (native build, bindings, compile, jar, tests; full log: $LOG)"
 # `install` = verify + put the jar in the local repository, where examples/kotlin resolves it.
-if ! "${MVN[@]}" -f "$HERE/pom.xml" install >"$LOG" 2>&1; then
+# Under a throwaway PostgreSQL cluster (scripts/postgres.sh: CONFIRMA_TEST_POSTGRES_URL) for PostgresStoreTest, which
+# fails rather than skips here (CONFIRMA_REQUIRE_POSTGRES=1).
+if ! CONFIRMA_REQUIRE_POSTGRES=1 "$ROOT/scripts/postgres.sh" run -- "${MVN[@]}" -f "$HERE/pom.xml" install >"$LOG" 2>&1; then
     grep -E 'Tests run:|FAIL|ERROR' "$LOG" | head -80 || true
     tail -40 "$LOG"
     echo "kotlin: mvn install FAILED"
