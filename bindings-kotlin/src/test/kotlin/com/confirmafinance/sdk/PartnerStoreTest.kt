@@ -55,9 +55,16 @@ class PartnerStoreTest {
     class FlakyStore(private val rows: PartnerCredentialStore) : PartnerCredentialStore {
         val failing: MutableSet<String> = ConcurrentHashMap.newKeySet()
         val calls = ConcurrentHashMap<String, AtomicInteger>()
+        /** compareAndSwap calls whose number (1-based) is above this fail while [outage] is set. */
+        @Volatile var casFailAbove = Int.MAX_VALUE
+        @Volatile var outage = false
+        val failed = AtomicInteger()
         private fun <T> call(name: String, block: () -> T): T {
-            calls.computeIfAbsent(name) { AtomicInteger() }.incrementAndGet()
-            if (name in failing) throw SQLException("database is locked (simulated)")
+            val n = calls.computeIfAbsent(name) { AtomicInteger() }.incrementAndGet()
+            if (name in failing || (outage && name == "compareAndSwap" && n > casFailAbove)) {
+                failed.incrementAndGet()
+                throw SQLException("database is locked (simulated)")
+            }
             return block()
         }
         override fun load(environment: String, clientId: String) = call("load") { rows.load(environment, clientId) }
@@ -178,6 +185,37 @@ class PartnerStoreTest {
                 flaky.failing.clear()
                 assertEquals(2L, m.renewNow(c.clientId).tokenVersion)
                 assertTrue(client.validateToken(m.token(c.clientId)).isValid)
+            }
+        }
+    }
+
+    @Test
+    fun `a store that fails while a renewed token is being committed loses nothing - the core retries the commit`() = runBlocking<Unit> {
+        val db = dbFile()
+        val key = newStoreKey()
+        val flaky = FlakyStore(JdbcCredentialStore(db))
+        CredentialStore.custom(flaky, key).use { store ->
+            val c = client.createClient(sandbox.provisioningToken, sampleClient(sandbox.partnerCode, seeds.incrementAndGet()), store)
+            TokenManager(client, store).use { m ->
+                // The claim (the next swap) succeeds; every swap after it fails until the outage ends: the renew
+                // request has then rotated the token, and the new one exists only in the manager's hands.
+                flaky.casFailAbove = (flaky.calls["compareAndSwap"]?.get() ?: 0) + 1
+                flaky.outage = true
+                val renewal = async(Dispatchers.Default) { m.renewNow(c.clientId) }
+                eventually("the commit failed a few times") { flaky.failed.get() >= 3 }
+                assertFalse(client.validateToken(c.accessToken).isValid, "the service rotated the token meanwhile")
+                flaky.outage = false
+                val st = renewal.await()
+                assertEquals(2L, st.tokenVersion)
+                assertEquals(CredentialState.ACTIVE, st.state)
+                assertTrue(client.validateToken(m.token(c.clientId)).isValid)
+            }
+            // Persisted: a fresh store object and manager read the new token, and it works.
+            CredentialStore.custom(JdbcCredentialStore(db), key).use { again ->
+                TokenManager(client, again).use { m2 ->
+                    assertEquals(2L, m2.status(c.clientId).tokenVersion)
+                    assertTrue(client.validateToken(m2.token(c.clientId)).isValid)
+                }
             }
         }
     }
