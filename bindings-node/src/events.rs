@@ -47,11 +47,8 @@ impl NativeManager {
     /// Calls `callback` with every event from now on (on the JS thread). Replaces an earlier subscription.
     #[napi(catch_unwind)]
     pub fn subscribe(&self, callback: Function<NativeEvent, ()>) -> Result<()> {
-        let tsfn = callback
-            .build_threadsafe_function::<NativeEvent>()
-            .weak::<true>()
-            .callee_handled::<false>()
-            .build()?;
+        let tsfn =
+            callback.build_threadsafe_function::<NativeEvent>().weak::<true>().callee_handled::<false>().build()?;
         let rt = confirma::ffi::runtime::runtime()
             .map_err(|e| napi::Error::from_reason(format!("cannot start the SDK's runtime: {e}")))?;
         let mut stream = EventStream::new(self.manager());

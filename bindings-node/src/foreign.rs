@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 
 use crate::store::NativeStore;
 
-type Adapter = ThreadsafeFunction<FnArgs<(String, String)>, Promise<String>, FnArgs<(String, String)>, Status, false, true>;
+type Adapter =
+    ThreadsafeFunction<FnArgs<(String, String)>, Promise<String>, FnArgs<(String, String)>, Status, false, true>;
 
 struct JsRowStore {
     adapter: Adapter,
@@ -25,7 +26,10 @@ struct JsRowStore {
 
 /// Wraps a partner's store (through the JS layer's adapter) as a native store.
 #[napi(catch_unwind)]
-pub fn new_foreign_store(adapter: Function<FnArgs<(String, String)>, Promise<String>>, description: String) -> Result<NativeStore> {
+pub fn new_foreign_store(
+    adapter: Function<FnArgs<(String, String)>, Promise<String>>,
+    description: String,
+) -> Result<NativeStore> {
     let adapter = adapter.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
     let rows = Arc::new(JsRowStore { adapter, description });
     Ok(NativeStore::of(foreign_store(rows), None))
@@ -153,9 +157,8 @@ impl RowStore for JsRowStore {
 
     fn compare_and_swap(&self, expected_revision: u64, row: StoreRow, events: Vec<EventRow>) -> RowFuture<'_, bool> {
         Box::pin(async move {
-            let v = self
-                .invoke("compareAndSwap", json!([expected_revision, row_json(&row), events_json(&events)]))
-                .await?;
+            let v =
+                self.invoke("compareAndSwap", json!([expected_revision, row_json(&row), events_json(&events)])).await?;
             boolean("compareAndSwap", v)
         })
     }
@@ -168,9 +171,8 @@ impl RowStore for JsRowStore {
         events: Vec<EventRow>,
     ) -> RowFuture<'_, bool> {
         Box::pin(async move {
-            let v = self
-                .invoke("delete", json!([environment, client_id, expected_revision, events_json(&events)]))
-                .await?;
+            let v =
+                self.invoke("delete", json!([environment, client_id, expected_revision, events_json(&events)])).await?;
             boolean("delete", v)
         })
     }

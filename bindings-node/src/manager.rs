@@ -153,7 +153,11 @@ impl NativeManager {
     }
 
     #[napi(catch_unwind)]
-    pub fn statuses<'env>(&self, env: &'env Env, cancel: Option<&CancelHandle>) -> Result<PromiseRaw<'env, NativeOutcome>> {
+    pub fn statuses<'env>(
+        &self,
+        env: &'env Env,
+        cancel: Option<&CancelHandle>,
+    ) -> Result<PromiseRaw<'env, NativeOutcome>> {
         let m = self.inner.clone();
         call(env, cancel, move || async move { m.statuses().await })
     }
@@ -188,7 +192,11 @@ impl NativeManager {
     }
 
     #[napi(catch_unwind)]
-    pub fn reconcile<'env>(&self, env: &'env Env, cancel: Option<&CancelHandle>) -> Result<PromiseRaw<'env, NativeOutcome>> {
+    pub fn reconcile<'env>(
+        &self,
+        env: &'env Env,
+        cancel: Option<&CancelHandle>,
+    ) -> Result<PromiseRaw<'env, NativeOutcome>> {
         let m = self.inner.clone();
         call(env, cancel, move || async move { m.reconcile().await })
     }

@@ -141,7 +141,11 @@ impl NativeStore {
 
     /// Runs the core's store conformance suite on this (empty) store.
     #[napi(catch_unwind)]
-    pub fn check<'env>(&self, env: &'env Env, cancel: Option<&CancelHandle>) -> Result<PromiseRaw<'env, NativeOutcome>> {
+    pub fn check<'env>(
+        &self,
+        env: &'env Env,
+        cancel: Option<&CancelHandle>,
+    ) -> Result<PromiseRaw<'env, NativeOutcome>> {
         let opened = self.opened();
         call(env, cancel, move || async move {
             let store = opened?.store;
