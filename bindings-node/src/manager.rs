@@ -15,7 +15,7 @@ use crate::cancel::CancelHandle;
 use crate::client::NativeClient;
 use crate::error::NativeError;
 use crate::results::{NativeOutcome, TokenOut};
-use crate::runtime::call;
+use crate::runtime::{call, call_fast};
 use crate::store::{NativeKeyOptions, NativeStore};
 
 /// The options of `new TokenManager(...)`, type-checked by the JS layer (milliseconds).
@@ -130,15 +130,16 @@ impl NativeManager {
         self.inner.store().describe()
     }
 
+    /// The token: on the hot path (from memory) the outcome itself, at once; otherwise a promise of it.
     #[napi(catch_unwind)]
     pub fn token<'env>(
         &self,
         env: &'env Env,
         client_id: String,
         cancel: Option<&CancelHandle>,
-    ) -> Result<PromiseRaw<'env, NativeOutcome>> {
+    ) -> Result<Either<NativeOutcome, PromiseRaw<'env, NativeOutcome>>> {
         let m = self.inner.clone();
-        call(env, cancel, move || async move { m.token(&client_id).await.map(TokenOut) })
+        call_fast(env, cancel, move || async move { m.token(&client_id).await.map(TokenOut) })
     }
 
     #[napi(catch_unwind)]

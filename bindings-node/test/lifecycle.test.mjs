@@ -11,7 +11,7 @@ import { inspect } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import { after, before, describe, it } from 'node:test'
 import {
-  AbortError, ConfigurationError, MemoryStore, OnboardingClient, SecretToken, SqliteStore, StorageError, TokenManager,
+  AbortError, ConfigurationError, MemoryStore, OnboardingClient, PostgresStore, SecretToken, SqliteStore, StorageError, TokenManager,
   checkStore
 } from 'confirma-sdk'
 import { newClient, rejection, startSandbox } from './helpers.mjs'
@@ -76,6 +76,15 @@ describe('stores and their key', () => {
     }
     assert.equal(new MemoryStore().encrypted, false)
     assert.equal(new MemoryStore({ key: KEY }).encrypted, true)
+  })
+
+  it('PostgresStore.connect to an unreachable server rejects with a StorageError that never shows the password', async () => {
+    const e = await rejection(PostgresStore.connect('postgres://app:hunter2secret@127.0.0.1:1/credentials', { key: KEY }))
+    assert.ok(e instanceof StorageError, String(e))
+    assert.ok(!`${e.message} ${inspect(e, { depth: 9 })}`.includes('hunter2secret'))
+    const noKey = await rejection(PostgresStore.connect('postgres://app@127.0.0.1:1/credentials'))
+    assert.ok(noKey instanceof StorageError)
+    assert.match(noKey.message, /CONFIRMA_STORE_KEY/)
   })
 
   it('the SDK stores pass the conformance suite', async () => {
