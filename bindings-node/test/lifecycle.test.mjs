@@ -87,6 +87,32 @@ describe('stores and their key', () => {
     assert.match(noKey.message, /CONFIRMA_STORE_KEY/)
   })
 
+  const pgUrl = process.env.CONFIRMA_TEST_POSTGRES_URL
+  it('PostgresStore: the lifecycle on a real PostgreSQL (scripts/postgres.sh)', { skip: !pgUrl && 'no CONFIRMA_TEST_POSTGRES_URL (PostgreSQL not installed)' }, async () => {
+    await sb.reset()
+    const store = await PostgresStore.connect(pgUrl, { key: KEY })
+    assert.equal(store.encrypted, true)
+    const password = new URL(pgUrl).password
+    for (const shown of [store.description, inspect(store), JSON.stringify(store)]) {
+      assert.ok(!password || !shown.includes(password), shown)
+    }
+    const c = client()
+    const created = await c.createClient(sb.provisioningToken, newClient(sb.partnerCode, n++), { store })
+    const a = new TokenManager(c, store, { owner: 'pg-a' })
+    const b = new TokenManager(c, await PostgresStore.connect(pgUrl, { key: KEY }), { owner: 'pg-b' })
+    assert.ok((await b.token(created.clientId)).equals(created.accessToken))
+    assert.equal((await a.renewNow(created.clientId)).tokenVersion, 2)
+    assert.equal((await b.status(created.clientId)).tokenVersion, 2)
+    // A third instance (a new connection, a new manager) reads the rotated token from PostgreSQL.
+    const fresh = new TokenManager(c, await PostgresStore.connect(pgUrl, { key: KEY }))
+    const t = await fresh.token(created.clientId)
+    assert.ok(t.equals(await a.token(created.clientId)))
+    assert.equal((await c.validateToken(t)).isValid, true)
+    await fresh.close()
+    await a.close()
+    await b.close()
+  })
+
   it('the SDK stores pass the conformance suite', async () => {
     for (const s of [new MemoryStore(), SqliteStore.open(dbPath('conf'), { key: KEY })]) {
       const report = await checkStore(s)
