@@ -124,6 +124,23 @@ describe('a partner store over better-sqlite3', () => {
     })
   }
 
+  it('a store that fails before a create sends nothing: no client is created, nothing is lost', async () => {
+    await sb.reset()
+    const c = client()
+    const store = faulty(new BetterSqliteStore(file('create')))
+    const m = new TokenManager(c, store, { key: KEY })
+    assert.ok(!inspect(m).includes(KEY) && !JSON.stringify(m).includes(KEY) && !String(m).includes(KEY))
+    const form = newClient(sb.partnerCode, n++)
+    store.armed = { method: 'insert', mode: 'reject' }
+    const e = await rejection(m.createClient(sb.provisioningToken, form))
+    assert.ok(e instanceof StorageError, String(e))
+    assert.equal((await sb.state()).clients, 0, 'the create request was not sent')
+    store.armed = null
+    const created = await m.createClient(sb.provisioningToken, form)
+    assert.ok((await m.token(created.clientId)).equals(created.accessToken))
+    assert.equal((await sb.state()).clients, 1)
+  })
+
   it('a store that answers garbage gets a typed error, never a crash', async () => {
     await sb.reset()
     const c = client()
