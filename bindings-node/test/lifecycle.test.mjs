@@ -257,19 +257,12 @@ describe('TokenManager', () => {
     }
   })
 
-  it('two managers in two worker threads on one SQLite file renew exactly once', async () => {
-    await sb.reset()
-    const c = client()
-    const file = dbPath('fleet')
-    const store = SqliteStore.open(file, { key: KEY })
-    const created = await c.createClient(sb.provisioningToken, newClient(sb.partnerCode, n++), { store })
-    // The renewal takes a while, so both workers' renewNow overlap: one renews, the other waits for the
-    // lease and takes its token.
-    await sb.fault({ path: '/api/v1/partner/renew', kind: 'delay', ms: 600, times: 1 })
+  /** Runs two managers in two worker threads on one SQLite file, released together at a gate. */
+  async function fleet (file, clientId, mode) {
     const gate = new Int32Array(new SharedArrayBuffer(8))
     const run = (owner) => new Promise((resolve, reject) => {
       const w = new Worker(path.join(here, 'fixtures', 'lifecycle-worker.mjs'), {
-        workerData: { baseUrl: sb.baseUrl, file, key: KEY, clientId: created.clientId, owner, gate }
+        workerData: { baseUrl: sb.baseUrl, file, key: KEY, clientId, owner, gate, mode }
       })
       w.once('message', resolve)
       w.once('error', reject)
@@ -279,11 +272,42 @@ describe('TokenManager', () => {
     await eventually(() => Atomics.load(gate, 1) === 2, 20000, 'both workers ready')
     Atomics.store(gate, 0, 1)
     Atomics.notify(gate, 0)
-    const [a, b] = await both
+    return both
+  }
+
+  it('two managers in two worker threads on one SQLite file renew exactly once (renewNow at once)', async () => {
+    await sb.reset()
+    const c = client()
+    const file = dbPath('fleet')
+    const store = SqliteStore.open(file, { key: KEY })
+    const created = await c.createClient(sb.provisioningToken, newClient(sb.partnerCode, n++), { store })
+    // The renewal takes a while, so both workers' renewNow overlap: one renews, the other waits for the
+    // lease and takes its token.
+    await sb.fault({ path: '/api/v1/partner/renew', kind: 'delay', ms: 600, times: 1 })
+    const [a, b] = await fleet(file, created.clientId, 'renewNow')
     assert.equal(renews(await sb.state()), 1, `${inspect(a)} ${inspect(b)}`)
     assert.equal(a.fingerprint, b.fingerprint)
     assert.equal(a.tokenVersion, 2)
     assert.equal(b.tokenVersion, 2)
     assert.equal(a.valid && b.valid, true)
+  })
+
+  it('two managers in two worker threads serving token() renew once when the renewal falls due', async () => {
+    await sb.reset()
+    // Tokens live 3 s: the renewal is due at about 2 s (2/3 of the lifetime, jittered), in both workers.
+    await sb.admin('POST', '/_sandbox/config', { tokenTtlSeconds: 3 })
+    try {
+      const c = client()
+      const file = dbPath('fleet-token')
+      const store = SqliteStore.open(file, { key: KEY })
+      const created = await c.createClient(sb.provisioningToken, newClient(sb.partnerCode, n++), { store })
+      await sb.admin('POST', '/_sandbox/config', { tokenTtlSeconds: 600 })
+      const [a, b] = await fleet(file, created.clientId, 'token')
+      assert.equal(renews(await sb.state()), 1, `${inspect(a)} ${inspect(b)}`)
+      assert.equal(a.fingerprint, b.fingerprint)
+      assert.equal(a.valid && b.valid, true)
+    } finally {
+      await sb.admin('POST', '/_sandbox/config', { tokenTtlSeconds: 0 })
+    }
   })
 })
