@@ -276,12 +276,8 @@ function guarded (fn) {
   }
 }
 
-/**
- * Awaits a native promise; a rejection (not a result object) becomes an InternalError. A call that
- * completed at once (the manager's hot path) hands over its outcome itself.
- */
+/** Awaits a native promise; a rejection (not a result object) becomes an InternalError. */
 function settled (promise) {
-  if (typeof promise?.then !== 'function') return Promise.resolve(promise)
   return promise.then((outcome) => outcome, (e) => { throw internalFrom(e) })
 }
 

@@ -353,6 +353,12 @@ module.exports = function lifecycle (sdk) {
      */
     async token (clientId, options) {
       const id = clientIdArg(clientId)
+      if (!this.#closed && !signalArg(options)?.aborted) {
+        // The hot path, synchronous in the core (no hop to its runtime): the token from memory.
+        const cached = guarded(() => this.#native.cachedToken(id))
+        if (typeof cached === 'string') return new SecretToken(cached)
+        if (cached !== null && cached !== undefined) throw fromNative(cached)
+      }
       const o = await this.#call(options, (n, h) => n.token(id, h))
       return new SecretToken(o.token)
     }

@@ -6,7 +6,7 @@
 use std::sync::{Mutex, PoisonError};
 
 use confirma::ffi::runtime::contain;
-use confirma::ffi::{ErrorInfo, ManagerInput, OptionNaming, SealerInput, TimeUnit};
+use confirma::ffi::{cached_token, ErrorInfo, ManagerInput, OptionNaming, SealerInput, TimeUnit};
 use confirma::{Error, OnboardingClient, SecretToken, TokenManager};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -15,7 +15,7 @@ use crate::cancel::CancelHandle;
 use crate::client::NativeClient;
 use crate::error::NativeError;
 use crate::results::{NativeOutcome, TokenOut};
-use crate::runtime::{call, call_fast};
+use crate::runtime::call;
 use crate::store::{NativeKeyOptions, NativeStore};
 
 /// The options of `new TokenManager(...)`, type-checked by the JS layer (milliseconds).
@@ -130,16 +130,25 @@ impl NativeManager {
         self.inner.store().describe()
     }
 
-    /// The token: on the hot path (from memory) the outcome itself, at once; otherwise a promise of it.
+    /// The hot path of `token()`, synchronous: the token from memory (a due renewal started in the
+    /// background), `null` when `token` has work to do, or the (contained) error.
+    #[napi(catch_unwind)]
+    pub fn cached_token(&self, client_id: String) -> Either<Option<String>, NativeError> {
+        match cached_token(&self.inner, &client_id) {
+            Ok(t) => Either::A(t.map(|t| t.expose().to_string())),
+            Err(e) => Either::B(NativeError::from(&e)),
+        }
+    }
+
     #[napi(catch_unwind)]
     pub fn token<'env>(
         &self,
         env: &'env Env,
         client_id: String,
         cancel: Option<&CancelHandle>,
-    ) -> Result<Either<NativeOutcome, PromiseRaw<'env, NativeOutcome>>> {
+    ) -> Result<PromiseRaw<'env, NativeOutcome>> {
         let m = self.inner.clone();
-        call_fast(env, cancel, move || async move { m.token(&client_id).await.map(TokenOut) })
+        call(env, cancel, move || async move { m.token(&client_id).await.map(TokenOut) })
     }
 
     #[napi(catch_unwind)]

@@ -42,35 +42,3 @@ where
     }
     Ok(PromiseRaw::new(env.raw(), promise))
 }
-
-/// An asynchronous export whose future usually completes without waiting (`TokenManager::token` on the hot
-/// path: the token from memory). The future is polled once on the JS thread, inside the runtime's context
-/// (so that a background renewal it starts lands on the runtime) and under panic containment: ready, its
-/// outcome is returned at once, with no hop through the runtime; pending, the same future is handed to the
-/// runtime and settles through the dispatcher like every other call.
-pub fn call_fast<'env, T, F>(
-    env: &'env Env,
-    cancel: Option<&CancelHandle>,
-    make: impl FnOnce() -> F,
-) -> Result<Either<NativeOutcome, PromiseRaw<'env, NativeOutcome>>>
-where
-    T: Into<NativeOutcome> + Send + 'static,
-    F: Future<Output = confirma::Result<T>> + Send + 'static,
-{
-    let polled = contain(|| {
-        let rt = confirma::ffi::runtime::runtime()?;
-        let _context = rt.enter();
-        let mut fut = Box::pin(make());
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        Ok(match fut.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(r) => Ok(r),
-            std::task::Poll::Pending => Err(fut),
-        })
-    });
-    match polled {
-        Ok(Ok(Ok(v))) => Ok(Either::A(v.into())),
-        Ok(Ok(Err(e))) => Ok(Either::A(NativeOutcome::error(&confirma::ffi::ErrorInfo::of(&e)))),
-        Err(e) => Ok(Either::A(NativeOutcome::error(&e))),
-        Ok(Err(fut)) => call(env, cancel, move || fut).map(Either::B),
-    }
-}
