@@ -294,6 +294,18 @@ fn created_detail(business_code: &str) -> String {
     format!("business code {business_code}")
 }
 
+/// Runs `work` as its own task when a tokio runtime is present, and waits for it: a caller that stops
+/// waiting (a dropped future, an asyncio cancel, an `AbortSignal`, a cancelled coroutine) never abandons a
+/// rotation or a create half way — the task runs on to its commit. Without a runtime, `work` runs inline.
+async fn detached<T: Send + 'static>(work: impl std::future::Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else { return work.await };
+    match handle.spawn(work).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => Err(Error::from_panic(&*e.into_panic())),
+        Err(_) => Err(Error::internal("the credential task was stopped: its runtime is shutting down")),
+    }
+}
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -532,7 +544,8 @@ impl TokenManager {
         if let Some(t) = self.fast(&entry) {
             return Ok(t);
         }
-        self.slow(&entry).await
+        let m = self.clone();
+        detached(async move { m.slow(&entry).await }).await
     }
 
     /// The token from memory if it can be served as it is (kicking a background renewal when due).
@@ -737,6 +750,11 @@ impl TokenManager {
     /// its token taken instead).
     pub async fn renew_now(&self, client_id: &str) -> Result<CredentialStatus> {
         pending_guard(client_id)?;
+        let (m, id) = (self.clone(), client_id.to_string());
+        detached(async move { m.renew_now_inner(&id).await }).await
+    }
+
+    async fn renew_now_inner(&self, client_id: &str) -> Result<CredentialStatus> {
         let entry = self.entry(client_id);
         let _flight = entry.flight.lock().await;
         let r = self.load(client_id).await?;
@@ -767,6 +785,11 @@ impl TokenManager {
     /// (`ambiguous`, `lost`, or `creating` past their lease) are listed too, unchanged: only the next
     /// [`create_client`](Self::create_client) of their business code can resolve them.
     pub async fn reconcile(&self) -> Result<Vec<CredentialStatus>> {
+        let m = self.clone();
+        detached(async move { m.reconcile_inner().await }).await
+    }
+
+    async fn reconcile_inner(&self) -> Result<Vec<CredentialStatus>> {
         let records = self.inner.store.list(Some(&self.inner.environment)).await?;
         let now = self.now();
         let mut out = Vec::new();
@@ -856,6 +879,18 @@ impl TokenManager {
     /// Imports an existing client's token, validated first (an unknown token is refused; an expired one is
     /// accepted and renewed on first use). Replaces what is stored for the client.
     pub async fn import_credentials(
+        &self,
+        client_id: &str,
+        token: &SecretToken,
+        customer_code: Option<&str>,
+        payment_reference_prefix: Option<&str>,
+    ) -> Result<CredentialStatus> {
+        let (m, id, token) = (self.clone(), client_id.to_string(), token.clone());
+        let (code, prefix) = (customer_code.map(str::to_string), payment_reference_prefix.map(str::to_string));
+        detached(async move { m.import_inner(&id, &token, code.as_deref(), prefix.as_deref()).await }).await
+    }
+
+    async fn import_inner(
         &self,
         client_id: &str,
         token: &SecretToken,
@@ -984,6 +1019,15 @@ impl TokenManager {
     /// names them). Another instance creating the same business code right now (a live lease):
     /// [`ErrorKind::Conflict`], nothing sent.
     pub async fn create_client(
+        &self,
+        provisioning_token: &SecretToken,
+        new_client: &NewClient,
+    ) -> Result<CreatedClient> {
+        let (m, token, nc) = (self.clone(), provisioning_token.clone(), new_client.clone());
+        detached(async move { m.create_client_inner(&token, &nc).await }).await
+    }
+
+    async fn create_client_inner(
         &self,
         provisioning_token: &SecretToken,
         new_client: &NewClient,

@@ -376,3 +376,24 @@ async fn a_reset_or_a_timeout_during_the_renewal_is_reconciled() {
         assert!(!k.contains(&EventKind::Lost), "{fault}: {k:?}");
     }
 }
+
+/// A caller that stops waiting (a dropped future: what an asyncio cancel, an `AbortSignal` or a cancelled
+/// coroutine does through the bindings) never abandons a rotation half way: it runs on to its commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_caller_never_abandons_a_rotation() {
+    let w = world(SandboxConfig::default()).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let m = w.manager(store.clone(), "a");
+    let (id, first) = w.created(&m, 114).await;
+    admin(&w.sb, "/_sandbox/faults", json!({"path": "/api/v1/partner/renew", "kind": "delay", "ms": 600})).await;
+    // The caller gives up while the renew request is in flight.
+    let gave_up = tokio::time::timeout(Duration::from_millis(150), m.renew_now(&id)).await;
+    assert!(gave_up.is_err(), "the renewal should still have been running");
+    wait_for_version(&m, &id, 2).await;
+    let st = m.status(&id).await.unwrap();
+    assert_eq!((st.state, st.health), (CredentialState::Active, Health::Healthy));
+    let t = m.token(&id).await.unwrap();
+    assert_ne!(t, first);
+    assert!(w.is_valid(&t).await, "the persisted token is the one the service issued");
+    assert_eq!(renew_requests(&w.sb).await, 1);
+}

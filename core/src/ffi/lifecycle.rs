@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use crate::config::{duration_from_millis, duration_from_secs_f64};
 use crate::error::{Error, Result};
+use crate::ffi::ErrorInfo;
 use crate::ffi::{OptionNaming, TimeUnit};
-use crate::manager::ManagerOptions;
-use crate::store::{Sealer, StoreKey};
+use crate::manager::{ManagerEvent, ManagerOptions, TokenManager};
+use crate::store::{CredentialStore, Sealer, StoreKey};
 
 /// The longest duration a lifecycle option takes (a year: `renew_every` may be long).
 const MAX_LIFECYCLE: Duration = Duration::from_secs(366 * 24 * 3600);
@@ -153,6 +154,71 @@ impl SealerInput {
             Some(k) => Ok(Sealer::encrypted(StoreKey::from_base64(k)?).with_previous_keys(previous)),
             None => Ok(Sealer::from_env(self.plaintext)?.with_previous_keys(previous)),
         }
+    }
+}
+
+/// A manager's events as a binding delivers them (an iterator, an `EventEmitter`, a `Flow`): in order; a
+/// reader that falls more than the buffer (256 events) behind skips what it missed — counted in
+/// [`missed`](Self::missed) and logged — and never slows the manager down.
+pub struct EventStream {
+    rx: tokio::sync::broadcast::Receiver<ManagerEvent>,
+    missed: u64,
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream").field("missed", &self.missed).finish_non_exhaustive()
+    }
+}
+
+impl EventStream {
+    /// The events of `manager` from now on.
+    pub fn new(manager: &TokenManager) -> Self {
+        EventStream { rx: manager.subscribe(), missed: 0 }
+    }
+
+    /// The next event; `None` once the manager is gone.
+    pub async fn next(&mut self) -> Option<ManagerEvent> {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match self.rx.recv().await {
+                Ok(e) => return Some(e),
+                Err(RecvError::Closed) => return None,
+                Err(RecvError::Lagged(n)) => self.lagged(n),
+            }
+        }
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_next(&mut self) -> Option<ManagerEvent> {
+        use tokio::sync::broadcast::error::TryRecvError;
+        loop {
+            match self.rx.try_recv() {
+                Ok(e) => return Some(e),
+                Err(TryRecvError::Lagged(n)) => self.lagged(n),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// How many events this reader skipped because it fell behind.
+    pub fn missed(&self) -> u64 {
+        self.missed
+    }
+
+    fn lagged(&mut self, n: u64) {
+        self.missed = self.missed.saturating_add(n);
+        tracing::warn!(target: "confirma", missed = n, "a token-event reader fell behind and skipped events");
+    }
+}
+
+/// Runs the store conformance suite ([`conformance::run`](crate::store::conformance::run)) against `store`,
+/// which must be empty: what partners call on the store they wrote. Returns the report (one passed check
+/// per line); a failed check is a `Storage` error naming it.
+pub async fn run_conformance(store: std::sync::Arc<dyn CredentialStore>) -> std::result::Result<String, ErrorInfo> {
+    match crate::store::conformance::run(&*store).await {
+        Ok(report) => Ok(report.passed.join("\n")),
+        Err(why) => Err(ErrorInfo::of(&Error::storage(why, false))),
     }
 }
 

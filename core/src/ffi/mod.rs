@@ -11,7 +11,8 @@
 //! | errors | [`ErrorInfo`]: every field of an error, the cause chain, the secrets it carries | the exception classes |
 //! | configuration | [`ConfigInput`] → [`ClientConfig`](crate::ClientConfig), [`describe_config`] | the option names and units |
 //! | results | [`CreatedData`], [`StatusData`], [`RenewedData`]: timestamps as clamped epoch milliseconds | the result classes |
-//! | token lifecycle | [`ManagerInput`] → `ManagerOptions`, [`SealerInput`] → `Sealer` (statuses and events are plain data already) | its `TokenManager` class |
+//! | token lifecycle | [`ManagerInput`] → `ManagerOptions`, [`SealerInput`] → `Sealer`, [`EventStream`], [`run_conformance`] (statuses and events are plain data already) | its `TokenManager` class |
+//! | partner stores | [`RowStore`] + [`foreign_store`]: the record's encoding and checks stay in the core | calling the partner's object |
 //! | runtime | [`runtime::runtime`] (one per process, fork-aware), [`runtime::spawn_guarded`], [`runtime::contain`] | its wake-up path |
 //!
 //! Units at the boundary are decided once: [`ConfigInput`] takes durations in the binding's
@@ -31,8 +32,10 @@ pub mod runtime;
 #[doc(hidden)]
 pub mod samples;
 
+#[cfg(feature = "store")]
+pub use crate::store::{foreign_store, EventRow, RowFuture, RowStore, RowStoreError, StoreRow};
 pub use config::{describe_config, BindingInfo, ConfigInput, OptionNaming, TimeUnit};
 pub use error::ErrorInfo;
 #[cfg(feature = "store")]
-pub use lifecycle::{ManagerInput, SealerInput};
+pub use lifecycle::{run_conformance, EventStream, ManagerInput, SealerInput};
 pub use results::{timestamp_ms, CreatedData, RenewedData, StatusData};

@@ -22,6 +22,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 mod crypto;
+pub mod foreign;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -31,6 +32,7 @@ mod sqlite;
 pub mod conformance;
 
 pub use crypto::{Sealer, StoreKey, KEY_ENV, PREVIOUS_KEYS_ENV};
+pub use foreign::{foreign_store, EventRow, RowFuture, RowStore, RowStoreError, StoreRow};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
