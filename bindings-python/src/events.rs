@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
+use confirma::ffi::EventStream;
 use confirma::ManagerEvent;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use crate::results::to_datetime;
 use crate::runtime::{block_on, contain, spawn_async};
@@ -45,7 +46,7 @@ enum Next {
 }
 
 struct Shared {
-    rx: tokio::sync::Mutex<(broadcast::Receiver<ManagerEvent>, watch::Receiver<bool>)>,
+    rx: tokio::sync::Mutex<(EventStream, watch::Receiver<bool>)>,
     missed: AtomicU64,
 }
 
@@ -59,14 +60,13 @@ impl Shared {
                     return Next::End;
                 }
                 tokio::select! {
-                    r = rx.recv() => match r {
-                        Ok(e) => return Next::Event(e),
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            self.missed.fetch_add(n, SeqCst);
-                            tracing::warn!(target: "confirma::python", missed = n, "a slow event reader skipped events");
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return Next::End,
-                    },
+                    e = rx.next() => {
+                        self.missed.store(rx.missed(), SeqCst);
+                        return match e {
+                            Some(e) => Next::Event(e),
+                            None => Next::End,
+                        };
+                    }
                     r = closed.changed() => {
                         if r.is_err() {
                             return Next::End;
@@ -89,7 +89,7 @@ pub struct NativeEvents {
 }
 
 impl NativeEvents {
-    pub fn new(rx: broadcast::Receiver<ManagerEvent>, closed: watch::Receiver<bool>) -> Self {
+    pub fn new(rx: EventStream, closed: watch::Receiver<bool>) -> Self {
         NativeEvents { shared: Arc::new(Shared { rx: tokio::sync::Mutex::new((rx, closed)), missed: AtomicU64::new(0) }) }
     }
 }

@@ -230,7 +230,7 @@ impl NativeManager {
     fn events(&self, py: Python<'_>) -> PyResult<NativeEvents> {
         contain(py, || {
             let m = self.manager(py)?;
-            Ok(NativeEvents::new(m.subscribe(), self.closed.subscribe()))
+            Ok(NativeEvents::new(confirma::ffi::EventStream::new(&m), self.closed.subscribe()))
         })
     }
 

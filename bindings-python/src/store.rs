@@ -197,19 +197,19 @@ impl NativeStore {
         }
     }
 
-    /// The core's store conformance suite against this store; returns its report.
+    /// The core's store conformance suite (`confirma::ffi::run_conformance`) against this store, which
+    /// must be empty; returns the report (one passed check per line). A failed check is a `StorageError`
+    /// naming it.
     fn check(&self, py: Python<'_>) -> PyResult<String> {
         contain(py, || {
             let store = self.store(py)?;
             let r = block_on(
                 py,
-                async move {
-                    confirma::store::conformance::run(&*store)
-                        .await
-                        .map(|r| format!("{} checks passed: {}", r.passed.len(), r.passed.join(", ")))
-                        .map_err(|e| confirma::Error::storage(format!("store conformance: {e}"), false))
+                async move { Ok(confirma::ffi::run_conformance(store).await) },
+                |py, r: Result<String, confirma::ffi::ErrorInfo>| match r {
+                    Ok(s) => Ok(s.into_pyobject(py)?.into_any().unbind()),
+                    Err(e) => Err(crate::error::to_pyerr(py, &e)),
                 },
-                |py, s: String| Ok(s.into_pyobject(py)?.into_any().unbind()),
             )?;
             r.extract(py)
         })
