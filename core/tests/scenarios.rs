@@ -1,11 +1,16 @@
-//! Runs every language-neutral scenario in `tests/scenarios/*.json` against a real sandbox over loopback,
-//! one trial per file (each with its own sandbox, so they run in parallel).
+//! Runs every language-neutral scenario in `tests/scenarios/*.json` and the token-lifecycle scenarios in
+//! `tests/scenarios/lifecycle/*.json` against a real sandbox over loopback, one trial per file (each with its
+//! own sandbox, so they run in parallel).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use confirma::{ClientConfig, Error, OnboardingClient, SecretToken, ValidationMode};
+use confirma::store::{CredentialStore, MemoryStore, Sealer, SqliteStore, StoreKey};
+use confirma::{
+    ClientConfig, CredentialStatus, Error, ManagerOptions, OnboardingClient, SecretToken, TokenManager, ValidationMode,
+};
 use confirma_sandbox::{Sandbox, SandboxConfig};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
@@ -18,20 +23,23 @@ fn main() {
     // The admin client below is a plain reqwest client; the SDK's own clients install the same provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Arguments::from_args();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(scenario_dir())
-        .expect("tests/scenarios exists")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no scenario files found");
-    let trials = files
-        .into_iter()
-        .map(|path| {
-            let name = path.file_stem().unwrap().to_string_lossy().to_string();
-            Trial::test(name, move || run_file(&path))
-        })
-        .collect();
+    let json_files = |dir: PathBuf| {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("the scenario directory exists")
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no scenario files found");
+        files
+    };
+    let mut trials = Vec::new();
+    for (prefix, dir) in [("", scenario_dir()), ("lifecycle/", scenario_dir().join("lifecycle"))] {
+        for path in json_files(dir) {
+            let name = format!("{prefix}{}", path.file_stem().unwrap().to_string_lossy());
+            trials.push(Trial::test(name, move || run_file(&path)));
+        }
+    }
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -53,7 +61,22 @@ struct Runner {
     partner_code: String,
     saved: HashMap<String, String>,
     admin: reqwest::Client,
+    /// Lifecycle scenarios: the token managers by name, and the event kinds each has published.
+    managers: HashMap<String, TokenManager>,
+    seen: HashMap<String, Arc<Mutex<Vec<String>>>>,
+    dir: Option<PathBuf>,
 }
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// What a step's call gave: (the token to save, the result fields to compare) or the error.
+type Outcome = Result<(String, Value), Error>;
 
 impl Runner {
     fn new(sb: &Sandbox) -> Self {
@@ -63,7 +86,97 @@ impl Runner {
             partner_code: sb.partner_code().to_string(),
             saved: HashMap::new(),
             admin: reqwest::Client::new(),
+            managers: HashMap::new(),
+            seen: HashMap::new(),
+            dir: None,
         }
+    }
+
+    /// The scenario's managers (`managers`, default `["a"]`; owner = name) over its `store`: one
+    /// `MemoryStore` shared by all, or one SQLite file in a fresh directory that each manager opens itself.
+    /// Tokens are sealed under one random key.
+    fn managers(&mut self, scenario: &Value, client: &OnboardingClient) -> Result<(), String> {
+        let Some(kind) = scenario.get("store").and_then(Value::as_str) else { return Ok(()) };
+        let names: Vec<String> = match scenario.get("managers") {
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| format!("managers: {e}"))?,
+            None => vec!["a".into()],
+        };
+        let sealer = Sealer::encrypted(StoreKey::generate().map_err(|e| e.to_string())?);
+        let memory: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+        let dir = std::env::temp_dir().join(format!("confirma-lifecycle-{}-{}", std::process::id(), fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        for name in names {
+            let store: Arc<dyn CredentialStore> = match kind {
+                "memory" => memory.clone(),
+                "sqlite" => Arc::new(SqliteStore::open(dir.join("credentials.db")).map_err(|e| e.to_string())?),
+                other => return Err(format!("unknown store {other}")),
+            };
+            let options = ManagerOptions { owner: Some(name.clone()), ..Default::default() };
+            let m = TokenManager::new(client.clone(), store, sealer.clone(), options).map_err(|e| e.to_string())?;
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let mut rx = m.subscribe();
+            let sink = seen.clone();
+            tokio::spawn(async move {
+                while let Ok(e) = rx.recv().await {
+                    sink.lock().unwrap().push(e.kind.as_str().to_string());
+                }
+            });
+            self.seen.insert(name.clone(), seen);
+            self.managers.insert(name, m);
+        }
+        self.dir = Some(dir);
+        Ok(())
+    }
+
+    fn manager(&self, step: &Value) -> Result<&TokenManager, String> {
+        let name = step.get("manager").and_then(Value::as_str).unwrap_or("a");
+        self.managers.get(name).ok_or_else(|| format!("no manager {name}"))
+    }
+
+    fn string(&self, step: &Value, field: &str) -> Result<String, String> {
+        let v = step.get(field).ok_or_else(|| format!("no {field}"))?;
+        self.resolve(v)?.as_str().map(str::to_string).ok_or_else(|| format!("{field} is not a string"))
+    }
+
+    /// The call of a lifecycle step (`None`: not a lifecycle call).
+    async fn lifecycle_call(&self, op: &str, step: &Value) -> Result<Option<Outcome>, String> {
+        let status = |s: CredentialStatus| status_fields(&s);
+        Ok(Some(match op {
+            "createClient" if step.get("manager").is_some() => {
+                let m = self.manager(step)?;
+                let token = SecretToken::new(self.string(step, "token")?);
+                let input = self.resolve(step.get("newClient").ok_or("no newClient")?)?;
+                let nc = serde_json::from_value(input).map_err(|e| format!("newClient: {e}"))?;
+                m.create_client(&token, &nc).await.map(|c| {
+                    let r = serde_json::json!({"hasExpiry": c.token_expires_at.is_some(), "clientId": c.client_id, "customerCode": c.customer_code});
+                    (c.access_token.expose().to_string(), r)
+                })
+            }
+            "token" => {
+                let m = self.manager(step)?;
+                m.token(&self.string(step, "clientId")?).await.map(|t| (t.expose().to_string(), Value::Null))
+            }
+            "renewNow" => {
+                let m = self.manager(step)?;
+                m.renew_now(&self.string(step, "clientId")?).await.map(|s| (String::new(), status(s)))
+            }
+            "status" => {
+                let m = self.manager(step)?;
+                m.status(&self.string(step, "clientId")?).await.map(|s| (String::new(), status(s)))
+            }
+            "reconcile" => self.manager(step)?.reconcile().await.map(|v| {
+                let states: Vec<&str> = v.iter().map(|s| s.state.as_str()).collect();
+                (String::new(), serde_json::json!({"count": v.len(), "states": states}))
+            }),
+            "importCredentials" => {
+                let m = self.manager(step)?;
+                let token = SecretToken::new(self.string(step, "token")?);
+                m.import_credentials(&self.string(step, "clientId")?, &token, None, None)
+                    .await
+                    .map(|s| (String::new(), status(s)))
+            }
+            _ => return Ok(None),
+        }))
     }
 
     async fn admin(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, String> {
@@ -125,7 +238,8 @@ impl Runner {
     }
 
     fn secrets(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.saved.values().cloned().collect();
+        let mut v: Vec<String> =
+            self.saved.iter().filter(|(k, _)| k.ends_with(".accessToken")).map(|(_, t)| t.clone()).collect();
         v.push(self.provisioning.clone());
         v
     }
@@ -136,6 +250,7 @@ impl Runner {
             self.admin(reqwest::Method::POST, "/_sandbox/config", Some(cfg)).await?;
         }
         let client = self.client(scenario.get("client"))?;
+        self.managers(scenario, &client)?;
         let steps = scenario.get("steps").and_then(Value::as_array).ok_or("scenario has no steps")?;
         for (i, step) in steps.iter().enumerate() {
             let op = step.get("op").and_then(Value::as_str).ok_or_else(|| format!("step {i}: no op"))?;
@@ -151,7 +266,67 @@ impl Runner {
         };
         let expect = step.get("expect");
         let save = step.get("save").and_then(Value::as_str);
+        if let Some(outcome) = self.lifecycle_call(op, step).await? {
+            return self.check(outcome, expect, save);
+        }
         match op {
+            "parallel" => {
+                // Every sub-step's call at once; then their expectations, in order.
+                let subs = step.get("steps").and_then(Value::as_array).ok_or("parallel: no steps")?;
+                let mut calls = Vec::new();
+                for sub in subs {
+                    let op = sub.get("op").and_then(Value::as_str).ok_or("parallel: a step without op")?;
+                    calls.push(self.lifecycle_call(op, sub));
+                }
+                let outcomes = futures_util::future::join_all(calls).await;
+                for (i, (sub, outcome)) in subs.iter().zip(outcomes).enumerate() {
+                    let outcome = outcome?.ok_or("parallel: only lifecycle calls run in parallel")?;
+                    let save = sub.get("save").and_then(Value::as_str);
+                    self.check(outcome, sub.get("expect"), save).map_err(|e| format!("parallel step {i}: {e}"))?;
+                }
+                Ok(())
+            }
+            "expectRequests" => {
+                let path = step.get("path").and_then(Value::as_str).ok_or("no path")?;
+                let want = step.get("count").and_then(Value::as_u64).ok_or("no count")?;
+                let state = self.admin(reqwest::Method::GET, "/_sandbox/state", None).await?;
+                let got = state["requestsByPath"][path].as_u64().unwrap_or(0);
+                if got != want {
+                    return Err(format!("{got} requests to {path}, expected {want}"));
+                }
+                Ok(())
+            }
+            "expectSame" => {
+                let (a, b) = (self.string(step, "a")?, self.string(step, "b")?);
+                let same = step.get("same").and_then(Value::as_bool).ok_or("no same")?;
+                if (a == b) != same {
+                    return Err(format!("the two tokens are {}", if same { "different" } else { "the same" }));
+                }
+                Ok(())
+            }
+            "expectEvents" => {
+                let name = step.get("manager").and_then(Value::as_str).unwrap_or("a");
+                let seen = self.seen.get(name).ok_or_else(|| format!("no manager {name}"))?.clone();
+                let list = |f: &str| -> Vec<String> {
+                    step.get(f).and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()
+                };
+                let (includes, excludes) = (list("includes"), list("excludes"));
+                // Events reach subscribers as they are published: wait (bounded) for the expected ones.
+                let until = Instant::now() + Duration::from_secs(10);
+                loop {
+                    let got = seen.lock().unwrap().clone();
+                    if let Some(x) = excludes.iter().find(|k| got.contains(k)) {
+                        return Err(format!("event {x} published: {got:?}"));
+                    }
+                    if includes.iter().all(|k| got.contains(k)) {
+                        return Ok(());
+                    }
+                    if Instant::now() > until {
+                        return Err(format!("events {got:?}, expected to include {includes:?}"));
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
             "createClient" => {
                 let input = self.resolve(step.get("newClient").ok_or("no newClient")?)?;
                 let outcome = client.create_client_from_value(&token()?, &input).await.map(|c| {
@@ -216,6 +391,9 @@ impl Runner {
                 }
                 if let Some(name) = save {
                     self.saved.insert(format!("{name}.accessToken"), token);
+                    if let Some(id) = result.get("clientId").and_then(Value::as_str) {
+                        self.saved.insert(format!("{name}.clientId"), id.to_string());
+                    }
                 }
                 Ok(())
             }
@@ -293,6 +471,19 @@ impl Runner {
             }
         }
     }
+}
+
+/// A status as the lifecycle scenarios compare it.
+fn status_fields(s: &CredentialStatus) -> Value {
+    serde_json::json!({
+        "state": s.state.as_str(),
+        "health": s.health.as_str(),
+        "tokenVersion": s.token_version,
+        "consecutiveFailures": s.consecutive_failures,
+        "lastError": s.last_error,
+        "encrypted": s.encrypted,
+        "hasExpiry": s.expires_at.is_some(),
+    })
 }
 
 /// Every string value in a JSON text (none when it is not JSON).
