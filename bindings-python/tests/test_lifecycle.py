@@ -209,7 +209,7 @@ def test_blocking_lifecycle_events_and_callbacks(sandbox: Sandbox, client: confi
         assert m.reconcile() == []
         with pytest.raises(confirma.ValidationError):
             m.import_credentials("cl_unknown", "cfis_at_" + "x" * 40)
-        with pytest.raises(confirma.StorageError):
+        with pytest.raises(confirma.ConfigurationError, match="no credentials stored"):
             m.status("cl_nobody")
     # Closing ends the iterators.
     assert list(stream) == []
