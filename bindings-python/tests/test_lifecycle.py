@@ -491,3 +491,28 @@ def test_fork_child_uses_its_own_manager(sandbox: Sandbox, client: confirma.Clie
     assert events.get(timeout=5) is not None
     m.close()
     assert events.get(timeout=5) is None
+
+
+def test_token_service_example_runs_against_the_sandbox(sandbox: Sandbox, tmp_path: Path) -> None:
+    example = REPO_ROOT / "examples" / "python" / "token_service.py"
+    env = dict(os.environ, CONFIRMA_STORE_KEY=new_key())
+    proc = subprocess.run(
+        [sys.executable, str(example), sandbox.base_url, sandbox.provisioning_token, sandbox.partner_code,
+         "--db", str(tmp_path / "svc.db"), "--self-test"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "rotated to token version 2; all valid: True" in proc.stdout
+    assert "token rotated" in proc.stderr and "start-up check passed" in proc.stderr
+    assert sandbox.provisioning_token not in out and env["CONFIRMA_STORE_KEY"] not in out
+    assert not confirma.SqliteStore(tmp_path / "svc.db", key=env["CONFIRMA_STORE_KEY"]).describe().endswith("x")
+    # The partner store example checks itself.
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "examples" / "python" / "sqlite3_store.py"), str(tmp_path / "p.db")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0 and "compare-and-set" in proc.stdout, proc.stdout + proc.stderr
