@@ -28,6 +28,28 @@ use crate::store::{sealer, NativeStore};
 use crate::token::{token_arg, token_to_py};
 
 static STATUS_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Polls `token()`'s future once, GIL held, in the runtime's context: `Some` when it is ready (the token
+/// was in memory; a due renewal was kicked onto the runtime), `None` when it must wait (it then goes on
+/// where it stopped). A panic is the `internal` error.
+fn poll_once<F>(py: Python<'_>, fut: &mut std::pin::Pin<Box<F>>) -> PyResult<Option<PyResult<Py<PyAny>>>>
+where
+    F: Future<Output = confirma::Result<confirma::SecretToken>>,
+{
+    let rt = confirma::ffi::runtime::runtime().map_err(|e| core_err(py, &e))?;
+    let polled = {
+        let _guard = rt.enter();
+        let mut cx = Context::from_waker(Waker::noop());
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
+    };
+    Ok(match polled {
+        Ok(Poll::Ready(Ok(t))) => Some(token_object(py, t)),
+        Ok(Poll::Ready(Err(e))) => Some(Err(core_err(py, &e))),
+        Ok(Poll::Pending) => None,
+        Err(payload) => Some(Err(to_pyerr(py, &confirma::ffi::ErrorInfo::from_panic(&*payload)))),
+    })
+}
 
 /// A `confirma.CredentialStatus` (a frozen dataclass): times as UTC `datetime`s, state and health as
 /// strings. Never a token.
@@ -83,6 +105,11 @@ pub struct NativeManager {
 impl NativeManager {
     fn manager(&self, py: Python<'_>) -> PyResult<TokenManager> {
         crate::logbridge::refresh_level(py);
+        self.manager_quiet(py)
+    }
+
+    /// `manager` without re-reading the `confirma` logger's level (a Python call): the hot path of `token()`.
+    fn manager_quiet(&self, py: Python<'_>) -> PyResult<TokenManager> {
         if self.pid != std::process::id() {
             return Err(config_error(
                 py,
@@ -236,28 +263,33 @@ impl NativeManager {
 
     fn token(&self, py: Python<'_>, client_id: String) -> PyResult<Py<PyAny>> {
         contain(py, || {
-            let m = self.manager(py)?;
-            let rt = confirma::ffi::runtime::runtime().map_err(|e| core_err(py, &e))?;
+            let m = self.manager_quiet(py)?;
             let mut fut = Box::pin(async move { m.token(&client_id).await });
-            {
-                // The hot path: served from memory in the first poll (a due renewal is kicked onto the runtime).
-                let _guard = rt.enter();
-                let mut cx = Context::from_waker(Waker::noop());
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
-                    Ok(Poll::Ready(Ok(t))) => return token_object(py, t),
-                    Ok(Poll::Ready(Err(e))) => return Err(core_err(py, &e)),
-                    Ok(Poll::Pending) => {}
-                    Err(payload) => return Err(to_pyerr(py, &confirma::ffi::ErrorInfo::from_panic(&*payload))),
-                }
+            if let Some(r) = poll_once(py, &mut fut)? {
+                return r;
             }
+            crate::logbridge::refresh_level(py);
             block_on(py, fut, token_object)
         })
     }
 
+    /// On the hot path the awaitable returned is an asyncio future that is already done: awaiting it does
+    /// not go round the event loop.
     fn token_async<'py>(&self, py: Python<'py>, client_id: String) -> PyResult<Bound<'py, PyAny>> {
         contain(py, || {
-            let m = self.manager(py)?;
-            spawn_async(py, async move { m.token(&client_id).await }, token_object)
+            let m = self.manager_quiet(py)?;
+            let mut fut = Box::pin(async move { m.token(&client_id).await });
+            if let Some(r) = poll_once(py, &mut fut)? {
+                let event_loop = GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()?;
+                let done = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+                match r {
+                    Ok(t) => done.call_method1(pyo3::intern!(py, "set_result"), (t,))?,
+                    Err(e) => done.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),))?,
+                };
+                return Ok(done);
+            }
+            crate::logbridge::refresh_level(py);
+            spawn_async(py, fut, token_object)
         })
     }
 
