@@ -11,9 +11,9 @@ use pyo3::prelude::*;
 use crate::config::{self, Options};
 use crate::convert::to_json;
 use crate::error::{config_error, core_err, to_pyerr};
+use crate::manager::manager_for;
 use crate::results::{created_to_py, renewed_to_py, status_to_py};
 use crate::runtime::{block_on, contain, spawn_async};
-use crate::manager::manager_for;
 use crate::store::NativeStore;
 use crate::token::token_arg;
 

@@ -90,7 +90,9 @@ pub struct NativeEvents {
 
 impl NativeEvents {
     pub fn new(rx: EventStream, closed: watch::Receiver<bool>) -> Self {
-        NativeEvents { shared: Arc::new(Shared { rx: tokio::sync::Mutex::new((rx, closed)), missed: AtomicU64::new(0) }) }
+        NativeEvents {
+            shared: Arc::new(Shared { rx: tokio::sync::Mutex::new((rx, closed)), missed: AtomicU64::new(0) }),
+        }
     }
 }
 

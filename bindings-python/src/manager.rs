@@ -364,8 +364,13 @@ impl NativeManager {
             block_on(
                 py,
                 async move {
-                    m.import_credentials(&client_id, &token, customer_code.as_deref(), payment_reference_prefix.as_deref())
-                        .await
+                    m.import_credentials(
+                        &client_id,
+                        &token,
+                        customer_code.as_deref(),
+                        payment_reference_prefix.as_deref(),
+                    )
+                    .await
                 },
                 status_object,
             )
@@ -387,8 +392,13 @@ impl NativeManager {
             spawn_async(
                 py,
                 async move {
-                    m.import_credentials(&client_id, &token, customer_code.as_deref(), payment_reference_prefix.as_deref())
-                        .await
+                    m.import_credentials(
+                        &client_id,
+                        &token,
+                        customer_code.as_deref(),
+                        payment_reference_prefix.as_deref(),
+                    )
+                    .await
                 },
                 status_object,
             )

@@ -71,7 +71,10 @@ pub fn sealer(py: Python<'_>, key: Option<String>, previous_keys: Vec<String>, p
     SealerInput { key, previous_keys, plaintext }.build().map_err(|e| core_err(py, &e))
 }
 
-fn opened(py: Python<'_>, r: Result<impl CredentialStore + 'static, confirma::store::StoreError>) -> PyResult<Arc<dyn CredentialStore>> {
+fn opened(
+    py: Python<'_>,
+    r: Result<impl CredentialStore + 'static, confirma::store::StoreError>,
+) -> PyResult<Arc<dyn CredentialStore>> {
     match r {
         Ok(s) => Ok(Arc::new(s)),
         Err(e) => Err(core_err(py, &e.into())),
