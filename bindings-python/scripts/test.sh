@@ -48,4 +48,11 @@ log "mypy --strict (examples + typed test module)"
   "$ROOT/examples/python/sqlite3_store.py" "$ROOT/bindings-python/tests/test_typed.py"
 
 log "pytest"
-"$VENV/bin/python" -m pytest "$ROOT/bindings-python/tests" -p no:cacheprovider --timeout 120 -q "$@"
+PYTEST=("$VENV/bin/python" -m pytest "$ROOT/bindings-python/tests" -p no:cacheprovider --timeout 120 -q "$@")
+if [[ -z "${CONFIRMA_TEST_POSTGRES_URL:-}" && "${CONFIRMA_PYTHON_POSTGRES:-1}" != 0 ]]; then
+  # The PostgresStore tests run on a throwaway cluster (installed from Debian's packages when absent);
+  # CONFIRMA_PYTHON_POSTGRES=0 skips them.
+  "$ROOT/scripts/postgres.sh" run -- "${PYTEST[@]}"
+else
+  "${PYTEST[@]}"
+fi

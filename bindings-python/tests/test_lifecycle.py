@@ -516,3 +516,38 @@ def test_token_service_example_runs_against_the_sandbox(sandbox: Sandbox, tmp_pa
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 0 and "compare-and-set" in proc.stdout, proc.stdout + proc.stderr
+
+
+PG_URL = os.environ.get("CONFIRMA_TEST_POSTGRES_URL")
+
+
+@pytest.mark.skipif(not PG_URL, reason="CONFIRMA_TEST_POSTGRES_URL not set (scripts/test runs this under scripts/postgres.sh)")
+def test_postgres_store_blocking_and_asyncio(sandbox: Sandbox, client: confirma.Client) -> None:
+    assert PG_URL is not None
+    key = new_key()
+    store = confirma.PostgresStore(PG_URL, key=key)
+    password = urllib_password(PG_URL)
+    for text in (repr(store), store.describe()):
+        assert key not in text and (not password or password not in text), text
+    created = client.create_client(sandbox.provisioning_token, new_client_dict(sandbox.partner_code), store=store)
+    with confirma.TokenManager(client, store) as m:
+        assert m.token(created.client_id) == created.access_token
+        assert m.renew_now(created.client_id).token_version == 2
+
+    async def flow() -> None:
+        astore = await confirma.PostgresStore.connect_async(PG_URL or "", key=key)
+        async with confirma.AsyncClient(base_url=sandbox.base_url) as ac, confirma.AsyncTokenManager(ac, astore) as am:
+            status = await am.renew_now(created.client_id)
+            assert status.token_version == 3
+            assert (await ac.validate_token(await am.token(created.client_id))).is_valid
+
+    asyncio.run(flow())
+
+
+def urllib_password(url: str) -> Optional[str]:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
