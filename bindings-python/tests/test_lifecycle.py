@@ -551,3 +551,36 @@ def urllib_password(url: str) -> Optional[str]:
         return urlsplit(url).password
     except ValueError:
         return None
+
+
+EXIT_CHILD = textwrap.dedent(
+    """
+    import sys, threading
+    import confirma
+    base_url, token, partner, db = sys.argv[1:5]
+    sys.path.insert(0, sys.argv[5])
+    from conftest import new_client_dict
+    client = confirma.Client(base_url=base_url)
+    store = confirma.SqliteStore(db, plaintext=True)
+    m = confirma.TokenManager(client, store)
+    seen = threading.Event()
+    m.add_listener(lambda e: seen.set())
+    events = m.events()
+    created = m.create_client(token, new_client_dict(partner))
+    assert seen.wait(10)
+    threading.Thread(target=lambda: list(events), daemon=True).start()   # a reader blocked at exit
+    m.renew_now(created.client_id)
+    print("exiting without close", flush=True)
+    """
+)
+
+
+def test_exit_with_open_managers_and_blocked_readers_is_clean(sandbox: Sandbox, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", EXIT_CHILD, sandbox.base_url, sandbox.provisioning_token, sandbox.partner_code,
+         str(tmp_path / "x.db"), str(Path(__file__).parent)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "exiting without close" in proc.stdout
+    assert "Fatal" not in proc.stderr and "panicked" not in proc.stderr, proc.stderr

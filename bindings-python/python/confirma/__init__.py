@@ -112,7 +112,12 @@ __all__ = [
 
 # Runtime threads stop entering Python before the interpreter finalizes (see src/runtime.rs).
 _atexit.register(_native._shutdown)
+# ... and before that (atexit runs last-registered first), open token managers are closed: their listener
+# threads end before the interpreter finalizes.
+from ._lifecycle import _close_all as _close_all_managers  # noqa: E402
+
+_atexit.register(_close_all_managers)
 if hasattr(_os, "register_at_fork"):
     _os.register_at_fork(after_in_child=_native._after_fork_child)
 
-del _CORE_VERSION
+del _CORE_VERSION, _close_all_managers

@@ -10,6 +10,7 @@ import datetime
 import logging
 import os
 import threading
+import weakref
 from dataclasses import dataclass
 from types import TracebackType
 from typing import (
@@ -399,6 +400,19 @@ def _options(options: Dict[str, Any]) -> Dict[str, Any]:
 
 Listener = Callable[[TokenEvent], Any]
 
+_LIVE: "weakref.WeakSet[_ManagerBase]" = weakref.WeakSet()
+
+
+def _close_all() -> None:
+    """``atexit``: closes the managers still open, so that their listener threads end while the interpreter
+    is still whole (a thread woken during finalization must not re-enter Python)."""
+    for m in list(_LIVE):
+        try:
+            m._native.close()
+            m._listeners.join(1.0)
+        except Exception:  # noqa: BLE001 -- best effort at exit
+            pass
+
 
 class _Listeners:
     """Callbacks, called from one background thread (``confirma-events``) per manager, in event order."""
@@ -545,6 +559,7 @@ class _ManagerBase:
             **opts,
         )
         self._listeners = _Listeners(self._native)
+        _LIVE.add(self)
 
     @property
     def environment(self) -> str:
