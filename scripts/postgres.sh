@@ -2,7 +2,8 @@
 # A throwaway PostgreSQL cluster for the tests: installed from Debian's packages when absent, created by a
 # non-root user (Debian's `postgres` when run as root) in a temporary directory, listening on a free loopback
 # port (127.0.0.1 only; its unix socket in the temporary directory too), with one database and a role that
-# logs in with a random password. Its URL is exported as CONFIRMA_TEST_POSTGRES_URL.
+# logs in with a random password. Its URL is exported as CONFIRMA_TEST_POSTGRES_URL; with TLS on (a throwaway CA,
+# its certificate in CONFIRMA_TEST_POSTGRES_CA; database confirma_tls takes TLS connections only).
 #
 #   scripts/postgres.sh run -- CMD ARGS...     # start, run CMD with the URL in its environment, stop + remove
 #   source scripts/postgres.sh start           # start; exports the URL; stops + removes on the shell's EXIT
@@ -73,14 +74,21 @@ confirma_pg_start() {
     confirma_pg_as "$bindir/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=reject \
         -E UTF8 --no-locale --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; return 1; }
+    # TLS: a throwaway CA and a server certificate for localhost / 127.0.0.1 (the CA's path is exported as
+    # CONFIRMA_TEST_POSTGRES_CA; database confirma_tls accepts TLS connections only).
+    local ssl_opts=""
+    if command -v openssl >/dev/null 2>&1 && confirma_pg_certs "$dir"; then
+        ssl_opts="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
+    fi
     # Roles with a password (the test role, and those the tests create), only from loopback.
-    printf '%s\n' "local all all trust" "host all all 127.0.0.1/32 scram-sha-256" >"$dir/data/pg_hba.conf"
+    printf '%s\n' "local all all trust" "hostnossl confirma_tls all 127.0.0.1/32 reject" \
+        "host all all 127.0.0.1/32 scram-sha-256" >"$dir/data/pg_hba.conf"
     [ "$(id -u)" = 0 ] && chown postgres: "$dir/data/pg_hba.conf"
     while :; do
         port=$(( 20000 + RANDOM % 40000 ))
         confirma_pg_port_free "$port" || continue
         if confirma_pg_as "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -s \
-            -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200" \
+            -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200 $ssl_opts" \
             start >/dev/null 2>&1; then
             break
         fi
@@ -93,11 +101,32 @@ confirma_pg_start() {
     done
     confirma_pg_as "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres -d postgres \
         -c "CREATE ROLE confirma LOGIN CREATEDB CREATEROLE PASSWORD '$pw'" \
-        -c "CREATE DATABASE confirma_test OWNER confirma" >/dev/null \
+        -c "CREATE DATABASE confirma_test OWNER confirma" -c "CREATE DATABASE confirma_tls OWNER confirma" >/dev/null \
         || { cat "$dir/server.log" >&2; return 1; }
     export CONFIRMA_TEST_POSTGRES_PORT=$port
     export CONFIRMA_TEST_POSTGRES_URL="postgres://confirma:$pw@127.0.0.1:$port/confirma_test"
+    if [ -n "$ssl_opts" ]; then export CONFIRMA_TEST_POSTGRES_CA=$dir/ca.crt; fi
     confirma_pg_say "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') up on 127.0.0.1:$port in $((SECONDS - t0)) s ($dir)"
+}
+
+# A CA and a server certificate (P-256, two days) in $1, the key readable by the server only.
+confirma_pg_certs() {
+    local dir=$1
+    (
+        cd "$dir" || exit 1
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=confirma test CA" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -keyout ca.key -out ca.crt &&
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+            -keyout server.key -out server.csr &&
+        printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=critical,CA:FALSE" \
+            "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >server.ext &&
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile server.ext -out server.crt &&
+        rm -f ca.key server.csr server.ext ca.srl && chmod 600 server.key && chmod 644 ca.crt
+    ) >"$dir/openssl.log" 2>&1 || { cat "$dir/openssl.log" >&2; return 1; }
+    [ "$(id -u)" = 0 ] && chown postgres: "$dir/server.key" "$dir/server.crt"
+    return 0
 }
 
 confirma_pg_stop() {
@@ -109,7 +138,7 @@ confirma_pg_stop() {
             || true
     fi
     rm -rf "$dir"
-    unset CONFIRMA_TEST_POSTGRES_DIR CONFIRMA_TEST_POSTGRES_URL CONFIRMA_TEST_POSTGRES_PORT
+    unset CONFIRMA_TEST_POSTGRES_DIR CONFIRMA_TEST_POSTGRES_URL CONFIRMA_TEST_POSTGRES_PORT CONFIRMA_TEST_POSTGRES_CA
     confirma_pg_say "stopped and removed $dir"
 }
 
@@ -127,8 +156,8 @@ confirma_pg_main() {
             ;;
         start)
             confirma_pg_start || { confirma_pg_stop; return 1; }
-            printf 'export CONFIRMA_TEST_POSTGRES_DIR=%q CONFIRMA_TEST_POSTGRES_URL=%q CONFIRMA_TEST_POSTGRES_PORT=%q\n' \
-                "$CONFIRMA_TEST_POSTGRES_DIR" "$CONFIRMA_TEST_POSTGRES_URL" "$CONFIRMA_TEST_POSTGRES_PORT"
+            printf 'export CONFIRMA_TEST_POSTGRES_DIR=%q CONFIRMA_TEST_POSTGRES_URL=%q CONFIRMA_TEST_POSTGRES_PORT=%q CONFIRMA_TEST_POSTGRES_CA=%q\n' \
+                "$CONFIRMA_TEST_POSTGRES_DIR" "$CONFIRMA_TEST_POSTGRES_URL" "$CONFIRMA_TEST_POSTGRES_PORT" "${CONFIRMA_TEST_POSTGRES_CA:-}"
             ;;
         stop) confirma_pg_stop ;;
         *) echo "usage: scripts/postgres.sh run -- CMD... | start | stop" >&2; return 2 ;;

@@ -803,3 +803,41 @@ async fn a_crash_after_the_claim_is_reconciled_by_another_host() {
     let k = kinds(&*store, &key).await;
     assert!(k.contains(&EventKind::Ambiguous) && k.contains(&EventKind::Reconciled), "{k:?}");
 }
+
+/// TLS, verified: database `confirma_tls` of the throwaway cluster accepts TLS connections only, with a
+/// certificate from a throwaway CA (`scripts/postgres.sh`, `CONFIRMA_TEST_POSTGRES_CA`). `sslmode=require`
+/// with that CA as `sslrootcert` connects (and works: the conformance suite); without the CA the certificate
+/// is refused (never accepted unverified, unlike libpq's `require`); a plain connection is turned away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_verified_against_sslrootcert() {
+    let Some(mut url) = server() else { return };
+    let Ok(ca) = std::env::var("CONFIRMA_TEST_POSTGRES_CA") else {
+        assert!(std::env::var_os("CI").is_none(), "no CONFIRMA_TEST_POSTGRES_CA: scripts/postgres.sh found no openssl");
+        return;
+    };
+    url.set_path("/confirma_tls");
+    let plain = PostgresStore::connect(url.as_str()).await.unwrap_err();
+    assert!(matches!(plain, StoreError::Configuration(_)), "a plain connection is refused: {plain}");
+
+    let mut unverified = url.clone();
+    unverified.set_query(Some("sslmode=require"));
+    let err = PostgresStore::connect(unverified.as_str()).await.unwrap_err();
+    assert!(err.to_string().to_lowercase().contains("certificate"), "an unknown CA is refused: {err}");
+    assert!(!err.to_string().contains(&password()), "{err}");
+
+    let mut verified = url.clone();
+    verified.query_pairs_mut().append_pair("sslmode", "require").append_pair("sslrootcert", &ca);
+    let store = PostgresStore::connect(verified.as_str()).await.unwrap();
+    assert!(store.describe().ends_with("(TLS)"), "{}", store.describe());
+    conformance::run(&store).await.unwrap();
+
+    // verify-full, and libpq's key=value form, mean the same.
+    let kv = format!(
+        "host=localhost port={} user={} password={} dbname=confirma_tls sslmode=verify-full sslrootcert={ca}",
+        url.port().unwrap(),
+        url.username(),
+        password()
+    );
+    let again = PostgresStore::connect(&kv).await.unwrap();
+    assert!(again.load(&CredentialKey::new("https://conformance.example/", "nobody")).await.unwrap().is_none());
+}

@@ -21,14 +21,21 @@
 //!
 //! Connection failures are [`StoreError::Unavailable`] (retryable); refused credentials, a missing privilege
 //! or database are [`StoreError::Configuration`] (retrying cannot help). [`describe`](CredentialStore::describe) and every
-//! error show the server as `postgres://user@host:port/db`, never a password. TLS is not offered yet:
-//! connect over a trusted network or a local socket (`sslmode=require` is refused at connect time).
+//! error show the server as `postgres://user@host:port/db`, never a password.
+//!
+//! **TLS** (rustls, like the HTTP client): `sslmode=require` (or `verify-ca` / `verify-full`, the same here)
+//! connects over TLS and **always verifies** the server's certificate and host name — against the system's
+//! trust store plus the CA certificates of `sslrootcert=/path/to/ca.pem` (a PEM file; for managed services
+//! such as Amazon RDS or Azure Database, their CA bundle). Unlike libpq, `require` never accepts an unverified
+//! certificate. Without `sslmode` (libpq's `prefer`) or with `sslmode=disable`, the connection is plain: use
+//! that only over a trusted network or a local socket.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::config::Host;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
@@ -163,6 +170,88 @@ fn describe_config(config: &tokio_postgres::Config) -> String {
     format!("postgres://{user}{}/{db}", hosts.join(","))
 }
 
+/// The TLS settings of a DSN that tokio-postgres does not parse itself (`sslrootcert`, `sslmode=verify-ca` /
+/// `verify-full`), taken out of it.
+struct TlsOptions {
+    /// The DSN without them.
+    dsn: String,
+    /// `sslmode=verify-ca` / `verify-full` was given.
+    verify: bool,
+    /// The `sslrootcert` file.
+    root_cert: Option<std::path::PathBuf>,
+}
+
+impl TlsOptions {
+    fn take(dsn: &str) -> Result<Self, StoreError> {
+        let mut out = TlsOptions { dsn: String::new(), verify: false, root_cert: None };
+        let mut take = |key: &str, value: &str| -> bool {
+            match key {
+                "sslrootcert" => {
+                    out.root_cert = Some(value.into());
+                    true
+                }
+                "sslmode" if value == "verify-ca" || value == "verify-full" => {
+                    out.verify = true;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if dsn.starts_with("postgres://") || dsn.starts_with("postgresql://") {
+            let Some((base, query)) = dsn.split_once('?') else {
+                out.dsn = dsn.to_string();
+                return Ok(out);
+            };
+            let mut kept = url::form_urlencoded::Serializer::new(String::new());
+            let mut any = false;
+            for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+                if !take(&k, &v) {
+                    kept.append_pair(&k, &v);
+                    any = true;
+                }
+            }
+            let kept = kept.finish();
+            out.dsn = if any { format!("{base}?{kept}") } else { base.to_string() };
+        } else {
+            // libpq's key=value form (values of these two keys without spaces or quotes).
+            let kept: Vec<&str> = dsn
+                .split_whitespace()
+                .filter(|part| part.split_once('=').is_none_or(|(k, v)| !take(k.trim(), v.trim())))
+                .collect();
+            out.dsn = kept.join(" ");
+        }
+        Ok(out)
+    }
+
+    /// A rustls connector that verifies the server against the system's trust store plus `sslrootcert`.
+    fn connector(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::CertificateDer;
+        let bad = |why: String| StoreError::Configuration(format!("PostgreSQL TLS: {why}"));
+        let mut extra = Vec::new();
+        if let Some(path) = &self.root_cert {
+            let pem =
+                std::fs::read(path).map_err(|e| bad(format!("cannot read sslrootcert {}: {e}", path.display())))?;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                extra.push(cert.map_err(|e| bad(format!("sslrootcert {} is not PEM: {e}", path.display())))?);
+            }
+            if extra.is_empty() {
+                return Err(bad(format!("no certificate in sslrootcert {}", path.display())));
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+            .map_err(|e| bad(format!("cannot load the trust store: {e}")))?;
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| bad(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+            .with_no_client_auth();
+        Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+    }
+}
+
 impl PostgresStore {
     /// The schema version this SDK migrates a database to.
     pub const SCHEMA_VERSION: i32 = SCHEMA_VERSION;
@@ -178,12 +267,15 @@ impl PostgresStore {
     /// [`connect`](Self::connect), with at most `max_connections` pooled connections (at least 1).
     pub async fn connect_with_pool_size(dsn: &str, max_connections: usize) -> Result<Self, StoreError> {
         // The parser's messages name options, never their values; the DSN itself is never repeated.
-        let mut config = tokio_postgres::Config::from_str(dsn.trim())
+        let tls = TlsOptions::take(dsn.trim())?;
+        let mut config = tokio_postgres::Config::from_str(&tls.dsn)
             .map_err(|e| StoreError::Configuration(format!("invalid PostgreSQL URL: {e}")))?;
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(StoreError::Configuration(
-                "sslmode=require: this build connects without TLS (use a trusted network or a local socket)".into(),
-            ));
+        let verified = config.get_ssl_mode() == SslMode::Require || tls.verify;
+        if !verified {
+            // libpq's `prefer` would try TLS without verifying it: plain, as documented.
+            config.ssl_mode(SslMode::Disable);
+        } else {
+            config.ssl_mode(SslMode::Require);
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
@@ -191,8 +283,14 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("confirma");
         }
-        let described = describe_config(&config);
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let mut described = describe_config(&config);
+        let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = if verified {
+            described.push_str(" (TLS)");
+            Manager::from_config(config, tls.connector()?, recycling)
+        } else {
+            Manager::from_config(config, NoTls, recycling)
+        };
         let pool = Pool::builder(manager)
             .max_size(max_connections.max(1))
             .runtime(Runtime::Tokio1)
@@ -671,6 +769,36 @@ mod tests {
             assert!(!d.contains("s3cr3t"), "{d}");
             assert!(d.starts_with("postgres://app@") && d.ends_with("/creds"), "{d}");
         }
+    }
+
+    #[test]
+    fn tls_options_are_taken_out_of_both_dsn_forms() {
+        let t = TlsOptions::take(
+            "postgres://app:pw@db/creds?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&application_name=x",
+        )
+        .unwrap();
+        assert_eq!((t.dsn.as_str(), t.verify), ("postgres://app:pw@db/creds?application_name=x", true));
+        assert_eq!(t.root_cert.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+        let t = TlsOptions::take("postgres://app:pw@db/creds?sslmode=require").unwrap();
+        assert_eq!(
+            (t.dsn.as_str(), t.verify, t.root_cert),
+            ("postgres://app:pw@db/creds?sslmode=require", false, None)
+        );
+        let t = TlsOptions::take("host=db user=app sslrootcert=/ca.pem sslmode=verify-ca dbname=c").unwrap();
+        assert_eq!((t.dsn.as_str(), t.verify), ("host=db user=app dbname=c", true));
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_empty_sslrootcert_is_a_configuration_error() {
+        let empty = std::env::temp_dir().join(format!("confirma-empty-ca-{}.pem", std::process::id()));
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        for root in ["/nonexistent/ca.pem", empty.to_str().unwrap()] {
+            let dsn = format!("postgres://app:s3cr3t-pw@127.0.0.1:1/creds?sslmode=require&sslrootcert={root}");
+            let err = PostgresStore::connect(&dsn).await.unwrap_err();
+            assert!(matches!(&err, StoreError::Configuration(m) if m.contains("sslrootcert")), "{err:?}");
+            assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        }
+        let _ = std::fs::remove_file(empty);
     }
 
     #[tokio::test]
