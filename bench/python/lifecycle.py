@@ -23,7 +23,7 @@ import os
 import random
 import sys
 import time
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 import confirma
 
@@ -37,7 +37,7 @@ def business_id() -> str:
             return f"{digits}-{0 if r == 0 else 11 - r}"
 
 
-def form(partner_code: str) -> dict:
+def form(partner_code: str) -> Dict[str, Any]:
     bid = business_id()
     return {
         "service": {"type": "LIFECYCLE", "partnerCode": partner_code},
