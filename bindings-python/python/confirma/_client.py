@@ -186,7 +186,9 @@ class Client(_Base):
         :class:`CredentialStore`), the create is recorded in the store *before* it is sent and the new
         credentials are committed *before* this returns, so a crash never loses the only copy of the token;
         a :class:`TokenManager` over the same store then keeps it alive. A create whose outcome is unknown
-        is resolved by calling this again with the same business code (never a second client).
+        is resolved by calling this again with the same business code (never a second client). With your
+        own store the key is ``CONFIRMA_STORE_KEY`` (or call ``TokenManager(client, store, key=...)
+        .create_client(...)``).
         """
         if store is not None:
             from ._lifecycle import _native_store
