@@ -30,17 +30,19 @@ use crate::token::{token_arg, token_to_py};
 static STATUS_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// Polls `token()`'s future once, GIL held, in the runtime's context: `Some` when it is ready (the token
-/// was in memory; a due renewal was kicked onto the runtime), `None` when it must wait (it then goes on
-/// where it stopped). A panic is the `internal` error.
-fn poll_once<F>(py: Python<'_>, fut: &mut std::pin::Pin<Box<F>>) -> PyResult<Option<PyResult<Py<PyAny>>>>
+/// Polls `fut` (a `token()` future) once, GIL held, in the runtime's context: `Some` when it is ready (the
+/// token was in memory; a due renewal was kicked onto the runtime), `None` when it must wait. A panic is
+/// the `internal` error. The future is polled where it is (pinned on the caller's stack): `token()`'s future
+/// is large (it has room for the slow path), and moving it into a box costs more than the whole hot path.
+fn poll_once<F>(py: Python<'_>, fut: std::pin::Pin<&mut F>) -> PyResult<Option<PyResult<Py<PyAny>>>>
 where
     F: Future<Output = confirma::Result<confirma::SecretToken>>,
 {
-    let rt = confirma::ffi::runtime::runtime().map_err(|e| core_err(py, &e))?;
+    let rt = crate::runtime::runtime().map_err(|e| core_err(py, &e))?;
     let polled = {
         let _guard = rt.enter();
         let mut cx = Context::from_waker(Waker::noop());
+        let mut fut = fut;
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
     };
     Ok(match polled {
@@ -110,7 +112,7 @@ impl NativeManager {
 
     /// `manager` without re-reading the `confirma` logger's level (a Python call): the hot path of `token()`.
     fn manager_quiet(&self, py: Python<'_>) -> PyResult<TokenManager> {
-        if self.pid != std::process::id() {
+        if self.pid != crate::runtime::pid() {
             return Err(config_error(
                 py,
                 format!(
@@ -261,25 +263,30 @@ impl NativeManager {
         })
     }
 
-    fn token(&self, py: Python<'_>, client_id: String) -> PyResult<Py<PyAny>> {
+    fn token(&self, py: Python<'_>, client_id: &str) -> PyResult<Py<PyAny>> {
         contain(py, || {
             let m = self.manager_quiet(py)?;
-            let mut fut = Box::pin(async move { m.token(&client_id).await });
-            if let Some(r) = poll_once(py, &mut fut)? {
+            let mut fut = std::pin::pin!(m.token(client_id));
+            if let Some(r) = poll_once(py, fut.as_mut())? {
                 return r;
             }
+            // Not in memory: wait where it stopped, GIL released.
             crate::logbridge::refresh_level(py);
             block_on(py, fut, token_object)
         })
     }
 
     /// On the hot path the awaitable returned is an asyncio future that is already done: awaiting it does
-    /// not go round the event loop.
+    /// not go round the event loop. Otherwise the first attempt is dropped (the core's slow path runs
+    /// detached and single-flight, so nothing is abandoned) and a call on the runtime takes over.
     fn token_async<'py>(&self, py: Python<'py>, client_id: String) -> PyResult<Bound<'py, PyAny>> {
         contain(py, || {
             let m = self.manager_quiet(py)?;
-            let mut fut = Box::pin(async move { m.token(&client_id).await });
-            if let Some(r) = poll_once(py, &mut fut)? {
+            let ready = {
+                let fut = std::pin::pin!(m.token(&client_id));
+                poll_once(py, fut)?
+            };
+            if let Some(r) = ready {
                 let event_loop = GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()?;
                 let done = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
                 match r {
@@ -289,7 +296,7 @@ impl NativeManager {
                 return Ok(done);
             }
             crate::logbridge::refresh_level(py);
-            spawn_async(py, fut, token_object)
+            spawn_async(py, async move { m.token(&client_id).await }, token_object)
         })
     }
 
