@@ -584,3 +584,53 @@ def test_exit_with_open_managers_and_blocked_readers_is_clean(sandbox: Sandbox, 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "exiting without close" in proc.stdout
     assert "Fatal" not in proc.stderr and "panicked" not in proc.stderr, proc.stderr
+
+
+def test_waiting_releases_the_gil(sandbox: Sandbox, client: confirma.Client) -> None:
+    store = confirma.MemoryStore()
+    created = client.create_client(sandbox.provisioning_token, new_client_dict(sandbox.partner_code), store=store)
+    with confirma.TokenManager(client, store) as m:
+        m.token(created.client_id)
+        sandbox.fault({"kind": "delay", "ms": 700, "path": RENEW})
+        done = threading.Event()
+        t = threading.Thread(target=lambda: (m.renew_now(created.client_id), done.set()))
+        t.start()
+        spins = 0
+        while not done.is_set():  # Python keeps running while the other thread waits for the renewal
+            spins += 1
+        t.join(10)
+        assert spins > 10_000, spins
+        assert m.status(created.client_id).token_version == 2
+
+
+class TupleRows(Sqlite3CredentialStore):
+    """Returns plain tuples (what a DB-API cursor gives) instead of StoreRow/EventRow."""
+
+    def load(self, environment: str, client_id: str) -> Any:
+        row = super().load(environment, client_id)
+        return None if row is None else (row.environment, row.client_id, row.revision, row.data)
+
+    def list(self, environment: Optional[str]) -> Any:
+        return [(r.environment, r.client_id, r.revision, r.data) for r in super().list(environment)]
+
+    def events(self, environment: Optional[str], client_id: Optional[str], after_seq: int, limit: int) -> Any:
+        return [(e.seq, e.environment, e.client_id, e.at, e.kind, e.data) for e in super().events(environment, client_id, after_seq, limit)]
+
+
+def test_partner_store_may_return_tuples_and_wrong_types_are_storage_errors(tmp_path: Path) -> None:
+    assert "compare-and-set" in confirma.check_store(TupleRows(str(tmp_path / "t.db")))
+
+    class IntInsert(Sqlite3CredentialStore):
+        def insert(self, row: confirma.StoreRow, events: Any) -> Any:
+            super().insert(row, events)
+            return 1  # not a bool
+
+    with pytest.raises(confirma.StorageError, match="insert.*bool"):
+        confirma.check_store(IntInsert(str(tmp_path / "i.db")))
+
+    class ShortRows(Sqlite3CredentialStore):
+        def list(self, environment: Optional[str]) -> Any:
+            return [("staging",)]
+
+    with pytest.raises(confirma.StorageError, match="TypeError"):
+        confirma.check_store(ShortRows(str(tmp_path / "s.db")))
