@@ -276,6 +276,16 @@ impl NativeManager {
         })
     }
 
+    /// The token if it is in memory (the hot path of `AsyncTokenManager.token`), else `None`: then await
+    /// `token_async` (the core's slow path has started, detached and single-flight).
+    fn token_now(&self, py: Python<'_>, client_id: &str) -> PyResult<Option<Py<PyAny>>> {
+        contain(py, || {
+            let m = self.manager_quiet(py)?;
+            let fut = std::pin::pin!(m.token(client_id));
+            poll_once(py, fut)?.transpose()
+        })
+    }
+
     /// On the hot path the awaitable returned is an asyncio future that is already done: awaiting it does
     /// not go round the event loop. Otherwise the first attempt is dropped (the core's slow path runs
     /// detached and single-flight, so nothing is abandoned) and a call on the runtime takes over.
