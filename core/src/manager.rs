@@ -548,6 +548,15 @@ impl TokenManager {
         detached(async move { m.slow(&entry).await }).await
     }
 
+    /// The token from memory, without I/O and without waiting, if it can be served as it is (a background
+    /// renewal is started when one is due: call this inside a tokio runtime context, else the renewal waits
+    /// for the next [`token`](Self::token) call); `None` when [`token`](Self::token) has work to do (first
+    /// use, an expired token, a state that needs settling). The synchronous hot path of the bindings.
+    pub fn cached_token(&self, client_id: &str) -> Option<SecretToken> {
+        let entry = self.inner.entries.read().unwrap_or_else(|p| p.into_inner()).get(client_id).cloned()?;
+        self.fast(&entry)
+    }
+
     /// The token from memory if it can be served as it is (kicking a background renewal when due).
     fn fast(&self, entry: &Arc<Entry>) -> Option<SecretToken> {
         let guard = entry.cached.read().unwrap_or_else(|p| p.into_inner());

@@ -397,3 +397,30 @@ async fn a_cancelled_caller_never_abandons_a_rotation() {
     assert!(w.is_valid(&t).await, "the persisted token is the one the service issued");
     assert_eq!(renew_requests(&w.sb).await, 1);
 }
+
+/// The synchronous hot path: `cached_token` serves from memory once `token()` has loaded the record, is
+/// `None` before (or for an unknown client), and starts a due renewal in the background.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_token_is_the_memory_fast_path_and_kicks_a_due_renewal() {
+    let w = world(SandboxConfig::default()).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let m = w.manager(store.clone(), "a");
+    assert!(m.cached_token("nobody").is_none());
+    let (id, first) = w.created(&m, 115).await;
+    assert_eq!(m.cached_token(&id), Some(first.clone()), "save_created caches the token");
+    let other = w.manager(store, "b");
+    assert!(other.cached_token(&id).is_none(), "not loaded in this instance yet");
+    assert_eq!(other.token(&id).await.unwrap(), first);
+    assert_eq!(other.cached_token(&id), Some(first.clone()));
+    // Due (no expiry from this sandbox: renewed every renew_every): still served, and renewed in the background.
+    w.clock.advance(2 * HOUR);
+    assert_eq!(other.cached_token(&id), Some(first.clone()));
+    wait_for_version(&other, &id, 2).await;
+    let until = Instant::now() + Duration::from_secs(10);
+    while other.cached_token(&id).as_ref() == Some(&first) {
+        assert!(Instant::now() < until, "the renewed token is never served from memory");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let renewed = other.cached_token(&id).unwrap();
+    assert!(w.is_valid(&renewed).await);
+}

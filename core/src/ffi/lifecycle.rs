@@ -212,6 +212,18 @@ impl EventStream {
     }
 }
 
+/// [`TokenManager::cached_token`] inside the shared runtime's context (so a due renewal starts in the
+/// background) with panics contained: the synchronous hot path of every binding's `token()` — no future, no
+/// thread hop, no allocation beyond the token. `Ok(None)`: call the manager's `token` on the runtime.
+pub fn cached_token(
+    manager: &TokenManager,
+    client_id: &str,
+) -> std::result::Result<Option<crate::SecretToken>, ErrorInfo> {
+    let rt = crate::ffi::runtime::runtime().map_err(|e| ErrorInfo::of(&e))?;
+    let _context = rt.enter();
+    crate::ffi::runtime::contain(|| Ok(manager.cached_token(client_id)))
+}
+
 /// Runs the store conformance suite ([`conformance::run`](crate::store::conformance::run)) against `store`,
 /// which must be empty: what partners call on the store they wrote. Returns the report (one passed check
 /// per line); a failed check is a `Storage` error naming it.
