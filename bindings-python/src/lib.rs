@@ -56,6 +56,5 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(aio::_use_loop_bridge, m)?)?;
     m.add_function(wrap_pyfunction!(error::_sample_errors, m)?)?;
     logbridge::install();
-    runtime::install_fork_handler();
     Ok(())
 }

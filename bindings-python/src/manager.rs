@@ -4,13 +4,10 @@
 //! bridge of `runtime.rs`) and an asyncio form (`*_async`; cancelling the asyncio task only stops waiting:
 //! the core finishes a rotation it started and persists it).
 //!
-//! `token()` first polls the core's future once, GIL held, inside the runtime's context: the common case
-//! (the token is in memory) returns without releasing the GIL or crossing threads; anything else continues
-//! on the runtime with the GIL released.
+//! `token()` first asks the core for the token in memory (`ffi::cached_token`, GIL held: no future, no
+//! thread hop); only when that has nothing does it call the manager's `token` on the runtime, GIL released.
 
-use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 
 use confirma::ffi::{CreatedData, ManagerInput, OptionNaming, TimeUnit};
 use confirma::{CredentialStatus, TokenManager};
@@ -30,27 +27,10 @@ use crate::token::{token_arg, token_to_py};
 static STATUS_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// Polls `fut` (a `token()` future) once, GIL held, in the runtime's context: `Some` when it is ready (the
-/// token was in memory; a due renewal was kicked onto the runtime), `None` when it must wait. A panic is
-/// the `internal` error. The future is polled where it is (pinned on the caller's stack): `token()`'s future
-/// is large (it has room for the slow path), and moving it into a box costs more than the whole hot path.
-fn poll_once<F>(py: Python<'_>, fut: std::pin::Pin<&mut F>) -> PyResult<Option<PyResult<Py<PyAny>>>>
-where
-    F: Future<Output = confirma::Result<confirma::SecretToken>>,
-{
-    let rt = crate::runtime::runtime().map_err(|e| core_err(py, &e))?;
-    let polled = {
-        let _guard = rt.enter();
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut fut = fut;
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
-    };
-    Ok(match polled {
-        Ok(Poll::Ready(Ok(t))) => Some(token_object(py, t)),
-        Ok(Poll::Ready(Err(e))) => Some(Err(core_err(py, &e))),
-        Ok(Poll::Pending) => None,
-        Err(payload) => Some(Err(to_pyerr(py, &confirma::ffi::ErrorInfo::from_panic(&*payload)))),
-    })
+/// The token from memory (the core's `ffi::cached_token`: no future, no thread hop), or `None` when the
+/// manager's `token` has work to do.
+fn cached(py: Python<'_>, m: &TokenManager, client_id: &str) -> PyResult<Option<confirma::SecretToken>> {
+    confirma::ffi::cached_token(m, client_id).map_err(|e| to_pyerr(py, &e))
 }
 
 /// A `confirma.CredentialStatus` (a frozen dataclass): times as UTC `datetime`s, state and health as
@@ -112,7 +92,7 @@ impl NativeManager {
 
     /// `manager` without re-reading the `confirma` logger's level (a Python call): the hot path of `token()`.
     fn manager_quiet(&self, py: Python<'_>) -> PyResult<TokenManager> {
-        if self.pid != crate::runtime::pid() {
+        if self.pid != confirma::ffi::runtime::pid() {
             return Err(config_error(
                 py,
                 format!(
@@ -266,43 +246,34 @@ impl NativeManager {
     fn token(&self, py: Python<'_>, client_id: &str) -> PyResult<Py<PyAny>> {
         contain(py, || {
             let m = self.manager_quiet(py)?;
-            let mut fut = std::pin::pin!(m.token(client_id));
-            if let Some(r) = poll_once(py, fut.as_mut())? {
-                return r;
+            if let Some(t) = cached(py, &m, client_id)? {
+                return token_object(py, t);
             }
-            // Not in memory: wait where it stopped, GIL released.
+            // Not servable from memory: the manager's token() on the runtime, GIL released.
             crate::logbridge::refresh_level(py);
-            block_on(py, fut, token_object)
+            let id = client_id.to_string();
+            block_on(py, async move { m.token(&id).await }, token_object)
         })
     }
 
     /// The token if it is in memory (the hot path of `AsyncTokenManager.token`), else `None`: then await
-    /// `token_async` (the core's slow path has started, detached and single-flight).
+    /// `token_async`.
     fn token_now(&self, py: Python<'_>, client_id: &str) -> PyResult<Option<Py<PyAny>>> {
         contain(py, || {
             let m = self.manager_quiet(py)?;
-            let fut = std::pin::pin!(m.token(client_id));
-            poll_once(py, fut)?.transpose()
+            cached(py, &m, client_id)?.map(|t| token_object(py, t)).transpose()
         })
     }
 
     /// On the hot path the awaitable returned is an asyncio future that is already done: awaiting it does
-    /// not go round the event loop. Otherwise the first attempt is dropped (the core's slow path runs
-    /// detached and single-flight, so nothing is abandoned) and a call on the runtime takes over.
+    /// not go round the event loop.
     fn token_async<'py>(&self, py: Python<'py>, client_id: String) -> PyResult<Bound<'py, PyAny>> {
         contain(py, || {
             let m = self.manager_quiet(py)?;
-            let ready = {
-                let fut = std::pin::pin!(m.token(&client_id));
-                poll_once(py, fut)?
-            };
-            if let Some(r) = ready {
+            if let Some(t) = cached(py, &m, &client_id)? {
                 let event_loop = GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()?;
                 let done = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
-                match r {
-                    Ok(t) => done.call_method1(pyo3::intern!(py, "set_result"), (t,))?,
-                    Err(e) => done.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),))?,
-                };
+                done.call_method1(pyo3::intern!(py, "set_result"), (token_object(py, t)?,))?;
                 return Ok(done);
             }
             crate::logbridge::refresh_level(py);

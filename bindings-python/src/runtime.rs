@@ -13,7 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,66 +64,6 @@ pub fn _shutdown(py: Python<'_>) {
 pub fn _after_fork_child() {
     IN_PYTHON.store(0, SeqCst);
     crate::logbridge::after_fork_child();
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The process id and the runtime, without a system call (`token()`'s hot path)
-//
-// `getpid()` is a system call (about 250 ns here) and the core's `runtime()` makes one to notice a fork.
-// The hot path reads both from atomics instead; a `pthread_atfork` child handler (every `fork()`, not only
-// Python's `os.fork`) clears them, so a forked child looks them up again (and the core builds its runtime).
-
-static PID: AtomicU32 = AtomicU32::new(0);
-static RUNTIME: AtomicPtr<tokio::runtime::Runtime> = AtomicPtr::new(std::ptr::null_mut());
-static RUNTIME_PID: AtomicU32 = AtomicU32::new(0);
-
-extern "C" {
-    fn pthread_atfork(
-        prepare: Option<unsafe extern "C" fn()>,
-        parent: Option<unsafe extern "C" fn()>,
-        child: Option<unsafe extern "C" fn()>,
-    ) -> std::os::raw::c_int;
-}
-
-/// Async-signal-safe: atomic stores only.
-unsafe extern "C" fn forget_process() {
-    PID.store(0, SeqCst);
-    RUNTIME_PID.store(0, SeqCst);
-}
-
-/// Registers the fork handler (once, at import).
-pub fn install_fork_handler() {
-    // SAFETY: registering a handler that only stores to atomics.
-    unsafe {
-        pthread_atfork(None, None, Some(forget_process));
-    }
-}
-
-/// `std::process::id()`, cached until the next fork.
-pub fn pid() -> u32 {
-    match PID.load(SeqCst) {
-        0 => {
-            let p = std::process::id();
-            PID.store(p, SeqCst);
-            p
-        }
-        p => p,
-    }
-}
-
-/// The core's runtime (`confirma::ffi::runtime::runtime`), cached until the next fork.
-pub fn runtime() -> Result<&'static tokio::runtime::Runtime, confirma::Error> {
-    let me = pid();
-    if RUNTIME_PID.load(SeqCst) == me {
-        // SAFETY: set below from the core's runtime, which is leaked (never freed).
-        if let Some(rt) = unsafe { RUNTIME.load(SeqCst).as_ref() } {
-            return Ok(rt);
-        }
-    }
-    let rt = core_rt::runtime()?;
-    RUNTIME.store(rt as *const _ as *mut _, SeqCst);
-    RUNTIME_PID.store(me, SeqCst);
-    Ok(rt)
 }
 
 // ---------------------------------------------------------------------------------------------------------
