@@ -416,7 +416,7 @@ export declare class PostgresStore {
   readonly encrypted: boolean
 }
 
-/** A store in this process's memory only. Sealed when a key is given or set; otherwise in clear in memory. */
+/** A store in this process's memory only. Sealed under the key given (or `CONFIRMA_STORE_KEY`), else under a random key of this store; in clear only with `plaintext: true`. */
 export declare class MemoryStore {
   constructor(options?: StoreKeyOptions)
   readonly description: string

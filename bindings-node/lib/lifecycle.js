@@ -144,12 +144,12 @@ module.exports = function lifecycle (sdk) {
 
   /**
    * A store in this process's memory (tests, one-off scripts): gone when the process ends. Tokens are
-   * sealed when a key is given (or `CONFIRMA_STORE_KEY` is set); otherwise kept in clear in memory.
+   * sealed under the key given (or `CONFIRMA_STORE_KEY`), else under a random key of this store; in clear
+   * only with `plaintext: true`.
    */
   class MemoryStore {
     constructor (options) {
       const key = keyOptions(options, 'MemoryStore options')
-      if (key.plaintext === undefined) key.plaintext = true
       const n = guarded(() => native.newMemoryStore(key))
       if (!(n instanceof native.NativeStore)) throw fromNative(n)
       registered(this, n)

@@ -91,7 +91,7 @@ pub fn open_sqlite_store(path: String, key: NativeKeyOptions) -> Either<NativeSt
 #[napi(catch_unwind)]
 pub fn new_memory_store(key: NativeKeyOptions) -> Either<NativeStore, NativeError> {
     built(contain(|| {
-        let sealer = key.input().build()?;
+        let sealer = key.input().build_for_memory()?;
         Ok(NativeStore::of(Arc::new(MemoryStore::new()), Some(sealer)))
     }))
 }

@@ -74,7 +74,8 @@ describe('stores and their key', () => {
     } finally {
       delete process.env.CONFIRMA_STORE_KEY
     }
-    assert.equal(new MemoryStore().encrypted, false)
+    assert.equal(new MemoryStore().encrypted, true, 'sealed under a random key of the store')
+    assert.equal(new MemoryStore({ plaintext: true }).encrypted, false)
     assert.equal(new MemoryStore({ key: KEY }).encrypted, true)
   })
 

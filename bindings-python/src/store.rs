@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use confirma::ffi::SealerInput;
-use confirma::store::{CredentialStore, MemoryStore, PostgresStore, Sealer, SqliteStore, StoreKey};
+use confirma::store::{CredentialStore, MemoryStore, PostgresStore, Sealer, SqliteStore};
 use pyo3::prelude::*;
 
 use crate::error::{config_error, core_err};
@@ -105,19 +105,14 @@ impl NativeStore {
     }
 
     /// An in-memory store. Without a key (and without `CONFIRMA_STORE_KEY`), tokens are sealed under a
-    /// random key of this store: nothing it holds ever leaves the process.
+    /// random key of this store (the core's `SealerInput::build_for_memory`): nothing it holds ever leaves
+    /// the process.
     #[staticmethod]
     #[pyo3(signature = (key=None, previous_keys=Vec::new(), plaintext=false))]
     fn memory(py: Python<'_>, key: Option<String>, previous_keys: Vec<String>, plaintext: bool) -> PyResult<Self> {
         contain(py, || {
-            let sealer = match sealer(py, key.clone(), previous_keys.clone(), plaintext) {
-                Ok(s) => s,
-                Err(_) if key.is_none() && !plaintext => {
-                    let k = StoreKey::generate().map_err(|e| core_err(py, &e.into()))?;
-                    sealer(py, Some(k.to_base64().to_string()), previous_keys, false)?
-                }
-                Err(e) => return Err(e),
-            };
+            let input = confirma::ffi::SealerInput { key, previous_keys, plaintext };
+            let sealer = input.build_for_memory().map_err(|e| core_err(py, &e))?;
             Ok(NativeStore::new(Arc::new(MemoryStore::new()), Some(sealer), "MemoryStore"))
         })
     }

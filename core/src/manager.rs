@@ -545,7 +545,9 @@ impl TokenManager {
             return Ok(t);
         }
         let m = self.clone();
-        detached(async move { m.slow(&entry).await }).await
+        // Boxed: the slow path's state lives on the heap, so token()'s own future stays small for the
+        // common case that never reaches it.
+        detached(Box::pin(async move { m.slow(&entry).await })).await
     }
 
     /// The token from memory, without I/O and without waiting, if it can be served as it is (a background

@@ -424,3 +424,13 @@ async fn cached_token_is_the_memory_fast_path_and_kicks_a_due_renewal() {
     let renewed = other.cached_token(&id).unwrap();
     assert!(w.is_valid(&renewed).await);
 }
+
+/// token()'s future stays small (its slow path is boxed): the bindings that hold it per call (uniffi's
+/// futures) pay for its size on every call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_future_is_small() {
+    let w = world(SandboxConfig::default()).await;
+    let m = w.manager(Arc::new(MemoryStore::new()), "a");
+    let size = std::mem::size_of_val(&m.token("x"));
+    assert!(size <= 256, "token() future is {size} bytes");
+}

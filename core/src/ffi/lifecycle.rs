@@ -155,6 +155,18 @@ impl SealerInput {
             None => Ok(Sealer::from_env(self.plaintext)?.with_previous_keys(previous)),
         }
     }
+
+    /// The sealer of an in-memory store: as [`build`](Self::build), except that with no key anywhere (and no
+    /// plaintext opt-in) tokens are sealed under a random key of that store — nothing it holds outlives the
+    /// process, so there is no key to keep, and statuses say `encrypted` as with every other store.
+    pub fn build_for_memory(&self) -> Result<Sealer> {
+        let no_key = self.key.as_deref().map(str::trim).is_none_or(str::is_empty)
+            && std::env::var(crate::store::KEY_ENV).map(|v| v.trim().is_empty()).unwrap_or(true);
+        if no_key && !self.plaintext {
+            return Ok(Sealer::encrypted(StoreKey::generate()?));
+        }
+        self.build()
+    }
 }
 
 /// A manager's events as a binding delivers them (an iterator, an `EventEmitter`, a `Flow`): in order; a
@@ -287,6 +299,14 @@ mod tests {
         assert_eq!(s.key_id(), Some(k.id()));
         let bad = SealerInput { key: Some("short".into()), ..Default::default() }.build().unwrap_err();
         assert_eq!(bad.kind(), ErrorKind::Storage);
+        let memory = SealerInput { key: Some(k.to_base64().to_string()), ..Default::default() }.build_for_memory();
+        assert_eq!(memory.unwrap().key_id(), Some(k.id()), "a given key is used");
+        if std::env::var_os(crate::store::KEY_ENV).is_none() {
+            let random = SealerInput::default().build_for_memory().unwrap();
+            assert!(random.is_encrypted() && random.key_id() != Some(k.id()));
+            let clear = SealerInput { plaintext: true, ..Default::default() }.build_for_memory().unwrap();
+            assert!(!clear.is_encrypted());
+        }
         let shown = format!("{:?}", SealerInput { key: Some(k.to_base64().to_string()), ..Default::default() });
         assert!(!shown.contains(&*k.to_base64()));
     }
