@@ -612,7 +612,8 @@ export declare class TokenManager extends EventEmitter<TokenManagerEvents> {
   /** The environment its records belong to. */
   readonly environment: string
   /**
-   * A usable token: from memory without I/O in the common case; renewed in the background when due.
+   * A usable token: from memory without I/O in the common case; when due, renewed (or another instance's
+   * renewal adopted) before it is returned, so it is never a token being rotated away.
    * @throws {CredentialsLostError} when the token was rotated and the new one is gone.
    * @throws {StorageError} when the store fails (retryable).
    */

@@ -348,7 +348,7 @@ module.exports = function lifecycle (sdk) {
 
     /**
      * A usable token for `clientId`: from memory without I/O in the common case; loaded (and validated) on
-     * first use; renewed in the background when due (before returning when expired). Aborting the signal
+     * first use; when due, renewed (or another instance's renewal adopted) before returning. Aborting the signal
      * only stops waiting: a rotation in progress completes and is persisted.
      */
     async token (clientId, options) {

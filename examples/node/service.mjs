@@ -1,6 +1,6 @@
 // A small HTTP service (node:http, no other dependency) that calls CFIS on behalf of a client whose access
 // token a TokenManager keeps alive: validated at start-up, served from memory on every request with
-// `manager.token(clientId)`, renewed in the background (crash-safe, once per fleet) before it expires.
+// `manager.token(clientId)`, renewed when due (crash-safe, once per fleet) well before it expires.
 // Runs against any CFIS URL — e.g. the local sandbox:
 //
 //   confirma-sandbox --host 127.0.0.1 --port 0        # prints {"baseUrl", "provisioningToken", "partnerCode"}
@@ -65,7 +65,7 @@ const json = (res, code, body) => {
 const server = http.createServer(async (req, res) => {
   try {
     if (req.url === '/call') {
-      // The hot path: from memory, no I/O; a due renewal runs in the background meanwhile.
+      // The hot path: from memory, no I/O; when due, this call renews first (once per fleet).
       const token = await manager.token(clientId, { signal: AbortSignal.timeout(30000) })
       const result = await client.validateToken(token) // stands in for the CFIS call made with the token
       const s = await manager.status(clientId)

@@ -3,7 +3,7 @@
 At start-up it opens the credential store, onboards a client if it has none (``create_client(...,
 store=store)``: the credentials are committed before it returns), reconciles interrupted renewals and
 validates the token (the manager's first ``token()``). Then every request is served with
-``manager.token(client_id)`` — from memory, no I/O — while renewal happens in the background, under a lease
+``manager.token(client_id)`` — from memory, no I/O — renewing when due (the first call then renews), under a lease
 shared by every instance on the same store. Runs against any CFIS URL, e.g. the local sandbox::
 
     confirma-sandbox --host 127.0.0.1 --port 0      # prints {"baseUrl", "provisioningToken", "partnerCode"}
@@ -91,7 +91,7 @@ class Service:
         if path == "/status":
             return status_json(self.manager.status(self.client_id))
         if path == "/check":
-            # The hot path: the token from memory (renewed in the background when due).
+            # The hot path: the token from memory (when due, this call renews first).
             token = self.manager.token(self.client_id)
             result = self.client.validate_token(token)
             return {"valid": result.is_valid, "tokenVersion": self.manager.status(self.client_id).token_version}
@@ -183,7 +183,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         thread.start()
         try:
             first = [get(url + "/check") for _ in range(5)]
-            manager.renew_now(client_id)  # what the background renewal does when the token is due
+            manager.renew_now(client_id)  # what token() does when the token is due
             second = [get(url + "/check") for _ in range(5)]
             status = get(url + "/status")
         finally:

@@ -16,7 +16,7 @@ Create client accounts with the Partner Provisioning Token, validate client acce
     store = confirma.SqliteStore("credentials.db")          # key: CONFIRMA_STORE_KEY
     with confirma.Client("staging") as client, confirma.TokenManager(client, store) as manager:
         created = client.create_client(provisioning_token, form, store=store)
-        token = manager.token(created.client_id)             # from memory; renewed in the background
+        token = manager.token(created.client_id)             # from memory; renewed when due
 
  Errors are :class:`ConfirmaError` subclasses. Log
 records go to the ``confirma`` logger; they never contain a token. The work is done by a Rust core (native

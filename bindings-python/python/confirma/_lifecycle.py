@@ -616,8 +616,10 @@ class TokenManager(_ManagerBase):
     ``key``/``plaintext``/``previous_keys`` are for your own :class:`CredentialStore` only (the built-in
     stores take the key themselves).
 
-    :meth:`token` serves the token from memory (no I/O, GIL kept: about 0.3 µs) while renewals run
-    in the background, single-flight per process and, through the store's lease, per fleet. Blocking calls
+    :meth:`token` serves the token from memory (no I/O, GIL kept: about 0.3 µs) until its planned renewal
+    time; then the first call renews it (or adopts another instance's renewal) before serving, single-flight
+    per process and, through the store's lease, per fleet — so a token served after its renewal time is never
+    one being rotated away. Blocking calls
     release the GIL. Thread-safe; one manager per process and environment. After ``os.fork()`` create a new
     client, store and manager in the child. Use it as a context manager or call :meth:`close`.
     """
