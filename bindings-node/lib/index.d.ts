@@ -2,6 +2,7 @@
 // by napi-rs at build time; this file types the thin JavaScript layer over them.
 
 import type { inspect } from 'node:util'
+import { EventEmitter } from 'node:events'
 
 // ------------------------------------------------------------------------------------------------
 // Options
@@ -362,11 +363,275 @@ export declare class OnboardingClient {
    * A 2xx answer with a token but without the client's ids rejects with OutcomeUnknownError whose
    * `recoveredToken` is the new client's token: store it.
    */
-  createClient(provisioningToken: TokenLike, newClient: NewClient, options?: CallOptions): Promise<CreatedClient>
+  createClient(provisioningToken: TokenLike, newClient: NewClient, options?: CreateClientOptions): Promise<CreatedClient>
   /** Checks an access token; an unknown or expired token resolves with `isValid: false`. */
   validateToken(token: TokenLike, options?: CallOptions): Promise<TokenStatus>
   /** Renews an access token (an expired one too); the old token stops working. */
   renewToken(token: TokenLike, options?: CallOptions): Promise<RenewedToken>
+}
+
+/** Options of `createClient`. */
+export interface CreateClientOptions extends CallOptions, StoreKeyOptions {
+  /**
+   * Persist the new client's credentials in this store (through the core's TokenManager): a
+   * pending-create record is written before the request and the credentials are committed before the
+   * promise resolves, so the token can never be lost. The key options apply to a partner's store.
+   */
+  store?: AnyCredentialStore
+}
+
+// ------------------------------------------------------------------------------------------------
+// Token lifecycle: stores
+
+/**
+ * The store key. Tokens are sealed with AES-256-GCM under `key` (base64 of 32 bytes); absent, the
+ * `CONFIRMA_STORE_KEY` environment variable is used; with neither, opening fails with a StorageError
+ * unless `plaintext: true` opts into storing tokens in clear. Keys are never shown by inspect/toString/JSON.
+ */
+export interface StoreKeyOptions {
+  key?: string
+  /** Earlier keys (key rotation): records sealed under them are still read, and resealed under `key`. */
+  previousKeys?: string[]
+  /** Store tokens in clear when there is no key: the explicit opt-in. */
+  plaintext?: boolean
+}
+
+/** The SDK's embedded SQLite store: one file, safe for many processes on one host. */
+export declare class SqliteStore {
+  private constructor()
+  /** Opens (creates) the store file. @throws {StorageError} for a missing/bad key or an unusable file. */
+  static open(path: string, options?: StoreKeyOptions): SqliteStore
+  /** `sqlite:<path>`. */
+  readonly description: string
+  /** Whether tokens are encrypted at rest. */
+  readonly encrypted: boolean
+}
+
+/** The SDK's PostgreSQL store, for fleets across hosts. The DSN's password never shows. */
+export declare class PostgresStore {
+  private constructor()
+  /** Connects (creating the schema if needed). */
+  static connect(dsn: string, options?: StoreKeyOptions & CallOptions): Promise<PostgresStore>
+  readonly description: string
+  readonly encrypted: boolean
+}
+
+/** A store in this process's memory only. Sealed under the key given (or `CONFIRMA_STORE_KEY`), else under a random key of this store; in clear only with `plaintext: true`. */
+export declare class MemoryStore {
+  constructor(options?: StoreKeyOptions)
+  readonly description: string
+  readonly encrypted: boolean
+}
+
+/** One credential as a partner's store keeps it (table `confirma_credentials`, key `(environment, clientId)`). */
+export interface StoreRow {
+  environment: string
+  clientId: string
+  /** The record's revision (compare-and-set). */
+  revision: number
+  /** The record, encoded by the SDK (versioned JSON; the token only sealed). Store it as it is. */
+  data: string
+}
+
+/** One event as a partner's store keeps it (table `confirma_events`). */
+export interface EventRow {
+  /** The store's increasing sequence number (0 when written: assign one, e.g. an auto-increment). */
+  seq: number
+  environment: string
+  clientId: string
+  /** Epoch milliseconds. */
+  at: number
+  /** `rotated`, `lost`, … */
+  kind: string
+  /** Fingerprints and details (JSON), never a token. */
+  data: string
+}
+
+/**
+ * A credential store written by you, over your own database: seven async methods over two tables,
+ * `confirma_credentials(environment, client_id, revision, data)` (primary key environment + client_id) and
+ * `confirma_events(seq auto-increment, environment, client_id, at, kind, data)`. `insert`,
+ * `compareAndSwap` and `delete` write the row and append the events in ONE transaction. The SDK encodes
+ * and checks everything else; test your store with {@link checkStore}. A method that throws or rejects
+ * makes the SDK call fail with a (retryable) StorageError and nothing is lost; rows may also use
+ * snake_case keys (`client_id`).
+ */
+export interface CredentialStore {
+  /** The row for `(environment, clientId)`, or null/undefined. */
+  load(environment: string, clientId: string): Promise<StoreRow | null | undefined>
+  /** Inserts `row` and appends `events`; false (nothing written) if a row exists for its key. */
+  insert(row: StoreRow, events: EventRow[]): Promise<boolean>
+  /**
+   * `UPDATE … SET revision = row.revision, data = row.data WHERE environment = ? AND client_id = ? AND
+   * revision = expectedRevision` plus the events, in one transaction; true iff one row changed.
+   */
+  compareAndSwap(expectedRevision: number, row: StoreRow, events: EventRow[]): Promise<boolean>
+  /** Deletes the row iff its revision is `expectedRevision`, appending `events`; true iff deleted. */
+  delete(environment: string, clientId: string, expectedRevision: number, events: EventRow[]): Promise<boolean>
+  /** Every row, or those of one environment. */
+  list(environment: string | null): Promise<StoreRow[]>
+  /** Events with `seq > afterSeq`, oldest first, at most `limit`; of one record (both given) or all. */
+  events(environment: string | null, clientId: string | null, afterSeq: number, limit: number): Promise<EventRow[]>
+  /** A description for logs (never a password). Optional. */
+  describe?(): string
+}
+
+/** Any store a TokenManager takes. */
+export type AnyCredentialStore = SqliteStore | PostgresStore | MemoryStore | CredentialStore
+
+/** The result of {@link checkStore}. */
+export interface StoreCheckReport {
+  /** The checks that passed. */
+  readonly passed: readonly string[]
+}
+
+/**
+ * Runs the SDK's store conformance suite against `store` (empty): the test for a CredentialStore you wrote.
+ * @throws {StorageError} naming the failed check.
+ */
+export declare function checkStore(store: AnyCredentialStore, options?: CallOptions): Promise<StoreCheckReport>
+
+// ------------------------------------------------------------------------------------------------
+// Token lifecycle: the manager
+
+/**
+ * TokenManager options. Every one optional (absent = the core's default); durations in milliseconds;
+ * values are checked by the core (a bad one is a ConfigurationError naming it). The key options apply
+ * to a partner's store (the SDK's stores carry their own key).
+ */
+export interface TokenManagerOptions extends StoreKeyOptions {
+  /** With no known expiry, renew this often (default 24 h). */
+  renewEveryMs?: number
+  /** With a known lifetime, renew at this fraction of it (default 2/3; above 0, below 1). */
+  renewAtFraction?: number
+  /** Spread of renewal times, both ways, as a fraction of the interval (default 0.1; 0 to 0.5). */
+  jitter?: number
+  /** How long a renewal claim holds (default: the client's total timeout + 30 s). */
+  leaseMs?: number
+  /** Validate a stored token on first use unless an instance did within this (default 1 h). */
+  validateIntervalMs?: number
+  /** The first back-off after a failed renewal (default 30 s). */
+  failureBackoffMs?: number
+  /** The longest back-off (default 1 h). */
+  failureBackoffMaxMs?: number
+  /** How often to re-read the store while another instance holds the lease (default 100 ms). */
+  pollIntervalMs?: number
+  /** This instance's name in leases and events (default `<host>/<pid>/<random>`). */
+  owner?: string
+}
+
+/** `active`, `renewing`, `ambiguous`, `lost`, `creating`. */
+export type CredentialState = 'active' | 'renewing' | 'ambiguous' | 'lost' | 'creating' | (string & {})
+/** `healthy`, `degraded` (renewals fail, or one is being reconciled), `lost` (ask support for a new token). */
+export type CredentialHealth = 'healthy' | 'degraded' | 'lost'
+
+/** A credential's status: everything but the token. */
+export interface CredentialStatus {
+  /** `staging`, `production` or the custom base URL. */
+  readonly environment: string
+  readonly clientId: string
+  readonly customerCode: string
+  readonly paymentReferencePrefix: string
+  readonly state: CredentialState
+  readonly health: CredentialHealth
+  /** How many tokens this credential has had. */
+  readonly tokenVersion: number
+  /** The current token's fingerprint (safe to log). */
+  readonly fingerprint: string
+  readonly lastRenewedAt: Date | null
+  readonly expiresAt: Date | null
+  readonly nextRenewAt: Date | null
+  readonly lastValidatedAt: Date | null
+  /** Failed renewals in a row. */
+  readonly consecutiveFailures: number
+  /** The last failure's error code. */
+  readonly lastError: string | null
+  readonly leaseHolder: string | null
+  readonly leaseExpiresAt: Date | null
+  /** Whether the store encrypts tokens. */
+  readonly encrypted: boolean
+}
+
+/** snake_case kinds of {@link TokenEvent}. */
+export type TokenEventKind =
+  | 'created' | 'imported' | 'validated' | 'renew_started' | 'rotated' | 'renew_failed' | 'ambiguous'
+  | 'reconciled' | 'lost' | 'create_started' | 'create_finished'
+
+/** Something that happened to a credential. Fingerprints only, never tokens. */
+export interface TokenEvent {
+  /** snake_case kind (`renew_failed`); the event's name is its camelCase form (`renewFailed`). */
+  readonly kind: TokenEventKind
+  readonly environment: string
+  readonly clientId: string
+  /** The token version after it. */
+  readonly tokenVersion: number
+  /** The fingerprint of the token concerned. */
+  readonly fingerprint: string
+  /** The renewal attempt, if any. */
+  readonly attemptId: string | null
+  /** Details (an error code, the reconciliation's reasoning). */
+  readonly detail: string
+  readonly at: Date
+}
+
+/** The events a TokenManager emits. */
+export interface TokenManagerEvents {
+  rotated: [TokenEvent]
+  renewFailed: [TokenEvent]
+  ambiguous: [TokenEvent]
+  reconciled: [TokenEvent]
+  lost: [TokenEvent]
+  created: [TokenEvent]
+  imported: [TokenEvent]
+  validated: [TokenEvent]
+  renewStarted: [TokenEvent]
+  createStarted: [TokenEvent]
+  createFinished: [TokenEvent]
+  /** Every event. */
+  event: [TokenEvent]
+}
+
+/** `importCredentials` options. */
+export interface ImportOptions extends CallOptions {
+  customerCode?: string
+  paymentReferencePrefix?: string
+}
+
+/**
+ * Keeps access tokens alive over a credential store — crash-safe and fleet-safe (one renewal per window
+ * across every process sharing the store). Create one per process and environment, and share it. Events
+ * are forwarded without keeping the process alive. Aborting a call's signal only stops waiting: a
+ * rotation in progress completes and is persisted.
+ *
+ * @throws {ConfigurationError} for a bad option; {@link StorageError} for a missing key.
+ */
+export declare class TokenManager extends EventEmitter<TokenManagerEvents> {
+  constructor(client: OnboardingClient, store: AnyCredentialStore, options?: TokenManagerOptions)
+  /** This instance's name in leases and events. */
+  readonly owner: string
+  /** The environment its records belong to. */
+  readonly environment: string
+  /**
+   * A usable token: from memory without I/O in the common case; when due, renewed (or another instance's
+   * renewal adopted) before it is returned, so it is never a token being rotated away.
+   * @throws {CredentialsLostError} when the token was rotated and the new one is gone.
+   * @throws {StorageError} when the store fails (retryable).
+   */
+  token(clientId: string, options?: CallOptions): Promise<SecretToken>
+  /** The status of `clientId`'s credentials (no token). */
+  status(clientId: string, options?: CallOptions): Promise<CredentialStatus>
+  /** Every credential of this environment. */
+  statuses(options?: CallOptions): Promise<CredentialStatus[]>
+  /** Imports an existing client's token (validated first); replaces what is stored for the client. */
+  importCredentials(clientId: string, token: TokenLike, options?: ImportOptions): Promise<CredentialStatus>
+  /** Renews now, under the lease (another instance's renewal is waited for and its token taken). */
+  renewNow(clientId: string, options?: CallOptions): Promise<CredentialStatus>
+  /** Reconciles every ambiguous or abandoned record; their statuses afterwards. */
+  reconcile(options?: CallOptions): Promise<CredentialStatus[]>
+  /** Creates a client; its credentials are committed to the store before this resolves. */
+  createClient(provisioningToken: TokenLike, newClient: NewClient, options?: CallOptions): Promise<CreatedClient>
+  /** Stops forwarding events; later calls reject. Renewals already running complete and persist. */
+  close(): Promise<void>
 }
 
 /** This package's version. */

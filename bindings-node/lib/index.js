@@ -412,8 +412,54 @@ function failure (outcome) {
   return new AbortError('The operation was cancelled')
 }
 
+/**
+ * Runs a native call that `signal` can abort (`invoke(handle)` starts it). `mutating` (create, renew): an
+ * abort while the call is in flight may come after the request was sent, so its AbortError says
+ * `outcomeUnknown: true`. Without a signal, the call simply runs.
+ */
+function withSignal (signal, invoke, mutating = false) {
+  if (signal === undefined) return settled(guarded(() => invoke(undefined)))
+  if (signal.aborted) return Promise.reject(abortError(signal))
+  let handle, call
+  try {
+    handle = new native.CancelHandle()
+    call = settled(invoke(handle))
+  } catch (e) {
+    return Promise.reject(internalFrom(e))
+  }
+  return new Promise((resolve, reject) => {
+    let done = false
+    const onAbort = () => {
+      if (done) return
+      // Drops the in-flight Rust future (and its HTTP request) at once. `false` means the call had
+      // already completed: its outcome (say, a renewed token) is on its way and is delivered instead.
+      if (!handle.cancel()) return
+      done = true
+      reject(abortError(signal, mutating))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    call.then(
+      (outcome) => {
+        signal.removeEventListener('abort', onAbort)
+        if (done) return
+        done = true
+        resolve(outcome)
+      },
+      (err) => {
+        signal.removeEventListener('abort', onAbort)
+        if (done) return
+        done = true
+        reject(err)
+      }
+    )
+  })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Client
+
+/** OnboardingClient → its native client (for the TokenManager). */
+const NATIVE_CLIENTS = new WeakMap()
 
 /**
  * The CFIS onboarding client. Create one per environment and reuse it: it holds a connection pool.
@@ -427,6 +473,7 @@ class OnboardingClient {
     const built = guarded(() => native.newNativeClient(opts))
     if (!(built instanceof native.NativeClient)) throw fromNative(built)
     this.#native = built
+    NATIVE_CLIENTS.set(this, built)
   }
 
   /** The base URL requests go to (ends with `/`). */
@@ -447,9 +494,17 @@ class OnboardingClient {
     const token = tokenArg(provisioningToken, 'provisioningToken')
     const body = newClientArg(newClient)
     const signal = signalArg(options)
+    if (options?.store !== undefined && options.store !== null) {
+      // Through the core's TokenManager: the credentials are committed to the store before this resolves.
+      const store = lifecycle.nativeStoreOf(options.store)
+      const key = lifecycle.keyOptions(options, 'createClient options')
+      const outcome = await withSignal(signal, (h) => native.createClientWithStore(this.#native, store, key, token, body, h), true)
+      if (outcome.ok) return createdClient(outcome.created)
+      throw failure(outcome)
+    }
     const outcome = signal === undefined
       ? await settled(guarded(() => this.#native.createClient(token, body)))
-      : await this.#withSignal(signal, (n, h) => n.createClient(token, body, h), true)
+      : await withSignal(signal, (h) => this.#native.createClient(token, body, h), true)
     if (outcome.ok) return createdClient(outcome.created)
     throw failure(outcome)
   }
@@ -460,7 +515,7 @@ class OnboardingClient {
     const signal = signalArg(options)
     const outcome = signal === undefined
       ? await settled(guarded(() => this.#native.validateToken(t)))
-      : await this.#withSignal(signal, (n, h) => n.validateToken(t, h), false)
+      : await withSignal(signal, (h) => this.#native.validateToken(t, h), false)
     if (outcome.ok) return tokenStatus(outcome.status)
     throw failure(outcome)
   }
@@ -471,50 +526,9 @@ class OnboardingClient {
     const signal = signalArg(options)
     const outcome = signal === undefined
       ? await settled(guarded(() => this.#native.renewToken(t)))
-      : await this.#withSignal(signal, (n, h) => n.renewToken(t, h), true)
+      : await withSignal(signal, (h) => this.#native.renewToken(t, h), true)
     if (outcome.ok) return renewedToken(outcome.renewed)
     throw failure(outcome)
-  }
-
-  /**
-   * Runs a native call that `signal` can abort. `mutating` (create, renew): an abort while the call is
-   * in flight may come after the request was sent, so its AbortError says `outcomeUnknown: true`.
-   */
-  #withSignal (signal, invoke, mutating) {
-    if (signal.aborted) return Promise.reject(abortError(signal))
-    let handle, call
-    try {
-      handle = new native.CancelHandle()
-      call = settled(invoke(this.#native, handle))
-    } catch (e) {
-      return Promise.reject(internalFrom(e))
-    }
-    return new Promise((resolve, reject) => {
-      let done = false
-      const onAbort = () => {
-        if (done) return
-        // Drops the in-flight Rust future (and its HTTP request) at once. `false` means the call had
-        // already completed: its outcome (say, a renewed token) is on its way and is delivered instead.
-        if (!handle.cancel()) return
-        done = true
-        reject(abortError(signal, mutating))
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-      call.then(
-        (outcome) => {
-          signal.removeEventListener('abort', onAbort)
-          if (done) return
-          done = true
-          resolve(outcome)
-        },
-        (err) => {
-          signal.removeEventListener('abort', onAbort)
-          if (done) return
-          done = true
-          reject(err)
-        }
-      )
-    })
   }
 
   [inspectCustom] () {
@@ -527,8 +541,34 @@ class OnboardingClient {
   }
 }
 
+const lifecycle = require('./lifecycle.js')({
+  native,
+  SecretToken,
+  ConfigurationError,
+  StorageError,
+  fromNative,
+  guarded,
+  failure,
+  withSignal,
+  signalArg,
+  tokenArg,
+  newClientArg,
+  createdClient,
+  describe,
+  nativeClientOf (client) {
+    const n = client instanceof OnboardingClient ? NATIVE_CLIENTS.get(client) : undefined
+    if (n === undefined) throw new TypeError(`client must be an OnboardingClient (received ${describe(client)})`)
+    return n
+  }
+})
+
 module.exports = {
   OnboardingClient,
+  TokenManager: lifecycle.TokenManager,
+  SqliteStore: lifecycle.SqliteStore,
+  PostgresStore: lifecycle.PostgresStore,
+  MemoryStore: lifecycle.MemoryStore,
+  checkStore: lifecycle.checkStore,
   SecretToken,
   ConfirmaError,
   ValidationError,

@@ -6,6 +6,11 @@ const sdk = createRequire(import.meta.url)('./index.js')
 
 export const {
   OnboardingClient,
+  TokenManager,
+  SqliteStore,
+  PostgresStore,
+  MemoryStore,
+  checkStore,
   SecretToken,
   ConfirmaError,
   ValidationError,

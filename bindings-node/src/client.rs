@@ -30,6 +30,12 @@ pub fn new_native_client(options: NativeOptions) -> Either<NativeClient, NativeE
     }
 }
 
+impl NativeClient {
+    pub fn inner(&self) -> &OnboardingClient {
+        &self.inner
+    }
+}
+
 #[napi]
 impl NativeClient {
     /// The User-Agent header this client sends.

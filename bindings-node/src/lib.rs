@@ -17,6 +17,10 @@
 //! | [`runtime`] | starting a call on the core's runtime; its promise settles through the dispatcher |
 //! | [`dispatch`] | the Node wake-up path: one thread-safe function per JS environment, batched |
 //! | [`cancel`] | the `CancelHandle` an `AbortSignal` drives (wraps the core's `CallHandle`) |
+//! | [`store`] | `SqliteStore` / `PostgresStore` / `MemoryStore` and their key (`SealerInput`), `checkStore` |
+//! | [`manager`] | the native `TokenManager` (options → `ManagerInput`) and `createClient` with a store |
+//! | [`events`] | forwarding a manager's events to an `EventEmitter` (a weak thread-safe function) |
+//! | [`foreign`] | a partner's store written in JavaScript, as the core's `RowStore` |
 //! | [`probes`] | private exports for the tests (panic probe, error samples, wake-up failures) |
 
 #![deny(clippy::all)]
@@ -29,9 +33,13 @@ pub mod client;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod events;
+pub mod foreign;
+pub mod manager;
 pub mod probes;
 pub mod results;
 pub mod runtime;
+pub mod store;
 
 use napi_derive::napi;
 

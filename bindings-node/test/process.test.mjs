@@ -57,10 +57,10 @@ describe('worker_threads', () => {
   })
 })
 
-function runNode (args, timeoutMs = 15000) {
+function runNode (args, timeoutMs = 15000, env = undefined) {
   return new Promise((resolve, reject) => {
     const started = Date.now()
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env === undefined ? process.env : { ...process.env, ...env } })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => { out += d })
@@ -84,6 +84,15 @@ describe('process lifetime', () => {
       if (mode === 'pending') assert.ok(r.ms >= 700, 'stayed alive for the pending call')
     })
   }
+
+  it('exits by itself with a TokenManager and event listeners and nothing left to do', async () => {
+    await sb.reset()
+    // The token travels in the environment, never in argv.
+    const r = await runNode([fixture('exit-idle.mjs'), sb.baseUrl, 'manager', JSON.stringify(newClient(sb.partnerCode, 77))], 15000,
+      { CONFIRMA_TEST_PROVISIONING_TOKEN: sb.provisioningToken })
+    assert.equal(r.code, 0, r.err)
+    assert.equal(r.out.trim(), 'managed 2')
+  })
 
   it('require() from CommonJS works and the process exits', async () => {
     const r = await runNode(['-e', "const s = require('confirma-sdk'); new s.OnboardingClient({ environment: 'staging' }); console.log(typeof s.OnboardingClient)"])

@@ -44,7 +44,15 @@ cd "$RUN"
 
 log "mypy --strict (examples + typed test module)"
 "$VENV/bin/python" -m mypy --strict --no-incremental --cache-dir "$RUN/.mypy_cache" \
-  "$ROOT/examples/python/onboard.py" "$ROOT/bindings-python/tests/test_typed.py"
+  "$ROOT/examples/python/onboard.py" "$ROOT/examples/python/token_service.py" \
+  "$ROOT/examples/python/sqlite3_store.py" "$ROOT/bindings-python/tests/test_typed.py"
 
 log "pytest"
-"$VENV/bin/python" -m pytest "$ROOT/bindings-python/tests" -p no:cacheprovider --timeout 120 -q "$@"
+PYTEST=("$VENV/bin/python" -m pytest "$ROOT/bindings-python/tests" -p no:cacheprovider --timeout 120 -q "$@")
+if [[ -z "${CONFIRMA_TEST_POSTGRES_URL:-}" && "${CONFIRMA_PYTHON_POSTGRES:-1}" != 0 ]]; then
+  # The PostgresStore tests run on a throwaway cluster (installed from Debian's packages when absent);
+  # CONFIRMA_PYTHON_POSTGRES=0 skips them.
+  "$ROOT/scripts/postgres.sh" run -- "${PYTEST[@]}"
+else
+  "${PYTEST[@]}"
+fi

@@ -11,8 +11,10 @@ use pyo3::prelude::*;
 use crate::config::{self, Options};
 use crate::convert::to_json;
 use crate::error::{config_error, core_err, to_pyerr};
+use crate::manager::manager_for;
 use crate::results::{created_to_py, renewed_to_py, status_to_py};
 use crate::runtime::{block_on, contain, spawn_async};
+use crate::store::NativeStore;
 use crate::token::token_arg;
 
 /// The native client behind `confirma.Client` and `confirma.AsyncClient`.
@@ -45,7 +47,7 @@ impl NativeClient {
     }
 
     /// The core client, for a call from this process.
-    fn client(&self, py: Python<'_>) -> PyResult<OnboardingClient> {
+    pub fn client(&self, py: Python<'_>) -> PyResult<OnboardingClient> {
         crate::logbridge::refresh_level(py);
         if self.pid != std::process::id() {
             return Err(config_error(
@@ -170,6 +172,42 @@ impl NativeClient {
                 async move { client.create_client_from_value(&token, &value).await.map(CreatedData::from) },
                 created_to_py,
             )
+        })
+    }
+
+    /// `create_client(..., store=store)`: through the core's `TokenManager::create_client` (the create is
+    /// recorded before it is sent; the credentials are committed before this returns).
+    fn create_client_stored(
+        &self,
+        py: Python<'_>,
+        provisioning_token: &Bound<'_, PyAny>,
+        new_client: &Bound<'_, PyAny>,
+        store: &NativeStore,
+    ) -> PyResult<Py<PyAny>> {
+        contain(py, || {
+            let token = token_arg(py, provisioning_token, "provisioningToken")?;
+            let value = to_json(py, new_client, "", 0)?;
+            let client = self.client(py)?;
+            let nc = client.parse_new_client(&value).map_err(|e| core_err(py, &e))?;
+            let m = manager_for(py, client, store)?;
+            block_on(py, async move { m.create_client(&token, &nc).await.map(CreatedData::from) }, created_to_py)
+        })
+    }
+
+    fn create_client_stored_async<'py>(
+        &self,
+        py: Python<'py>,
+        provisioning_token: &Bound<'py, PyAny>,
+        new_client: &Bound<'py, PyAny>,
+        store: &NativeStore,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        contain(py, || {
+            let token = token_arg(py, provisioning_token, "provisioningToken")?;
+            let value = to_json(py, new_client, "", 0)?;
+            let client = self.client(py)?;
+            let nc = client.parse_new_client(&value).map_err(|e| core_err(py, &e))?;
+            let m = manager_for(py, client, store)?;
+            spawn_async(py, async move { m.create_client(&token, &nc).await.map(CreatedData::from) }, created_to_py)
         })
     }
 

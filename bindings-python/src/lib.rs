@@ -10,6 +10,10 @@
 //! | `client.rs` | `NativeClient`: the calls, fork safety, `close` |
 //! | `error.rs` | `ErrorInfo` → the exception classes of `confirma/_errors.py` |
 //! | `results.rs` | `CreatedData`/`StatusData`/`RenewedData` → `CreatedClient`/`TokenStatus`/`RenewedToken` |
+//! | `store.rs` | `SqliteStore`/`PostgresStore`/`MemoryStore` → the core's stores + `SealerInput` (the key) |
+//! | `manager.rs` | `TokenManager`/`AsyncTokenManager` → the core's `TokenManager` (`ManagerInput`: seconds) |
+//! | `events.rs` | the manager's events → `TokenEvent`, blocking and asyncio |
+//! | `foreign.rs` | a partner's `CredentialStore` (Python object) → the core's `RowStore` (`foreign_store`) |
 //! | `token.rs` | `SecretToken`, token arguments |
 //! | `convert.rs` | a new client (dict, mapping, `NewClient`) → JSON |
 //! | `runtime.rs` | blocking calls (GIL released, Ctrl-C), asyncio calls, interpreter shutdown |
@@ -23,9 +27,13 @@ mod client;
 mod config;
 mod convert;
 mod error;
+mod events;
+mod foreign;
 mod logbridge;
+mod manager;
 mod results;
 mod runtime;
+mod store;
 mod token;
 
 #[pymodule]
@@ -37,6 +45,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<results::PyTokenStatus>()?;
     m.add_class::<results::PyRenewedToken>()?;
     m.add_class::<client::NativeClient>()?;
+    m.add_class::<store::NativeStore>()?;
+    m.add_class::<manager::NativeManager>()?;
+    m.add_class::<events::NativeEvents>()?;
+    foreign::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_after_fork_child, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_active_async_calls, m)?)?;

@@ -16,7 +16,7 @@ static TIMEDELTA: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// A timezone-aware (UTC) `datetime`, or `None` (with a warning on the `confirma` logger) if Python cannot
 /// represent it. Never fails: a successful call must never turn into an exception (and lose a token)
 /// because of a timestamp.
-fn to_datetime(py: Python<'_>, ms: Option<i64>) -> Option<Py<PyAny>> {
+pub fn to_datetime(py: Python<'_>, ms: Option<i64>) -> Option<Py<PyAny>> {
     let ms = ms?;
     match datetime_of(py, ms) {
         Ok(dt) => Some(dt),

@@ -8,6 +8,7 @@ import datetime as dt
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 from typing import Dict, List, Optional
 
 import confirma
@@ -81,6 +82,34 @@ def test_typed_async_flow(sandbox: Sandbox) -> None:
             return all(r.is_valid for r in results)
 
     assert asyncio.run(flow())
+
+
+def test_typed_lifecycle(sandbox: Sandbox, tmp_path: Path) -> None:
+    store: confirma.SqliteStore = confirma.SqliteStore(tmp_path / "c.db", plaintext=True)
+    seen: List[confirma.TokenEvent] = []
+    with confirma.Client(base_url=sandbox.base_url) as client:
+        created = client.create_client(sandbox.provisioning_token, build_form(sandbox.partner_code), store=store)
+        with confirma.TokenManager(client, store, renew_every=dt.timedelta(hours=6), jitter=0.1, owner="typed") as m:
+            m.add_listener(seen.append)
+            token: confirma.SecretToken = m.token(created.client_id)
+            status: confirma.CredentialStatus = m.renew_now(created.client_id)
+            version: int = status.token_version
+            renewed_at: Optional[dt.datetime] = status.last_renewed_at
+            assert token and version == 2 and renewed_at is not None and status.encrypted is False
+            statuses: List[confirma.CredentialStatus] = m.statuses()
+            assert len(statuses) == 1
+            stream: confirma.EventStream = m.events()
+            assert stream.get(timeout=0.01) is None
+
+    async def run() -> int:
+        async with confirma.AsyncClient(base_url=sandbox.base_url) as aclient:
+            async with confirma.AsyncTokenManager(aclient, store) as am:
+                t: confirma.SecretToken = await am.token(created.client_id)
+                s: confirma.CredentialStatus = await am.status(created.client_id)
+                assert t
+                return s.token_version
+
+    assert asyncio.run(run()) == 2
 
 
 def test_example_runs_against_the_sandbox(sandbox: Sandbox) -> None:

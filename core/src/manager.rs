@@ -21,13 +21,17 @@
 //! Renewal is **early** (at about two thirds of a known lifetime, else every
 //! [`renew_every`](ManagerOptions::renew_every)) with the jittered time computed once and **persisted**, so
 //! restarts and fleets do not renew in lock-step; [`token`](TokenManager::token) serves the current token
-//! from memory (no I/O) while a renewal runs in the background, single-flight per process and, through the
-//! lease, per fleet. A failed renewal keeps the current token in service (health `degraded`) and backs off
-//! with jitter; credentials are never deleted, and an expiry is never invented.
+//! from memory (no I/O) **until that time**. Then the first call renews — or, in a fleet, waits for and adopts
+//! the renewal another instance has claimed — before serving, single-flight per process and, through the
+//! lease, per fleet: a token served after its planned renewal time is never one that another instance has
+//! already rotated away (renewing "in the background while serving the old token" would hand out exactly
+//! that token in a fleet, and, even alone, a token about to die). If the store cannot be read at that moment,
+//! the cached token is served (static stability: no instance can rotate it without writing to the store).
+//! A failed renewal keeps the current token in service (health `degraded`) and backs off with jitter;
+//! credentials are never deleted, and an expiry is never invented.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -204,6 +208,8 @@ impl From<&CredentialEvent> for ManagerEvent {
 #[derive(Clone)]
 struct Cached {
     token: SecretToken,
+    /// The record's token version this token is.
+    token_version: u64,
     expires_at: Option<i64>,
     next_renew_at: Option<i64>,
     state: CredentialState,
@@ -217,8 +223,6 @@ struct Entry {
     cached: RwLock<Option<Cached>>,
     /// Single flight: one load / renewal / reconciliation per client per process at a time.
     flight: tokio::sync::Mutex<()>,
-    /// A background renewal is scheduled or running.
-    kicked: AtomicBool,
 }
 
 struct Inner {
@@ -412,7 +416,6 @@ impl TokenManager {
                     client_id: client_id.to_string(),
                     cached: RwLock::new(None),
                     flight: tokio::sync::Mutex::new(()),
-                    kicked: AtomicBool::new(false),
                 })
             })
             .clone()
@@ -513,6 +516,7 @@ impl TokenManager {
     fn cache(&self, entry: &Entry, r: &CredentialRecord, token: SecretToken) -> Cached {
         let c = Cached {
             token,
+            token_version: r.token_version,
             expires_at: r.expires_at,
             next_renew_at: r.next_renew_at,
             state: r.state,
@@ -536,8 +540,9 @@ impl TokenManager {
 
     /// A usable token for `client_id`: from memory without I/O in the common case. On first use the record
     /// is loaded (an interrupted renewal reconciled; the token validated unless an instance did within
-    /// `validate_interval`). When the planned renewal time has passed, a background renewal starts and the
-    /// current token is served meanwhile; an expired token is renewed before returning.
+    /// `validate_interval`). From the planned renewal time on, the first call renews (or adopts the renewal
+    /// of another instance) before serving — see the module docs for why; a failed renewal serves the
+    /// current token and backs off. A call that stops waiting never abandons a renewal half way.
     pub async fn token(&self, client_id: &str) -> Result<SecretToken> {
         pending_guard(client_id)?;
         let entry = self.entry(client_id);
@@ -545,10 +550,20 @@ impl TokenManager {
             return Ok(t);
         }
         let m = self.clone();
-        detached(async move { m.slow(&entry).await }).await
+        // Boxed: the slow path's state lives on the heap, so token()'s own future stays small for the
+        // common case that never reaches it.
+        detached(Box::pin(async move { m.slow(&entry).await })).await
     }
 
-    /// The token from memory if it can be served as it is (kicking a background renewal when due).
+    /// The token from memory, without I/O and without waiting, if it can be served as it is; `None` when
+    /// [`token`](Self::token) has work to do (first use, a renewal due, an expired token, a state that needs
+    /// settling). The synchronous hot path of the bindings.
+    pub fn cached_token(&self, client_id: &str) -> Option<SecretToken> {
+        let entry = self.inner.entries.read().unwrap_or_else(|p| p.into_inner()).get(client_id).cloned()?;
+        self.fast(&entry)
+    }
+
+    /// The token from memory if it can be served as it is: active, and neither expired nor due for renewal.
     fn fast(&self, entry: &Arc<Entry>) -> Option<SecretToken> {
         let guard = entry.cached.read().unwrap_or_else(|p| p.into_inner());
         let c = guard.as_ref()?;
@@ -557,39 +572,12 @@ impl TokenManager {
             return None;
         }
         match c.state {
-            CredentialState::Active => {
-                if c.next_renew_at.is_none_or(|at| now >= at) {
-                    self.kick(entry);
-                }
-                Some(c.token.clone())
-            }
+            // Due: renewed (or another instance's renewal adopted) before serving; see the module docs.
+            CredentialState::Active if c.next_renew_at.is_none_or(|at| now >= at) => None,
+            CredentialState::Active => Some(c.token.clone()),
             CredentialState::Lost if c.lost_recheck_at.is_some_and(|at| now < at) => Some(c.token.clone()),
             _ => None,
         }
-    }
-
-    /// Starts one background renewal for `entry` unless one is scheduled (needs a tokio runtime; without
-    /// one, the next `token()` call after expiry renews inline).
-    fn kick(&self, entry: &Arc<Entry>) {
-        if entry.kicked.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            entry.kicked.store(false, Ordering::Release);
-            return;
-        };
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let entry = entry.clone();
-        handle.spawn(async move {
-            if let Some(inner) = weak.upgrade() {
-                let m = TokenManager { inner };
-                let client_id = entry.client_id.clone();
-                if let Err(e) = m.renew_due(&entry).await {
-                    tracing::warn!(target: "confirma", client_id = %client_id, code = %e.kind().code(), "background renewal failed: {e}");
-                }
-            }
-            entry.kicked.store(false, Ordering::Release);
-        });
     }
 
     async fn slow(&self, entry: &Arc<Entry>) -> Result<SecretToken> {
@@ -607,12 +595,57 @@ impl TokenManager {
                 }
                 self.recheck_lost(entry, r).await.map(|c| c.token)
             }
-            Some(_) => {
-                // Expired, or in a state that cannot be served: settle from the store (renewing if needed).
-                let r = self.load(&entry.client_id).await?;
+            Some(c) => {
+                // Due, expired, or in a state that cannot be served: settle from the store (renewing if needed).
+                let r = match self.load(&entry.client_id).await {
+                    Ok(r) => r,
+                    Err(e) if e.kind() == ErrorKind::Storage && self.servable_without_store(&c) => {
+                        return Ok(self.serve_without_store(entry, c, &e));
+                    }
+                    Err(e) => return Err(e),
+                };
                 self.settle(entry, r, true).await.map(|c| c.token)
             }
         }
+    }
+
+    /// Another instance's renewal is overdue (past the client's total timeout): the cached token, if active and
+    /// unexpired, is served until the holder's lease ends — the same token that instance was renewing, which
+    /// may or may not still work; the alternative is to wait out the lease. Logged.
+    fn overdue_holder(&self, entry: &Arc<Entry>, r: &CredentialRecord) -> Option<Cached> {
+        let mut c = entry.cached.read().unwrap_or_else(|p| p.into_inner()).clone()?;
+        if !self.servable_without_store(&c) || c.token_version != r.token_version {
+            return None;
+        }
+        let lease_end = r.attempt.as_ref().map(|a| a.lease_expires_at)?;
+        tracing::warn!(
+            target: "confirma", client_id = %r.client_id,
+            holder = r.attempt.as_ref().map(|a| a.owner.as_str()).unwrap_or(""),
+            "another instance's renewal is overdue; serving the cached token until its lease ends"
+        );
+        c.next_renew_at = Some(c.expires_at.map_or(lease_end, |x| lease_end.min(x)));
+        *entry.cached.write().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
+        Some(c)
+    }
+
+    /// An active, unexpired cached token may be served when the store cannot be read at its renewal time:
+    /// nobody can rotate it meanwhile without writing to that store.
+    fn servable_without_store(&self, c: &Cached) -> bool {
+        c.state == CredentialState::Active && c.expires_at.is_none_or(|e| self.now() < e)
+    }
+
+    /// Serves the cached token when the store is unreachable (static stability), and tries the store again
+    /// after a back-off rather than on every call.
+    fn serve_without_store(&self, entry: &Arc<Entry>, mut c: Cached, e: &Error) -> SecretToken {
+        tracing::warn!(
+            target: "confirma", client_id = %entry.client_id, code = %e.kind().code(),
+            "the credential store cannot be read at the planned renewal time; serving the cached token (no instance can rotate it without the store): {e}"
+        );
+        let retry = self.now().saturating_add(self.backoff(1));
+        c.next_renew_at = Some(c.expires_at.map_or(retry, |x| retry.min(x)));
+        let token = c.token.clone();
+        *entry.cached.write().unwrap_or_else(|p| p.into_inner()) = Some(c);
+        token
     }
 
     /// First use in this process: load, reconcile, validate (fleet-wide rate limit), cache.
@@ -628,9 +661,14 @@ impl TokenManager {
     }
 
     /// Brings a record to a servable state and caches it: reconciles an ambiguous or abandoned renewal,
-    /// waits for another instance's renewal, renews an expired token (or a due one when `renew_due`).
+    /// waits for another instance's renewal, renews an expired token (or a due one when `renew_if_due`).
     async fn settle(&self, entry: &Arc<Entry>, mut r: CredentialRecord, renew_if_due: bool) -> Result<Cached> {
-        for _ in 0..64 {
+        // Waiting for another instance's renewal does not count as a change; the wait itself is bounded by its
+        // lease (and, for a caller holding a servable token, by the client's total timeout).
+        let waiting_since = std::time::Instant::now();
+        let mut changes = 0u32;
+        while changes < 64 {
+            changes = changes.saturating_add(1);
             let now = self.now();
             match r.state {
                 CredentialState::Lost => return self.recheck_lost(entry, r).await,
@@ -644,8 +682,17 @@ impl TokenManager {
                         // The holder died mid-renewal (or its answer is late beyond the lease): ambiguous.
                         r = self.mark_ambiguous(r, "the renewal's lease expired without a commit").await?;
                     } else {
+                        // A live holder finishes within the client's total timeout (committed, or marked
+                        // ambiguous). Past that it is slow or dead: a caller with a servable token gets it until
+                        // the lease ends (then the renewal is reconciled) instead of waiting out the lease.
+                        if waiting_since.elapsed() > self.inner.client.config().total_timeout {
+                            if let Some(c) = self.overdue_holder(entry, &r) {
+                                return Ok(c);
+                            }
+                        }
                         tokio::time::sleep(self.inner.options.poll_interval).await;
                         r = self.load(&r.client_id).await?;
+                        changes = changes.saturating_sub(1);
                     }
                 }
                 CredentialState::Active => {
@@ -737,13 +784,6 @@ impl TokenManager {
         self.cas(&latest, &lost, vec![ev]).await?;
         let latest = self.load(&r.client_id).await?;
         self.settle(entry, latest, false).await
-    }
-
-    /// The background renewal: re-read, then renew if still due (or adopt another instance's token).
-    async fn renew_due(&self, entry: &Arc<Entry>) -> Result<()> {
-        let _flight = entry.flight.lock().await;
-        let r = self.load(&entry.client_id).await?;
-        self.settle(entry, r, true).await.map(|_| ())
     }
 
     /// Renews `client_id` now, under the lease (another instance's renewal in progress is waited for and

@@ -63,7 +63,7 @@ async fn kinds(store: &dyn CredentialStore, key: &CredentialKey) -> Vec<EventKin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rotates_early_in_the_background_and_persists_before_serving() {
+async fn rotates_when_due_and_persists_before_serving() {
     let w = world(SandboxConfig::default()).await;
     let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
     let m = w.manager(store.clone(), "a");
@@ -78,11 +78,10 @@ async fn rotates_early_in_the_background_and_persists_before_serving() {
     assert!((54 * 60_000..=66 * 60_000).contains(&planned), "renewal planned at 1 h ± 10 %: {planned}");
 
     w.clock.advance(2 * HOUR);
-    // Due: the current token is served at once, and a background renewal starts.
-    assert_eq!(m.token(&id).await.unwrap(), first);
-    wait_for_version(&m, &id, 2).await;
+    // Due: the first call renews before serving (never a token that is about to be, or already was, rotated).
     let second = m.token(&id).await.unwrap();
     assert_ne!(second, first);
+    assert_eq!(m.status(&id).await.unwrap().token_version, 2);
     assert!(w.is_valid(&second).await && !w.is_valid(&first).await);
     assert_eq!(renew_requests(&w.sb).await, 1, "exactly one renew request");
     let key = CredentialKey::new(m.environment(), &id);
@@ -396,4 +395,181 @@ async fn a_cancelled_caller_never_abandons_a_rotation() {
     assert_ne!(t, first);
     assert!(w.is_valid(&t).await, "the persisted token is the one the service issued");
     assert_eq!(renew_requests(&w.sb).await, 1);
+}
+
+/// The synchronous hot path: `cached_token` serves from memory once `token()` has loaded the record, is
+/// `None` before (or for an unknown client) and from the planned renewal time on, when `token()` renews first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_token_is_the_memory_fast_path_until_the_renewal_is_due() {
+    let w = world(SandboxConfig::default()).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let m = w.manager(store.clone(), "a");
+    assert!(m.cached_token("nobody").is_none());
+    let (id, first) = w.created(&m, 115).await;
+    assert_eq!(m.cached_token(&id), Some(first.clone()), "save_created caches the token");
+    let other = w.manager(store, "b");
+    assert!(other.cached_token(&id).is_none(), "not loaded in this instance yet");
+    assert_eq!(other.token(&id).await.unwrap(), first);
+    assert_eq!(other.cached_token(&id), Some(first.clone()));
+    w.clock.advance(2 * HOUR);
+    assert!(other.cached_token(&id).is_none(), "due: token() renews first");
+    assert!(m.cached_token(&id).is_none());
+    let renewed = other.token(&id).await.unwrap();
+    assert_ne!(renewed, first);
+    assert_eq!(other.cached_token(&id), Some(renewed.clone()));
+    // The other instance adopts that renewal instead of serving the token it rotated away.
+    assert_eq!(m.token(&id).await.unwrap(), renewed);
+    assert_eq!(renew_requests(&w.sb).await, 1);
+    assert!(w.is_valid(&renewed).await);
+}
+
+/// Two instances serving token() when the renewal falls due never serve the token the other one rotated away
+/// (the fleet race a background renewal would lose), and renew once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_never_serves_a_token_rotated_away_when_the_renewal_falls_due() {
+    let w = world(SandboxConfig::default()).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let (a, b) = (w.manager(store.clone(), "a"), w.manager(store, "b"));
+    let (id, first) = w.created(&a, 116).await;
+    assert_eq!(b.token(&id).await.unwrap(), first);
+    w.clock.advance(2 * HOUR);
+    let mut tasks = Vec::new();
+    for m in [a.clone(), b.clone(), a.clone(), b.clone()] {
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut served = Vec::new();
+            for _ in 0..50 {
+                served.push(m.token(&id).await.unwrap());
+            }
+            served
+        }));
+    }
+    let mut distinct = Vec::new();
+    for t in tasks {
+        for token in t.await.unwrap() {
+            if !distinct.contains(&token) {
+                distinct.push(token);
+            }
+        }
+    }
+    assert_eq!(renew_requests(&w.sb).await, 1, "one renewal for the fleet");
+    assert_eq!(distinct.len(), 1, "every call after the due time got the new token");
+    assert_ne!(distinct[0], first);
+    assert!(w.is_valid(&distinct[0]).await);
+}
+
+/// A real store behind a switch that takes it down (fault injection: an outage of the database).
+struct Outage {
+    inner: MemoryStore,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl Outage {
+    fn check(&self) -> Result<(), confirma::store::StoreError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(confirma::store::StoreError::Unavailable("connection refused".into()));
+        }
+        Ok(())
+    }
+}
+
+impl CredentialStore for Outage {
+    fn load<'a>(
+        &'a self,
+        key: &'a CredentialKey,
+    ) -> confirma::store::StoreFuture<'a, Option<confirma::store::CredentialRecord>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.load(key).await
+        })
+    }
+    fn insert<'a>(
+        &'a self,
+        r: &'a confirma::store::CredentialRecord,
+        e: &'a [confirma::store::CredentialEvent],
+    ) -> confirma::store::StoreFuture<'a, bool> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.insert(r, e).await
+        })
+    }
+    fn compare_and_swap<'a>(
+        &'a self,
+        rev: u64,
+        r: &'a confirma::store::CredentialRecord,
+        e: &'a [confirma::store::CredentialEvent],
+    ) -> confirma::store::StoreFuture<'a, bool> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.compare_and_swap(rev, r, e).await
+        })
+    }
+    fn delete<'a>(
+        &'a self,
+        k: &'a CredentialKey,
+        rev: u64,
+        e: &'a [confirma::store::CredentialEvent],
+    ) -> confirma::store::StoreFuture<'a, bool> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.delete(k, rev, e).await
+        })
+    }
+    fn list<'a>(
+        &'a self,
+        env: Option<&'a str>,
+    ) -> confirma::store::StoreFuture<'a, Vec<confirma::store::CredentialRecord>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.list(env).await
+        })
+    }
+    fn events<'a>(
+        &'a self,
+        k: Option<&'a CredentialKey>,
+        after: u64,
+        limit: u32,
+    ) -> confirma::store::StoreFuture<'a, Vec<confirma::store::CredentialEvent>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.events(k, after, limit).await
+        })
+    }
+    fn describe(&self) -> String {
+        "outage".into()
+    }
+}
+
+/// The store is unreachable at the planned renewal time: the cached token is served (nobody can rotate it
+/// without the store) without retrying the store on every call, and renewal resumes once the store is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_store_at_renewal_time_keeps_the_cached_token_in_service() {
+    let w = world(SandboxConfig::default()).await;
+    let store = Arc::new(Outage { inner: MemoryStore::new(), down: false.into() });
+    let m = w.manager(store.clone(), "a");
+    let (id, first) = w.created(&m, 117).await;
+    store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    w.clock.advance(2 * HOUR);
+    for _ in 0..100 {
+        assert_eq!(m.token(&id).await.unwrap(), first, "the cached token is served");
+    }
+    assert_eq!(m.cached_token(&id), Some(first.clone()), "served from memory until the back-off ends");
+    assert_eq!(renew_requests(&w.sb).await, 0, "no renewal without the store");
+    assert!(w.is_valid(&first).await);
+    // The store is back: after the back-off, the renewal happens.
+    store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    w.clock.advance(2 * HOUR);
+    let renewed = m.token(&id).await.unwrap();
+    assert_ne!(renewed, first);
+    assert_eq!(renew_requests(&w.sb).await, 1);
+}
+
+/// token()'s future stays small (its slow path is boxed): the bindings that hold it per call (uniffi's
+/// futures) pay for its size on every call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_future_is_small() {
+    let w = world(SandboxConfig::default()).await;
+    let m = w.manager(Arc::new(MemoryStore::new()), "a");
+    let size = std::mem::size_of_val(&m.token("x"));
+    assert!(size <= 256, "token() future is {size} bytes");
 }

@@ -616,7 +616,8 @@ async fn the_manager_rotates_on_postgres_and_the_database_never_holds_a_token() 
     let (id, first) = w.created(&m, 201).await;
     assert_eq!(m.token(&id).await.unwrap(), first);
     w.clock.advance(2 * HOUR);
-    assert_eq!(m.token(&id).await.unwrap(), first, "served while the renewal runs in the background");
+    // Due: the first call renews, commits, then serves the new token.
+    assert_ne!(m.token(&id).await.unwrap(), first, "renewed before it is served");
     wait_for_version(&m, &id, 2).await;
     // Committed in the store first, published in memory right after.
     let until = Instant::now() + Duration::from_secs(30);
@@ -670,9 +671,12 @@ async fn two_hosts_renewing_at_once_send_one_renew_request() {
     let mut previous = first;
     for round in 1..=3u64 {
         w.clock.advance(2 * HOUR);
-        // Both find the token due at once: both serve the current one and start a background renewal.
+        // Both find the token due at once: one claims and renews, the other waits for and adopts its token;
+        // neither serves the token being rotated away.
         let (ta, tb) = tokio::join!(a.token(&id), b.token(&id));
-        assert_eq!((ta.unwrap(), tb.unwrap()), (previous.clone(), previous.clone()));
+        let (ta, tb) = (ta.unwrap(), tb.unwrap());
+        assert_eq!(ta, tb, "round {round}: both serve the new token");
+        assert_ne!(ta, previous, "round {round}: never the rotated one");
         wait_for_version(&a, &id, round + 1).await;
         // Both end on the new token (the loser of the claim adopts the winner's).
         let until = Instant::now() + Duration::from_secs(30);

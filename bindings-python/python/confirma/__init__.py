@@ -10,7 +10,15 @@ Create client accounts with the Partner Provisioning Token, validate client acce
             renewed = client.renew_token(token)
             store(renewed.access_token.reveal())
 
-:class:`AsyncClient` offers the same methods as coroutines. Errors are :class:`ConfirmaError` subclasses. Log
+:class:`AsyncClient` offers the same methods as coroutines. To keep tokens alive for years, let a
+:class:`TokenManager` (or :class:`AsyncTokenManager`) renew them over a store::
+
+    store = confirma.SqliteStore("credentials.db")          # key: CONFIRMA_STORE_KEY
+    with confirma.Client("staging") as client, confirma.TokenManager(client, store) as manager:
+        created = client.create_client(provisioning_token, form, store=store)
+        token = manager.token(created.client_id)             # from memory; renewed when due
+
+ Errors are :class:`ConfirmaError` subclasses. Log
 records go to the ``confirma`` logger; they never contain a token. The work is done by a Rust core (native
 module ``confirma._native``).
 """
@@ -36,6 +44,21 @@ from ._errors import (
     TimeoutError,
     UnexpectedResponseError,
     ValidationError,
+)
+from ._lifecycle import (
+    AsyncEventStream,
+    AsyncTokenManager,
+    CredentialStatus,
+    CredentialStore,
+    EventRow,
+    EventStream,
+    MemoryStore,
+    PostgresStore,
+    SqliteStore,
+    StoreRow,
+    TokenEvent,
+    TokenManager,
+    check_store,
 )
 from ._models import ClientDetails, Contact, ContactRole, NewClient, Service, ServiceType
 from ._native import CORE_VERSION as _CORE_VERSION
@@ -72,11 +95,29 @@ __all__ = [
     "InternalError",
     "StorageError",
     "CredentialsLostError",
+    "TokenManager",
+    "AsyncTokenManager",
+    "SqliteStore",
+    "PostgresStore",
+    "MemoryStore",
+    "CredentialStore",
+    "StoreRow",
+    "EventRow",
+    "check_store",
+    "CredentialStatus",
+    "TokenEvent",
+    "EventStream",
+    "AsyncEventStream",
 ]
 
 # Runtime threads stop entering Python before the interpreter finalizes (see src/runtime.rs).
 _atexit.register(_native._shutdown)
+# ... and before that (atexit runs last-registered first), open token managers are closed: their listener
+# threads end before the interpreter finalizes.
+from ._lifecycle import _close_all as _close_all_managers  # noqa: E402
+
+_atexit.register(_close_all_managers)
 if hasattr(_os, "register_at_fork"):
     _os.register_at_fork(after_in_child=_native._after_fork_child)
 
-del _CORE_VERSION
+del _CORE_VERSION, _close_all_managers

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from types import TracebackType
-from typing import Any, Mapping, Optional, Type, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Type, Union
 
 from . import _native
 from ._models import NewClient, _new_client_value
 from ._native import CreatedClient, RenewedToken, SecretToken, TokenStatus
+
+if TYPE_CHECKING:
+    from ._lifecycle import StoreArg
 
 __all__ = ["Client", "AsyncClient", "Token", "NewClientInput"]
 
@@ -170,13 +173,29 @@ class Client(_Base):
     while the Rust core works. Use it as a context manager, or call :meth:`close`.
     """
 
-    def create_client(self, provisioning_token: Token, new_client: NewClientInput) -> CreatedClient:
+    def create_client(
+        self, provisioning_token: Token, new_client: NewClientInput, *, store: Optional["StoreArg"] = None
+    ) -> CreatedClient:
         """Creates a client account with the Partner Provisioning Token.
 
         Validated locally first (every problem at once, :class:`ValidationError`). Never repeated after the
         request may have reached the service: such a failure is :class:`OutcomeUnknownError`. A
         :class:`ConflictError` means the client already exists.
+
+        With ``store`` (a :class:`SqliteStore`, :class:`PostgresStore`, :class:`MemoryStore` or your own
+        :class:`CredentialStore`), the create is recorded in the store *before* it is sent and the new
+        credentials are committed *before* this returns, so a crash never loses the only copy of the token;
+        a :class:`TokenManager` over the same store then keeps it alive. A create whose outcome is unknown
+        is resolved by calling this again with the same business code (never a second client). With your
+        own store the key is ``CONFIRMA_STORE_KEY`` (or call ``TokenManager(client, store, key=...)
+        .create_client(...)``).
         """
+        if store is not None:
+            from ._lifecycle import _native_store
+
+            return self._native.create_client_stored(
+                provisioning_token, _new_client_value(new_client), _native_store(store)
+            )
         return self._native.create_client(provisioning_token, _new_client_value(new_client))
 
     def validate_token(self, token: Token) -> TokenStatus:
@@ -215,8 +234,18 @@ class AsyncClient(_Base):
     :meth:`aclose`.
     """
 
-    async def create_client(self, provisioning_token: Token, new_client: NewClientInput) -> CreatedClient:
-        """Creates a client account; see :meth:`Client.create_client`."""
+    async def create_client(
+        self, provisioning_token: Token, new_client: NewClientInput, *, store: Optional["StoreArg"] = None
+    ) -> CreatedClient:
+        """Creates a client account; see :meth:`Client.create_client` (also for ``store``). Cancelling the
+        task after the create was recorded only stops the waiting: the core finishes and commits it."""
+        if store is not None:
+            from ._lifecycle import _native_store
+
+            stored: CreatedClient = await self._native.create_client_stored_async(
+                provisioning_token, _new_client_value(new_client), _native_store(store)
+            )
+            return stored
         result: CreatedClient = await self._native.create_client_async(
             provisioning_token, _new_client_value(new_client)
         )

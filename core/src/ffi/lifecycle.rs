@@ -155,6 +155,18 @@ impl SealerInput {
             None => Ok(Sealer::from_env(self.plaintext)?.with_previous_keys(previous)),
         }
     }
+
+    /// The sealer of an in-memory store: as [`build`](Self::build), except that with no key anywhere (and no
+    /// plaintext opt-in) tokens are sealed under a random key of that store — nothing it holds outlives the
+    /// process, so there is no key to keep, and statuses say `encrypted` as with every other store.
+    pub fn build_for_memory(&self) -> Result<Sealer> {
+        let no_key = self.key.as_deref().map(str::trim).is_none_or(str::is_empty)
+            && std::env::var(crate::store::KEY_ENV).map(|v| v.trim().is_empty()).unwrap_or(true);
+        if no_key && !self.plaintext {
+            return Ok(Sealer::encrypted(StoreKey::generate()?));
+        }
+        self.build()
+    }
 }
 
 /// A manager's events as a binding delivers them (an iterator, an `EventEmitter`, a `Flow`): in order; a
@@ -210,6 +222,18 @@ impl EventStream {
         self.missed = self.missed.saturating_add(n);
         tracing::warn!(target: "confirma", missed = n, "a token-event reader fell behind and skipped events");
     }
+}
+
+/// [`TokenManager::cached_token`] inside the shared runtime's context (so a due renewal starts in the
+/// background) with panics contained: the synchronous hot path of every binding's `token()` — no future, no
+/// thread hop, no allocation beyond the token. `Ok(None)`: call the manager's `token` on the runtime.
+pub fn cached_token(
+    manager: &TokenManager,
+    client_id: &str,
+) -> std::result::Result<Option<crate::SecretToken>, ErrorInfo> {
+    let rt = crate::ffi::runtime::runtime().map_err(|e| ErrorInfo::of(&e))?;
+    let _context = rt.enter();
+    crate::ffi::runtime::contain(|| Ok(manager.cached_token(client_id)))
 }
 
 /// Runs the store conformance suite ([`conformance::run`](crate::store::conformance::run)) against `store`,
@@ -275,6 +299,14 @@ mod tests {
         assert_eq!(s.key_id(), Some(k.id()));
         let bad = SealerInput { key: Some("short".into()), ..Default::default() }.build().unwrap_err();
         assert_eq!(bad.kind(), ErrorKind::Storage);
+        let memory = SealerInput { key: Some(k.to_base64().to_string()), ..Default::default() }.build_for_memory();
+        assert_eq!(memory.unwrap().key_id(), Some(k.id()), "a given key is used");
+        if std::env::var_os(crate::store::KEY_ENV).is_none() {
+            let random = SealerInput::default().build_for_memory().unwrap();
+            assert!(random.is_encrypted() && random.key_id() != Some(k.id()));
+            let clear = SealerInput { plaintext: true, ..Default::default() }.build_for_memory().unwrap();
+            assert!(!clear.is_encrypted());
+        }
         let shown = format!("{:?}", SealerInput { key: Some(k.to_base64().to_string()), ..Default::default() });
         assert!(!shown.contains(&*k.to_base64()));
     }

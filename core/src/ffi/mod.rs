@@ -37,5 +37,5 @@ pub use crate::store::{foreign_store, EventRow, RowFuture, RowStore, RowStoreErr
 pub use config::{describe_config, BindingInfo, ConfigInput, OptionNaming, TimeUnit};
 pub use error::ErrorInfo;
 #[cfg(feature = "store")]
-pub use lifecycle::{run_conformance, EventStream, ManagerInput, SealerInput};
+pub use lifecycle::{cached_token, run_conformance, EventStream, ManagerInput, SealerInput};
 pub use results::{timestamp_ms, CreatedData, RenewedData, StatusData};

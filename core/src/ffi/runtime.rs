@@ -18,7 +18,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -36,6 +36,47 @@ struct Slot {
 /// while building the runtime would stay locked forever in a child forked in that window.
 static RUNTIME: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
 
+/// The process id, cached until the next `fork()` (0: not known). `getpid()` is a system call, and
+/// [`runtime`] is on every binding's hot path (a `token()` served from memory).
+static PID: AtomicU32 = AtomicU32::new(0);
+
+#[cfg(unix)]
+extern "C" {
+    fn pthread_atfork(
+        prepare: Option<unsafe extern "C" fn()>,
+        parent: Option<unsafe extern "C" fn()>,
+        child: Option<unsafe extern "C" fn()>,
+    ) -> std::os::raw::c_int;
+}
+
+/// Runs in a forked child (every `fork()`, not only Python's `os.fork`); async-signal-safe: one atomic store.
+#[cfg(unix)]
+unsafe extern "C" fn forget_pid() {
+    PID.store(0, SeqCst);
+}
+
+/// The id of the current process, without a system call after the first (a `fork()` makes the child look
+/// it up again).
+pub fn pid() -> u32 {
+    match PID.load(SeqCst) {
+        0 => {
+            #[cfg(unix)]
+            {
+                static HANDLER: std::sync::Once = std::sync::Once::new();
+                // SAFETY: registers a handler that only stores to an atomic. Registered before the first id
+                // is cached, so a cached id can never outlive a fork. Handlers are inherited by children.
+                HANDLER.call_once(|| unsafe {
+                    pthread_atfork(None, None, Some(forget_pid));
+                });
+            }
+            let p = std::process::id();
+            PID.store(p, SeqCst);
+            p
+        }
+        p => p,
+    }
+}
+
 /// The worker threads: one per core, at least 1, at most 4 (an SDK call is I/O-bound).
 fn workers() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4)
@@ -44,7 +85,7 @@ fn workers() -> usize {
 /// The runtime of the current process, built on first use (named `confirma-worker` threads). Failing to
 /// build it (no threads left) is an [`Internal`](crate::ErrorKind::Internal) error, never a panic.
 pub fn runtime() -> Result<&'static Runtime, Error> {
-    let pid = std::process::id();
+    let pid = pid();
     let current = RUNTIME.load(SeqCst);
     // SAFETY: a non-null pointer in RUNTIME comes from `Box::leak` below and is never freed.
     let forked_from = match unsafe { current.as_ref() } {

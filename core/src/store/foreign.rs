@@ -121,13 +121,31 @@ pub trait RowStore: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// A [`CredentialStore`] over a partner's [`RowStore`].
+/// A [`CredentialStore`] over a partner's [`RowStore`]. A method that does not answer within
+/// [`CALL_TIMEOUT`] is a [`StoreError::Unavailable`] (the manager then commits nothing and says so), never a
+/// caller waiting forever.
 pub fn foreign_store(rows: Arc<dyn RowStore>) -> Arc<dyn CredentialStore> {
-    Arc::new(ForeignStore { rows })
+    Arc::new(ForeignStore { rows, timeout: CALL_TIMEOUT })
 }
+
+/// How long a partner store's method may take (30 s).
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 struct ForeignStore {
     rows: Arc<dyn RowStore>,
+    timeout: std::time::Duration,
+}
+
+impl ForeignStore {
+    async fn call<T>(&self, method: &str, fut: RowFuture<'_, T>) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "the application's credential store did not answer {method} within {} s",
+                self.timeout.as_secs_f64()
+            ))),
+        }
+    }
 }
 
 /// The version of the `data` encoding.
@@ -307,7 +325,7 @@ fn encode_events(events: &[CredentialEvent]) -> Result<Vec<EventRow>, StoreError
 impl CredentialStore for ForeignStore {
     fn load<'a>(&'a self, key: &'a CredentialKey) -> StoreFuture<'a, Option<CredentialRecord>> {
         Box::pin(async move {
-            let row = self.rows.load(key.environment.clone(), key.client_id.clone()).await?;
+            let row = self.call("load", self.rows.load(key.environment.clone(), key.client_id.clone())).await?;
             match row {
                 None => Ok(None),
                 Some(row) if row.environment != key.environment || row.client_id != key.client_id => {
@@ -321,7 +339,7 @@ impl CredentialStore for ForeignStore {
     fn insert<'a>(&'a self, record: &'a CredentialRecord, events: &'a [CredentialEvent]) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let (row, events) = (encode_record(record)?, encode_events(events)?);
-            Ok(self.rows.insert(row, events).await?)
+            self.call("insert", self.rows.insert(row, events)).await
         })
     }
 
@@ -333,7 +351,7 @@ impl CredentialStore for ForeignStore {
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let (row, events) = (encode_record(record)?, encode_events(events)?);
-            Ok(self.rows.compare_and_swap(expected_revision, row, events).await?)
+            self.call("compare_and_swap", self.rows.compare_and_swap(expected_revision, row, events)).await
         })
     }
 
@@ -345,13 +363,14 @@ impl CredentialStore for ForeignStore {
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let events = encode_events(events)?;
-            Ok(self.rows.delete(key.environment.clone(), key.client_id.clone(), expected_revision, events).await?)
+            let fut = self.rows.delete(key.environment.clone(), key.client_id.clone(), expected_revision, events);
+            self.call("delete", fut).await
         })
     }
 
     fn list<'a>(&'a self, environment: Option<&'a str>) -> StoreFuture<'a, Vec<CredentialRecord>> {
         Box::pin(async move {
-            let rows = self.rows.list(environment.map(str::to_string)).await?;
+            let rows = self.call("list", self.rows.list(environment.map(str::to_string))).await?;
             rows.iter().filter(|r| environment.is_none_or(|e| r.environment == e)).map(decode_record).collect()
         })
     }
@@ -363,10 +382,13 @@ impl CredentialStore for ForeignStore {
         limit: u32,
     ) -> StoreFuture<'a, Vec<CredentialEvent>> {
         Box::pin(async move {
-            let rows = self
-                .rows
-                .events(key.map(|k| k.environment.clone()), key.map(|k| k.client_id.clone()), after_seq, limit)
-                .await?;
+            let fut = self.rows.events(
+                key.map(|k| k.environment.clone()),
+                key.map(|k| k.client_id.clone()),
+                after_seq,
+                limit,
+            );
+            let rows = self.call("events", fut).await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
                 if key.is_some_and(|k| r.environment != k.environment || r.client_id != k.client_id) {
@@ -401,6 +423,7 @@ mod tests {
         inner: Mutex<Tables>,
         fail: bool,
         garbage: bool,
+        hang: bool,
     }
 
     impl Rows {
@@ -411,6 +434,9 @@ mod tests {
         where
             T: Send + 'static,
         {
+            if self.hang {
+                return Box::pin(std::future::pending());
+            }
             let r = if self.fail {
                 Err(RowStoreError("OperationalError: database is locked".into()))
             } else {
@@ -524,6 +550,14 @@ mod tests {
         let r = super::super::conformance::sample_record("staging", "c1");
         assert!(store.insert(&r, &[]).await.unwrap());
         assert!(matches!(store.load(&key).await.unwrap_err(), StoreError::Corrupt(_)));
+
+        // A store that never answers is a timeout, not a caller waiting forever.
+        let hung = ForeignStore {
+            rows: Arc::new(Rows { hang: true, ..Default::default() }),
+            timeout: std::time::Duration::from_millis(50),
+        };
+        let e = hung.load(&key).await.unwrap_err();
+        assert!(matches!(&e, StoreError::Unavailable(m) if m.contains("did not answer load")), "{e}");
 
         // A row that round-trips keeps every field; its Debug shows no data.
         let row = encode_record(&r).unwrap();
