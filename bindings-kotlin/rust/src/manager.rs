@@ -6,12 +6,10 @@
 //! reconciliation, a create) in a detached task of its own, so a cancelled caller only stops waiting: the
 //! rotation completes and is persisted.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use confirma as cfis;
-use confirma::ffi::{runtime::runtime, CreatedData, ManagerInput, OptionNaming, TimeUnit};
+use confirma::ffi::{CreatedData, ManagerInput, OptionNaming, TimeUnit};
 use confirma::store::{CredentialState, EventKind};
 use confirma::{CredentialStatus, Health, NewClient};
 
@@ -367,19 +365,11 @@ pub struct NativeManagedClient {
 
 #[uniffi::export]
 impl NativeManagedClient {
-    /// The token if the core's `token` completes on its first poll (served from memory; a due background renewal is
-    /// started), else [`NativeHotPathMiss`] — also for an error or a (contained) panic: the async `token` then does
-    /// the work, or reports the error. Work the first poll started runs on in the core's detached task.
+    /// The token if the core can serve it from memory at once (`confirma::ffi::cached_token`: a due renewal starts
+    /// in the background), else [`NativeHotPathMiss`] — also for an error or a contained panic: the async `token`
+    /// then does the work, or reports the error.
     pub fn token_now(&self) -> Result<Arc<SecretToken>, NativeHotPathMiss> {
-        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _enter = runtime().ok()?.enter();
-            let mut fut = std::pin::pin!(self.manager.token(&self.client_id));
-            match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-                Poll::Ready(Ok(t)) => Some(t),
-                _ => None,
-            }
-        }));
-        match served {
+        match confirma::ffi::cached_token(&self.manager, &self.client_id) {
             Ok(Some(t)) => Ok(SecretToken::wrap(t)),
             _ => Err(NativeHotPathMiss::Miss),
         }

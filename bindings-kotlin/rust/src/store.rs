@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use confirma::ffi::SealerInput;
-use confirma::store::{CredentialStore, MemoryStore, PostgresStore, Sealer, SqliteStore, StoreKey};
+use confirma::store::{CredentialStore, MemoryStore, PostgresStore, Sealer, SqliteStore};
 
 use crate::error::NativeError;
 use crate::runtime::{contain, run};
@@ -38,9 +38,12 @@ impl NativeKeyInput {
         NativeKeyInput { key, previous_keys, plaintext }
     }
 
-    pub(crate) fn sealer(&self) -> Result<Sealer, confirma::Error> {
+    fn input(&self) -> SealerInput {
         SealerInput { key: self.key.clone(), previous_keys: self.previous_keys.clone(), plaintext: self.plaintext }
-            .build()
+    }
+
+    pub(crate) fn sealer(&self) -> Result<Sealer, confirma::Error> {
+        self.input().build()
     }
 }
 
@@ -75,16 +78,13 @@ impl NativeStore {
         })
     }
 
-    /// A store in this process's memory. Without a key (and without `plaintext`) its tokens are sealed under a
-    /// fresh random key that lives as long as the store: the records die with the process anyway.
+    /// A store in this process's memory (`confirma::ffi::SealerInput::build_for_memory`: the given or environment
+    /// key, else a random key of the store; in clear only on the plaintext opt-in).
     #[uniffi::constructor]
     pub fn memory(key: Option<String>, previous_keys: Vec<String>, plaintext: bool) -> Result<Arc<Self>, NativeError> {
         let key = NativeKeyInput::new(key, previous_keys, plaintext);
         contain(|| {
-            let sealer = match (&key.key, key.plaintext) {
-                (None, false) => Sealer::encrypted(StoreKey::generate().map_err(confirma::Error::from)?),
-                _ => key.sealer()?,
-            };
+            let sealer = key.input().build_for_memory()?;
             Ok(NativeStore::wrap(Arc::new(MemoryStore::new()), sealer))
         })
     }

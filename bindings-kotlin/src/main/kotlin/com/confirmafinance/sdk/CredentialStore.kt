@@ -88,9 +88,9 @@ class CredentialStore private constructor(internal val native: NativeStore) : Au
         ): CredentialStore = runBlocking { postgres(dsn, key, plaintext, previousKeys) }
 
         /**
-         * A store in this process's memory (tests, short-lived tools): lost at exit, one process only. Without a
-         * [key] (and without [plaintext]) its tokens are sealed under a fresh random key that lives as long as the
-         * store.
+         * A store in this process's memory (tests, short-lived tools): lost at exit, one process only. Its tokens
+         * are sealed under [key], else `CONFIRMA_STORE_KEY`, else a fresh random key that lives as long as the store
+         * (nothing in it outlives the process); in clear only with [plaintext] (the core's rule, as for every store).
          */
         @JvmStatic
         @JvmOverloads
