@@ -365,8 +365,7 @@ pub struct NativeManagedClient {
 
 #[uniffi::export]
 impl NativeManagedClient {
-    /// The token if the core can serve it from memory at once (`confirma::ffi::cached_token`: a due renewal starts
-    /// in the background), else [`NativeHotPathMiss`] — also for an error or a contained panic: the async `token`
+    /// The token if the core can serve it from memory at once (`confirma::ffi::cached_token`), else [`NativeHotPathMiss`] — also for an error or a contained panic: the async `token`
     /// then does the work, or reports the error.
     pub fn token_now(&self) -> Result<Arc<SecretToken>, NativeHotPathMiss> {
         match confirma::ffi::cached_token(&self.manager, &self.client_id) {

@@ -38,8 +38,9 @@ import kotlinx.coroutines.runBlocking
  *    a lost credential stops the start-up, loudly;
  *  - it serves `GET /clients/{clientId}/check` (calls CFIS with `manager.token(clientId)`: from memory on the hot
  *    path) and `GET /health` (every credential's status), on the JDK's own HTTP server;
- *  - renewal happens in the background (`renewEvery`, jittered): requests keep being served with the current token
- *    while it runs; the events (fingerprints only) are logged.
+ *  - renewal is the manager's (`renewEvery`, jittered and persisted): until the planned time every request is served
+ *    from memory; the first request after it renews (or adopts another instance's renewal) before it is served;
+ *    the events (fingerprints only) are logged.
  *
  * Environment: CFIS_BASE_URL (the sandbox's http://127.0.0.1:PORT; unset = staging), CFIS_PROVISIONING_TOKEN,
  * CFIS_PARTNER_CODE, CONFIRMA_STORE_KEY (base64 of 32 bytes), STORE_PATH (./confirma-credentials.db), PORT (8088),
@@ -101,7 +102,7 @@ fun main(args: Array<String>) {
     server.createContext("/clients/") { ex ->
         val id = ex.requestURI.path.removePrefix("/clients/").removeSuffix("/check")
         try {
-            val token = manager.tokenBlocking(id) // memory on the hot path; a due renewal runs in the background
+            val token = manager.tokenBlocking(id) // memory on the hot path; renewed first when due
             val valid = client.validateTokenBlocking(token).isValid // stands in for the real CFIS call
             ex.reply(200, """{"clientId":"$id","tokenValid":$valid}""")
         } catch (e: ConfirmaException.Configuration) {
@@ -126,7 +127,7 @@ fun main(args: Array<String>) {
         val before = manager.status(id).tokenVersion
         val answers = mutableListOf<Int>()
         repeat(3) { answers += get("/clients/$id/check").statusCode() }
-        manager.renewNow(id) // what the background renewal does when it is due
+        manager.renewNow(id) // what the first request after the planned renewal time does
         repeat(3) { answers += get("/clients/$id/check").statusCode() }
         val health = get("/health")
         val after = manager.status(id).tokenVersion

@@ -194,8 +194,10 @@ val Health.id: String get() = name.lowercase()
  * Renew rotates a token (the old one dies once the new one is issued), so a lost answer, a crash between the
  * answer and the database write, or two instances renewing at once could log a client out for good. The manager
  * (the Rust core's) claims each renewal in the store before sending it, commits the new token before anyone sees
- * it, and reconciles what is ambiguous; renewal happens early (about two thirds into a known lifetime, else every
- * [TokenManagerOptions.renewEvery]) in the background, while [token] keeps serving the current token from memory.
+ * it, and reconciles what is ambiguous. Renewal happens early (about two thirds into a known lifetime, else every
+ * [TokenManagerOptions.renewEvery], jittered and persisted so a fleet does not renew in lock-step): until then
+ * [token] serves the current token from memory; from then on the first call renews (or, in a fleet, adopts the
+ * renewal another instance claimed) before serving, so a token it hands out is never one being rotated away.
  *
  * ```kotlin
  * val manager = TokenManager(client, CredentialStore.sqlite("/var/lib/app/confirma.db"))
@@ -240,10 +242,11 @@ class TokenManager @JvmOverloads constructor(
     val storeDescription: String = native.storeDescription()
 
     /**
-     * A usable token for [clientId]. In the common case it is served from memory without I/O or suspension; when
-     * its planned renewal time has passed, a background renewal starts and the current token is served meanwhile.
-     * On first use the record is loaded (an interrupted renewal reconciled; the token validated unless an instance
-     * did within `validateInterval`); an expired token is renewed before returning.
+     * A usable token for [clientId]. In the common case it is served from memory without I/O or suspension. On first
+     * use the record is loaded (an interrupted renewal reconciled; the token validated unless an instance did within
+     * `validateInterval`); from the planned renewal time on, the first call renews (or adopts another instance's
+     * renewal) before returning; a failed renewal serves the current token (health `degraded`) and backs off; if
+     * the store cannot be read then, the cached token is served.
      *
      * @throws ConfirmaException.Configuration no credentials stored for [clientId].
      * @throws ConfirmaException.CredentialsLost the token was rotated and the new one is gone.
