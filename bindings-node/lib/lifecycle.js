@@ -175,7 +175,7 @@ module.exports = function lifecycle (sdk) {
         if (typeof d === 'string' && d.length > 0) description = d
       } catch { /* keep the default */ }
     }
-    const n = guarded(() => native.newForeignStore(rowAdapter(store), description))
+    const n = guarded(() => native.newForeignStore(...ROW_METHODS.map((m) => promised(store, m)), description))
     NATIVE_STORES.set(store, n)
     return n
   }
@@ -187,39 +187,12 @@ module.exports = function lifecycle (sdk) {
     return NATIVE_STORES.get(store) ?? foreignStore(store)
   }
 
-  /** `"<Type>: <message>"` of whatever a partner's method threw or rejected with. */
-  function errorText (e) {
-    if (e instanceof Error) return `${e.name || 'Error'}: ${e.message}`
-    return `Error: ${typeof e === 'string' ? e : describe(e)}`
-  }
-
-  function bigintsAsNumbers (_k, v) {
-    return typeof v === 'bigint' ? Number(v) : v
-  }
-
-  function reply (obj) {
-    try {
-      return JSON.stringify(obj, bigintsAsNumbers)
-    } catch (e) {
-      return JSON.stringify({ error: `TypeError: the store's answer could not be read: ${e.message}` })
-    }
-  }
-
   /**
-   * The one function the native layer calls: `(method, argsJson) => Promise<replyJson>`. Never throws:
-   * a failure is `{ error }`, a value `{ ok }`; the native layer checks the value's shape.
+   * The partner's method `name`, called on `store` and always answering a promise: a synchronous throw
+   * becomes a rejection (the native layer reads the rejection's name and message and checks the value's type).
    */
-  function rowAdapter (store) {
-    return (method, argsJson) => {
-      let args
-      try {
-        args = JSON.parse(argsJson)
-      } catch (e) {
-        return Promise.resolve(reply({ error: `Error: bad call: ${e.message}` }))
-      }
-      return new Promise((resolve) => resolve(store[method](...args)))
-        .then((value) => reply({ ok: value === undefined ? null : value }), (e) => reply({ error: errorText(e) }))
-    }
+  function promised (store, name) {
+    return (...args) => new Promise((resolve) => resolve(store[name](...args)))
   }
 
   /**
