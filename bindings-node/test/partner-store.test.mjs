@@ -150,7 +150,10 @@ describe('a partner store over better-sqlite3', () => {
     const cases = [
       ['load', 'not a row'], ['load', { environment: 'x' }], ['load', 42], ['load', { environment: 'e', clientId: 'c', revision: -1, data: '{}' }],
       ['load', { environment: 'e', clientId: 'c', revision: 1, data: 'not json' }],
-      ['compareAndSwap', 'yes'], ['compareAndSwap', 1], ['compareAndSwap', null], ['list', { rows: [] }], ['list', [1, 2]]
+      ['load', { environment: 'e', clientId: 'c', revision: 1.5, data: '{}' }], ['load', { environment: 'e', clientId: 'c', revision: 2 ** 53, data: '{}' }],
+      ['load', { environment: 'e', clientId: 'c', revision: '1', data: '{}' }], ['load', { environment: 'e', client_id: 'c', revision: 1, data: '{}' }],
+      ['compareAndSwap', 'yes'], ['compareAndSwap', 1], ['compareAndSwap', null], ['list', { rows: [] }], ['list', [1, 2]],
+      ['list', [{ environment: 'e', clientId: 'c', revision: -3, data: '{}' }]]
     ]
     for (const [method, value] of cases) {
       store.armed = { method, mode: 'value', value }
@@ -160,6 +163,41 @@ describe('a partner store over better-sqlite3', () => {
     store.armed = null
     assert.ok((await m.token(created.clientId)).equals(created.accessToken))
     assert.equal((await m.status(created.clientId)).tokenVersion, 1)
+  })
+
+  it('says what a garbage answer should have been', async () => {
+    await sb.reset()
+    const c = client()
+    const store = faulty(new BetterSqliteStore(file('messages')))
+    const m = new TokenManager(c, store, { key: KEY })
+    const created = await m.createClient(sb.provisioningToken, newClient(sb.partnerCode, n++))
+    store.armed = { method: 'compareAndSwap', mode: 'value', value: 'yes' }
+    let e = await rejection(m.renewNow(created.clientId))
+    assert.match(e.message, /TypeError: compareAndSwap must resolve to a boolean \(it resolved to a string\)/)
+    store.armed = { method: 'load', mode: 'value', value: { environment: 'e', clientId: 'c', revision: 0.5, data: '{}' } }
+    e = await rejection(m.status(created.clientId))
+    assert.match(e.message, /TypeError: load must resolve to rows .*revision/)
+    store.armed = null
+  })
+
+  it('accepts BigInt numbers and methods that answer synchronously', async () => {
+    await sb.reset()
+    const c = client()
+    const inner = new BetterSqliteStore(file('bigint'))
+    const big = (r) => r && { ...r, revision: BigInt(r.revision) }
+    const store = {
+      load: (env, id) => big(inner.loadStmt.get(env, id) ?? null), // synchronous, BigInt revision
+      insert: (row, events) => inner.insert(row, events),
+      compareAndSwap: (expected, row, events) => inner.compareAndSwap(expected, row, events),
+      delete: (...args) => inner.delete(...args),
+      list: async (env) => (await inner.list(env)).map(big),
+      events: async (...args) => (await inner.events(...args)).map((e) => ({ ...e, seq: BigInt(e.seq) }))
+    }
+    const m = new TokenManager(c, store, { key: KEY })
+    const created = await m.createClient(sb.provisioningToken, newClient(sb.partnerCode, n++))
+    assert.equal((await m.renewNow(created.clientId)).tokenVersion, 2)
+    assert.equal((await m.statuses()).length, 1)
+    assert.ok((await m.token(created.clientId)).equals(await m.token(created.clientId)))
   })
 
   it('an object that is not a store is a TypeError naming the missing methods', () => {
