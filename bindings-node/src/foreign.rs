@@ -242,10 +242,10 @@ const MAX_SAFE: u64 = (1 << 53) - 1;
 fn whole(n: &Either<f64, BigInt>) -> Option<i64> {
     match n {
         Either::A(x) => (x.is_finite() && x.fract() == 0.0 && x.abs() <= MAX_SAFE as f64).then_some(*x as i64),
-        Either::B(b) => {
-            let (negative, v, lossless) = b.get_u64();
-            (lossless && v <= MAX_SAFE).then_some(if negative { -(v as i64) } else { v as i64 })
-        }
+        Either::B(b) => match b.words.as_slice() {
+            [v] if *v <= MAX_SAFE => Some(if b.sign_bit { -(*v as i64) } else { *v as i64 }),
+            _ => None,
+        },
     }
 }
 
