@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
+import { inspect } from 'node:util'
+import { ConfirmaError, ERROR_CLASSES, SecretToken, ValidationError } from 'confirma-sdk'
 
 function findRepoRoot () {
   if (process.env.CONFIRMA_REPO_ROOT) return path.resolve(process.env.CONFIRMA_REPO_ROOT)
@@ -104,4 +106,44 @@ export async function rejection (promise) {
     return e
   }
   assert.fail('expected the call to fail')
+}
+
+/** A sandbox token (`cfis_ppt_<32>`, `cfis_at_<40>`). */
+export const TOKEN_SHAPED = /cfis_[a-z]+_[A-Za-z0-9]{16,}/
+
+/**
+ * A scenario's error expectation (tests/scenarios/README.md, "Expectations") against the error a call threw:
+ * the kind, its public class and code, and each field the expectation names. No output of the error may show
+ * one of `secrets`, nor anything token-shaped.
+ */
+export function checkScenarioError (err, want, secrets) {
+  assert.ok(err instanceof ConfirmaError, `not a ConfirmaError: ${inspect(err)}`)
+  const shown = `${err.message} ${String(err)} ${inspect(err, { depth: Infinity, showHidden: true })} ${err.stack} ${JSON.stringify(err)}`
+  for (const s of secrets) assert.ok(!shown.includes(s), "a token appears in the error's output")
+  // Nor any token the scenario does not know of (one the service returned): nothing token-shaped.
+  assert.ok(!TOKEN_SHAPED.test(shown), "a token-shaped string appears in the error's output")
+  assert.equal(err.kind, want.kind, `kind (${err.message})`)
+  assert.ok(err instanceof ERROR_CLASSES[want.kind], `${err.name} is not a ${ERROR_CLASSES[want.kind].name}`)
+  assert.equal(err.code, `CONFIRMA_${want.kind.toUpperCase()}`)
+  if ('source' in want) {
+    assert.ok(err instanceof ValidationError)
+    assert.equal(err.source, want.source, 'source')
+  }
+  if ('fields' in want) assert.deepEqual(Object.keys(err.fieldErrors).sort(), want.fields, `fields (${err.message})`)
+  if ('status' in want) assert.equal(err.status, want.status, `status (${err.message})`)
+  if ('retryable' in want) assert.equal(err.retryable, want.retryable, 'retryable')
+  if ('retryAfterSeconds' in want) assert.equal(Math.floor(err.retryAfter), want.retryAfterSeconds, 'retryAfter')
+  if ('recoveredToken' in want) {
+    assert.equal(err.recoveredToken instanceof SecretToken, want.recoveredToken, `recoveredToken (${err.message})`)
+    if (want.recoveredToken) assert.ok(err.recoveredToken.reveal().length > 0)
+  }
+  if ('rawResponse' in want) {
+    assert.equal(err.rawResponse instanceof SecretToken, want.rawResponse, `rawResponse (${err.message})`)
+    if (want.rawResponse) assert.ok(err.rawResponse.reveal().length > 0)
+  }
+  if ('causeKind' in want) {
+    assert.ok(err.cause instanceof ConfirmaError, 'cause is a ConfirmaError')
+    assert.equal(err.cause.kind, want.causeKind, `cause kind (${err.message})`)
+    assert.ok(err.cause instanceof ERROR_CLASSES[want.causeKind])
+  }
 }

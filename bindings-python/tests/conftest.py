@@ -14,7 +14,27 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import pytest
 
+import confirma
+
 REPO_ROOT = Path(os.environ.get("CONFIRMA_REPO_ROOT") or Path(__file__).resolve().parents[2])
+
+# Every error kind (the core's `ErrorKind::as_str`) and its public exception class.
+KIND_CLASSES = {
+    "validation": confirma.ValidationError,
+    "authentication": confirma.AuthenticationError,
+    "permission_denied": confirma.PermissionDeniedError,
+    "conflict": confirma.ConflictError,
+    "rate_limited": confirma.RateLimitError,
+    "service_unavailable": confirma.ServiceUnavailableError,
+    "timeout": confirma.TimeoutError,
+    "network": confirma.NetworkError,
+    "outcome_unknown": confirma.OutcomeUnknownError,
+    "unexpected_response": confirma.UnexpectedResponseError,
+    "configuration": confirma.ConfigurationError,
+    "internal": confirma.InternalError,
+    "storage": confirma.StorageError,
+    "credentials_lost": confirma.CredentialsLostError,
+}
 
 
 def sandbox_binary() -> Path:

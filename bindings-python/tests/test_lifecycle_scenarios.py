@@ -18,26 +18,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 import confirma
-from conftest import REPO_ROOT, Sandbox, assert_no_token_leak
+from conftest import KIND_CLASSES, REPO_ROOT, Sandbox, assert_no_token_leak
 
 SCENARIOS = sorted((REPO_ROOT / "tests" / "scenarios" / "lifecycle").glob("*.json"))
-
-KIND_CLASSES = {
-    "validation": confirma.ValidationError,
-    "authentication": confirma.AuthenticationError,
-    "permission_denied": confirma.PermissionDeniedError,
-    "conflict": confirma.ConflictError,
-    "rate_limited": confirma.RateLimitError,
-    "service_unavailable": confirma.ServiceUnavailableError,
-    "timeout": confirma.TimeoutError,
-    "network": confirma.NetworkError,
-    "outcome_unknown": confirma.OutcomeUnknownError,
-    "unexpected_response": confirma.UnexpectedResponseError,
-    "configuration": confirma.ConfigurationError,
-    "internal": confirma.InternalError,
-    "storage": confirma.StorageError,
-    "credentials_lost": confirma.CredentialsLostError,
-}
 
 SCENARIO_KEYS = {"name", "description", "client", "sandboxConfig", "store", "managers", "steps"}
 CLIENT_KEYS = {"validation", "maxRetries", "timeoutMs", "connectTimeoutMs", "totalTimeoutMs"}

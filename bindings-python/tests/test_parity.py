@@ -18,7 +18,7 @@ import pytest
 
 import confirma
 from confirma import _native
-from conftest import REPO_ROOT
+from conftest import KIND_CLASSES, REPO_ROOT
 
 CASES = REPO_ROOT / "tests" / "parity" / "configs.json"
 OUT = REPO_ROOT / "target" / "parity" / "python.json"
@@ -41,22 +41,7 @@ SPECIAL_NUMBERS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf
 NUMERIC = {"timeout", "connectTimeout", "totalTimeout", "maxRetries", "maxResponseBytes"}
 
 # The kinds every sample set must cover, and the public class of each.
-CLASSES = {
-    "validation": confirma.ValidationError,
-    "authentication": confirma.AuthenticationError,
-    "permission_denied": confirma.PermissionDeniedError,
-    "conflict": confirma.ConflictError,
-    "rate_limited": confirma.RateLimitError,
-    "service_unavailable": confirma.ServiceUnavailableError,
-    "timeout": confirma.TimeoutError,
-    "network": confirma.NetworkError,
-    "outcome_unknown": confirma.OutcomeUnknownError,
-    "unexpected_response": confirma.UnexpectedResponseError,
-    "configuration": confirma.ConfigurationError,
-    "internal": confirma.InternalError,
-    "storage": confirma.StorageError,
-    "credentials_lost": confirma.CredentialsLostError,
-}
+CLASSES = KIND_CLASSES
 
 
 def reveal(secret: Optional[confirma.SecretToken]) -> Optional[str]:
