@@ -1,10 +1,8 @@
 package com.confirmafinance.sdk
 
 import java.io.File
-import java.nio.file.Files
 import java.security.SecureRandom
 import java.util.Base64
-import java.util.concurrent.atomic.AtomicInteger
 import kotlin.time.Duration.Companion.hours
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
@@ -17,15 +15,11 @@ import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
-import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotEquals
 import org.junit.jupiter.api.Assertions.assertTrue
-import org.junit.jupiter.api.BeforeAll
-import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.assertThrows
 
 /** A fresh store key (base64 of 32 random bytes). */
@@ -45,31 +39,7 @@ const val RENEW_PATH = "/api/v1/partner/renew"
 fun Sandbox.renewRequests(): Int = state().getJSONObject("requestsByPath").optInt(RENEW_PATH, 0)
 
 /** The token lifecycle through the public API, against the real sandbox and real SQLite files. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class LifecycleTest {
-    private lateinit var sandbox: Sandbox
-    private lateinit var client: OnboardingClient
-    private val seeds = AtomicInteger(7_100)
-    private val dir: File = Files.createTempDirectory("confirma-kt-lifecycle").toFile()
-
-    @BeforeAll
-    fun start() {
-        sandbox = Sandbox.start()
-        client = OnboardingClient(ClientConfig(baseUrl = sandbox.baseUrl))
-    }
-
-    @AfterAll
-    fun stop() {
-        client.close()
-        sandbox.close()
-        dir.deleteRecursively()
-    }
-
-    @BeforeEach
-    fun reset() {
-        sandbox.reset()
-    }
-
+class LifecycleTest : SandboxedTest("confirma-kt-lifecycle", 7_100) {
     private suspend fun created(): CreatedClient =
         client.createClient(sandbox.provisioningToken, sampleClient(sandbox.partnerCode, seeds.incrementAndGet()))
 

@@ -1,7 +1,6 @@
 package com.confirmafinance.sdk
 
 import java.io.File
-import java.nio.file.Files
 import java.sql.SQLException
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicInteger
@@ -10,45 +9,17 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.runBlocking
-import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertTrue
-import org.junit.jupiter.api.BeforeAll
-import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.assertThrows
 
 /**
  * A partner store over a real database (JDBC on SQLite, [JdbcCredentialStore]) through [CredentialStore.custom]:
  * the conformance suite, the lifecycle, concurrency, and a store that throws.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class PartnerStoreTest {
-    private lateinit var sandbox: Sandbox
-    private lateinit var client: OnboardingClient
-    private val seeds = AtomicInteger(8_300)
-    private val dir: File = Files.createTempDirectory("confirma-kt-partner").toFile()
-
-    @BeforeAll
-    fun start() {
-        sandbox = Sandbox.start()
-        client = OnboardingClient(ClientConfig(baseUrl = sandbox.baseUrl))
-    }
-
-    @AfterAll
-    fun stop() {
-        client.close()
-        sandbox.close()
-        dir.deleteRecursively()
-    }
-
-    @BeforeEach
-    fun reset() {
-        sandbox.reset()
-    }
-
+class PartnerStoreTest : SandboxedTest("confirma-kt-partner", 8_300) {
     private fun dbFile() = File(dir, "p${seeds.incrementAndGet()}.db")
 
     /** Wraps a store; the methods named in [failing] throw as a JDBC driver would. */
