@@ -43,7 +43,9 @@ CONTESTANTS = [
     ("node", "node-fetch", "peer"),
     ("jvm", "kotlin-confirma", "binding"),
     ("jvm", "jvm-httpclient", "peer"),
+    ("jvm", "jvm-okhttp", "peer"),
 ]
+JVM_NAMES = {"kotlin-confirma": "confirma", "jvm-httpclient": "jdk-httpclient", "jvm-okhttp": "okhttp"}
 LOADGEN = "wrk"
 
 
@@ -140,7 +142,7 @@ class Harness:
             if not m.get("jvm_classpath"):
                 return m.get("jvm_error", "JVM contestants not built")
             return None if m.get("kotlin") else m.get("kotlin_error", "Kotlin binding not available")
-        if cid == "jvm-httpclient":
+        if cid in ("jvm-httpclient", "jvm-okhttp"):
             return None if m.get("jvm_classpath") else m.get("jvm_error", "JVM contestants not built")
         return "unknown"
 
@@ -157,11 +159,18 @@ class Harness:
         if cid.startswith("node-"):
             flags = ["--expose-gc"] if spec["workload"] == "rss" else []
             return ["node", *flags, str(BENCH / "node" / "contestant.mjs"), cid[5:], s], m["node_dir"]
-        if cid in ("kotlin-confirma", "jvm-httpclient"):
-            name = "confirma" if cid == "kotlin-confirma" else "jdk-httpclient"
+        if cid in JVM_NAMES:
             flags = ["-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch"] if spec["workload"] == "rss" else []
-            return ["java", *flags, "-cp", m["jvm_classpath"], "bench.MainKt", name, s], None
+            return ["java", *self.jvm_flags(), *flags, "-cp", m["jvm_classpath"], "bench.MainKt", JVM_NAMES[cid], s], None
         raise KeyError(cid)
+
+    def jvm_flags(self) -> list[str]:
+        """The same flags for every JVM contestant. The common ForkJoinPool gets a parallelism of at least 2:
+        its default is (CPUs − 1), i.e. 1 or 0 with the contestant pinned to one CPU, and with a parallelism ≤ 1
+        CompletableFuture's default executor (where java.net.http completes every sendAsync future) starts a new
+        thread per task instead of using the pool."""
+        ncpu = len(self.client_cpus.split(",")) if self.client_cpus else (os.cpu_count() or 1)
+        return [f"-Djava.util.concurrent.ForkJoinPool.common.parallelism={max(2, ncpu)}"]
 
     def run_one(self, cid: str, spec: dict, timeout: float) -> dict:
         cmd, cwd = self.command(cid, spec)
@@ -372,7 +381,7 @@ def artifacts(m: dict) -> dict:
 
 
 BINDINGS = {"python": ["py-confirma-async", "py-confirma-sync"], "node": ["node-confirma"], "jvm": ["kotlin-confirma"]}
-PEERS = {"python": ["py-aiohttp", "py-httpx"], "node": ["node-undici", "node-fetch"], "jvm": ["jvm-httpclient"]}
+PEERS = {"python": ["py-aiohttp", "py-httpx"], "node": ["node-undici", "node-fetch"], "jvm": ["jvm-httpclient", "jvm-okhttp"]}
 
 
 def rps(cell: dict, cid: str) -> float | None:
@@ -425,7 +434,7 @@ def targets(res: dict) -> list[dict]:
         d = r.get("A1", {}).get(f"{b} added p50 µs")
         add(f"{b} added p50 ≤ 15 µs at c=1", d, d is not None and d <= 15)
     for b, p, need in (("py-confirma-async", "py-aiohttp", 2.0), ("node-confirma", "node-undici", 1.0),
-                       ("kotlin-confirma", "jvm-httpclient", 1.0)):
+                       ("kotlin-confirma", "jvm-httpclient", 1.0), ("kotlin-confirma", "jvm-okhttp", 1.0)):
         for key in ("A1", "A16", "A64", "B16"):
             v = r.get(key, {}).get(f"{b}/{p}")
             add(f"{b} ≥ {need}× {p} ({key})", v, v is not None and v >= need)

@@ -1,7 +1,7 @@
 // JVM contestants of the benchmark harness (bench/harness.py).
 //   java -cp ... bench.MainKt <name> '<spec json>'   -> one JSON line on stdout
-// Names: jdk-httpclient (java.net.http.HttpClient, sendAsync awaited from coroutines, Jackson for JSON) and
-// confirma (the Kotlin binding; compiled only with the Maven profile `sdk`, see src/sdk).
+// Names: jdk-httpclient (java.net.http.HttpClient, sendAsync awaited from coroutines, Jackson for JSON),
+// okhttp (OkHttp, enqueue awaited from coroutines, Jackson for JSON; OkHttp.kt) and confirma (the Kotlin binding; compiled only with the Maven profile `sdk`, see src/sdk).
 package bench
 
 import com.fasterxml.jackson.databind.JsonNode
@@ -111,6 +111,7 @@ fun main(args: Array<String>) {
     val spec = MAPPER.readTree(args[1])
     val ops: Ops = when (name) {
         "jdk-httpclient" -> JdkOps(spec)
+        "okhttp" -> OkHttpOps(spec)
         "confirma" -> Class.forName("bench.SdkOps").getConstructor(JsonNode::class.java).newInstance(spec) as Ops
         else -> error("unknown contestant $name")
     }
