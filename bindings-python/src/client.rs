@@ -2,26 +2,23 @@
 //! bound to the process that created it (a client used after `os.fork()` is a `ConfigurationError`; its
 //! connection pool belongs to the parent and is never torn down from the child).
 
-use std::sync::Mutex;
-
 use confirma::ffi::{describe_config, CreatedData, RenewedData, StatusData};
 use confirma::{ClientConfig, OnboardingClient};
 use pyo3::prelude::*;
 
 use crate::config::{self, Options};
 use crate::convert::to_json;
-use crate::error::{config_error, core_err, to_pyerr};
+use crate::error::{core_err, to_pyerr};
 use crate::manager::manager_for;
 use crate::results::{created_to_py, renewed_to_py, status_to_py};
-use crate::runtime::{block_on, contain, spawn_async};
+use crate::runtime::{block_on, contain, spawn_async, ProcessBound};
 use crate::store::NativeStore;
 use crate::token::token_arg;
 
 /// The native client behind `confirma.Client` and `confirma.AsyncClient`.
 #[pyclass(frozen, module = "confirma._native", name = "NativeClient")]
 pub struct NativeClient {
-    inner: Mutex<Option<OnboardingClient>>,
-    pid: u32,
+    inner: ProcessBound<OnboardingClient>,
     config: ClientConfig,
     base_url: String,
     user_agent: String,
@@ -38,42 +35,21 @@ impl NativeClient {
         };
         tracing::debug!(target: "confirma::python", base_url = %client.base_url(), validation = config.validation.as_str(), "client created");
         Ok(NativeClient {
-            pid: std::process::id(),
             base_url: client.base_url().to_string(),
             user_agent: client.user_agent().to_string(),
             config,
-            inner: Mutex::new(Some(client)),
+            inner: ProcessBound::new(client),
         })
     }
 
     /// The core client, for a call from this process.
     pub fn client(&self, py: Python<'_>) -> PyResult<OnboardingClient> {
         crate::logbridge::refresh_level(py);
-        if self.pid != std::process::id() {
-            return Err(config_error(
-                py,
-                format!(
-                    "this confirma client was created in process {} before os.fork(); its connection pool belongs to the parent process. Create a new client in the child process",
-                    self.pid
-                ),
-            ));
-        }
-        match self.inner.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            Some(c) => Ok(c.clone()),
-            None => Err(config_error(py, "this confirma client is closed")),
-        }
-    }
-}
-
-impl Drop for NativeClient {
-    fn drop(&mut self) {
-        if self.pid != std::process::id() {
-            // In a forked child, the connection pool's sockets are registered with the parent's epoll
-            // instance (shared across fork): tearing them down here would deregister them for the parent.
-            if let Some(c) = self.inner.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
-                std::mem::forget(c);
-            }
-        }
+        self.inner.get(
+            py,
+            |pid| format!("this confirma client was created in process {pid} before os.fork(); its connection pool belongs to the parent process. Create a new client in the child process"),
+            "this confirma client is closed",
+        )
     }
 }
 
@@ -134,7 +110,7 @@ impl NativeClient {
 
     #[getter]
     fn closed(&self) -> bool {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).is_none()
+        self.inner.is_closed()
     }
 
     /// Private, for the cross-language parity test: the effective configuration as JSON
@@ -148,13 +124,7 @@ impl NativeClient {
 
     /// Drops the connection pool (only in the process that created the client).
     fn close(&self) {
-        let taken = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if self.pid == std::process::id() {
-            drop(taken);
-        } else {
-            // Never tear down the parent's connections from a forked child.
-            std::mem::forget(taken);
-        }
+        self.inner.close();
     }
 
     fn create_client(

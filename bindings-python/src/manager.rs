@@ -7,7 +7,7 @@
 //! `token()` first asks the core for the token in memory (`ffi::cached_token`, GIL held: no future, no
 //! thread hop); only when that has nothing does it call the manager's `token` on the runtime, GIL released.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use confirma::ffi::{CreatedData, ManagerInput, OptionNaming, TimeUnit};
 use confirma::{CredentialStatus, TokenManager};
@@ -20,7 +20,7 @@ use crate::convert::to_json;
 use crate::error::{config_error, core_err, to_pyerr};
 use crate::events::NativeEvents;
 use crate::results::{created_to_py, to_datetime};
-use crate::runtime::{block_on, contain, spawn_async};
+use crate::runtime::{block_on, contain, spawn_async, ProcessBound};
 use crate::store::{sealer, NativeStore};
 use crate::token::{token_arg, token_to_py};
 
@@ -74,8 +74,7 @@ fn bool_object(py: Python<'_>, b: bool) -> PyResult<Py<PyAny>> {
 /// The native token manager.
 #[pyclass(frozen, module = "confirma._native", name = "NativeManager")]
 pub struct NativeManager {
-    inner: Mutex<Option<TokenManager>>,
-    pid: u32,
+    inner: ProcessBound<TokenManager>,
     /// Tells event streams the manager is closed.
     closed: Arc<tokio::sync::watch::Sender<bool>>,
     environment: String,
@@ -92,19 +91,11 @@ impl NativeManager {
 
     /// `manager` without re-reading the `confirma` logger's level (a Python call): the hot path of `token()`.
     fn manager_quiet(&self, py: Python<'_>) -> PyResult<TokenManager> {
-        if self.pid != confirma::ffi::runtime::pid() {
-            return Err(config_error(
-                py,
-                format!(
-                    "this confirma token manager was created in process {} before os.fork(); it belongs to the parent process. Create a new client, store and TokenManager in the child process",
-                    self.pid
-                ),
-            ));
-        }
-        match self.inner.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            Some(m) => Ok(m.clone()),
-            None => Err(config_error(py, "this confirma token manager is closed")),
-        }
+        self.inner.get(
+            py,
+            |pid| format!("this confirma token manager was created in process {pid} before os.fork(); it belongs to the parent process. Create a new client, store and TokenManager in the child process"),
+            "this confirma token manager is closed",
+        )
     }
 }
 
@@ -119,13 +110,8 @@ pub fn manager_for(py: Python<'_>, client: confirma::OnboardingClient, store: &N
 
 impl Drop for NativeManager {
     fn drop(&mut self) {
+        // Event streams end; the manager itself goes with `inner` (forgotten in a forked child).
         let _ = self.closed.send(true);
-        if self.pid != std::process::id() {
-            // In a forked child: the parent's connection pool and store connections are never torn down here.
-            if let Some(m) = self.inner.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
-                std::mem::forget(m);
-            }
-        }
     }
 }
 
@@ -187,13 +173,12 @@ impl NativeManager {
             tracing::debug!(target: "confirma::python", environment = %m.environment(), store = %m.store().describe(), "token manager created");
             let (closed, _) = tokio::sync::watch::channel(false);
             Ok(NativeManager {
-                pid: std::process::id(),
                 environment: m.environment().to_string(),
                 owner: m.owner().to_string(),
                 described: m.store().describe(),
                 encrypted,
                 closed: Arc::new(closed),
-                inner: Mutex::new(Some(m)),
+                inner: ProcessBound::new(m),
             })
         })
     }
@@ -220,19 +205,14 @@ impl NativeManager {
 
     #[getter]
     fn closed(&self) -> bool {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).is_none()
+        self.inner.is_closed()
     }
 
     /// Stops serving: later calls raise `ConfigurationError`, event streams end. A rotation in flight
     /// completes and is persisted (the core runs it detached).
     fn close(&self) {
-        let taken = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
         let _ = self.closed.send(true);
-        if self.pid == std::process::id() {
-            drop(taken);
-        } else {
-            std::mem::forget(taken);
-        }
+        self.inner.close();
     }
 
     /// A stream of this manager's events (from now on).

@@ -275,3 +275,60 @@ pub fn _test_panic<'py>(py: Python<'py>, place: &str) -> PyResult<Bound<'py, PyA
         other => Err(PyTypeError::new_err(format!("unknown place {other:?}"))),
     })
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Native objects bound to the process that made them
+
+/// A native object (a client, a store, a manager) owned by the process that made it, until closed. After
+/// `os.fork()` the child gets a clear error instead of the object, and never tears down the parent's
+/// connections: their sockets are registered with the parent's epoll instance (shared across the fork), so
+/// tearing them down in the child would deregister them for the parent. In a child, closing or dropping
+/// forgets the object instead of dropping it.
+pub struct ProcessBound<T> {
+    inner: std::sync::Mutex<Option<T>>,
+    pid: u32,
+}
+
+impl<T: Clone> ProcessBound<T> {
+    /// Owned by the current process.
+    pub fn new(value: T) -> Self {
+        ProcessBound { inner: std::sync::Mutex::new(Some(value)), pid: core_rt::pid() }
+    }
+
+    /// The object, for a call from its process: else a `ConfigurationError`, `forked(pid of the owner)` after
+    /// a fork, `closed` once closed.
+    pub fn get(&self, py: Python<'_>, forked: impl FnOnce(u32) -> String, closed: &str) -> PyResult<T> {
+        if self.pid != core_rt::pid() {
+            return Err(crate::error::config_error(py, forked(self.pid)));
+        }
+        match self.inner.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(v) => Ok(v.clone()),
+            None => Err(crate::error::config_error(py, closed)),
+        }
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).is_none()
+    }
+
+    /// Drops the object (in a forked child: forgets it).
+    pub fn close(&self) {
+        let taken = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if self.pid == core_rt::pid() {
+            drop(taken);
+        } else {
+            std::mem::forget(taken);
+        }
+    }
+}
+
+impl<T> Drop for ProcessBound<T> {
+    fn drop(&mut self) {
+        if self.pid != core_rt::pid() {
+            if let Some(v) = self.inner.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+                std::mem::forget(v);
+            }
+        }
+    }
+}

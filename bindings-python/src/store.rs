@@ -6,63 +6,37 @@
 //! A store is bound to the process that opened it: in an `os.fork()` child it is a `ConfigurationError`
 //! (open it again there), and the child never closes the parent's connections.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use confirma::ffi::SealerInput;
 use confirma::store::{CredentialStore, MemoryStore, PostgresStore, Sealer, SqliteStore};
 use pyo3::prelude::*;
 
-use crate::error::{config_error, core_err};
-use crate::runtime::{block_on, contain, spawn_async};
+use crate::error::core_err;
+use crate::runtime::{block_on, contain, spawn_async, ProcessBound};
 
 /// A store and the sealer its tokens are sealed with.
 #[pyclass(frozen, module = "confirma._native", name = "NativeStore")]
 pub struct NativeStore {
-    inner: Mutex<Option<Arc<dyn CredentialStore>>>,
+    inner: ProcessBound<Arc<dyn CredentialStore>>,
     /// `None` for a partner's store: the manager is given the key.
     pub sealer: Option<Sealer>,
-    pid: u32,
     described: String,
     kind: &'static str,
 }
 
 impl NativeStore {
     pub fn new(store: Arc<dyn CredentialStore>, sealer: Option<Sealer>, kind: &'static str) -> Self {
-        NativeStore {
-            described: store.describe(),
-            inner: Mutex::new(Some(store)),
-            sealer,
-            pid: std::process::id(),
-            kind,
-        }
+        NativeStore { described: store.describe(), inner: ProcessBound::new(store), sealer, kind }
     }
 
     /// The core store, for a call from this process.
     pub fn store(&self, py: Python<'_>) -> PyResult<Arc<dyn CredentialStore>> {
-        if self.pid != std::process::id() {
-            return Err(config_error(
-                py,
-                format!(
-                    "this confirma store was opened in process {} before os.fork(); its connections belong to the parent process. Open the store again in the child process",
-                    self.pid
-                ),
-            ));
-        }
-        match self.inner.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            Some(s) => Ok(s.clone()),
-            None => Err(config_error(py, "this confirma store is closed")),
-        }
-    }
-}
-
-impl Drop for NativeStore {
-    fn drop(&mut self) {
-        if self.pid != std::process::id() {
-            // A forked child never closes the parent's SQLite connection or PostgreSQL pool.
-            if let Some(s) = self.inner.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
-                std::mem::forget(s);
-            }
-        }
+        self.inner.get(
+            py,
+            |pid| format!("this confirma store was opened in process {pid} before os.fork(); its connections belong to the parent process. Open the store again in the child process"),
+            "this confirma store is closed",
+        )
     }
 }
 
@@ -182,17 +156,12 @@ impl NativeStore {
 
     #[getter]
     fn closed(&self) -> bool {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).is_none()
+        self.inner.is_closed()
     }
 
     /// Closes the store (connections are closed once no manager uses them any more).
     fn close(&self) {
-        let taken = self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if self.pid == std::process::id() {
-            drop(taken);
-        } else {
-            std::mem::forget(taken);
-        }
+        self.inner.close();
     }
 
     /// The core's store conformance suite (`confirma::ffi::run_conformance`) against this store, which
