@@ -45,6 +45,7 @@ impl From<NativeOptions> for ConfigInput {
             user_agent_suffix: o.user_agent_suffix,
             proxy: o.proxy,
             root_certificates_pem: o.root_certificates_pem,
+            language: None,
         }
     }
 }

@@ -64,6 +64,7 @@ pub fn build(py: Python<'_>, o: Options) -> PyResult<ClientConfig> {
         user_agent_suffix: o.user_agent_suffix,
         proxy: o.proxy,
         root_certificates_pem: o.root_certificates_pem,
+        language: None,
     };
     input.build().map_err(|e| core_err(py, &e))
 }

@@ -69,6 +69,7 @@ impl NativeClientConfig {
             user_agent_suffix: self.user_agent_suffix.clone(),
             proxy: self.proxy.clone(),
             root_certificates_pem: self.extra_root_certificates_pem.clone(),
+            language: None,
         }
         .build()
     }

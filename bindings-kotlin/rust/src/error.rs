@@ -103,6 +103,7 @@ impl From<ErrorInfo> for NativeErrorInfo {
             retryable,
             retry_after_ms,
             field_errors,
+            issues: _,
             source,
             operation,
             connect,
