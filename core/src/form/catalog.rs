@@ -54,7 +54,10 @@ const FI: &[(&str, &str)] = &[
     ("email_format", "Tarkista sähköpostiosoite. Sen pitää olla muotoa nimi@yritys.fi."),
     ("website_format", "Tarkista verkkosivujen osoite, esimerkiksi www.yritys.fi."),
     ("postal_code_format", "Postinumerossa pitää olla {length} numeroa, esimerkiksi {example}."),
-    ("business_id_format", "Anna Y-tunnus muodossa {example}: seitsemän numeroa, väliviiva ja tarkistusnumero."),
+    (
+        "business_id_format",
+        "Anna Y-tunnus oikeassa muodossa: seitsemän numeroa, väliviiva ja tarkistusnumero, esimerkiksi {example}.",
+    ),
     (
         "business_id_check_digit",
         "Y-tunnus ei ole oikein: sen viimeinen numero (tarkistusnumero) ei täsmää. Tarkista tunnus.",
@@ -84,7 +87,10 @@ const SV: &[(&str, &str)] = &[
     ("email_format", "Kontrollera e-postadressen. Den ska ha formen namn@foretag.fi."),
     ("website_format", "Kontrollera webbplatsens adress, till exempel www.foretag.fi."),
     ("postal_code_format", "Postnumret ska bestå av {length} siffror, till exempel {example}."),
-    ("business_id_format", "Ange FO-numret i formen {example}: sju siffror, ett bindestreck och en kontrollsiffra."),
+    (
+        "business_id_format",
+        "Ange FO-numret i rätt form: sju siffror, ett bindestreck och en kontrollsiffra, till exempel {example}.",
+    ),
     (
         "business_id_check_digit",
         "FO-numret är inte korrekt: den sista siffran (kontrollsiffran) stämmer inte. Kontrollera numret.",
@@ -117,7 +123,7 @@ const EN: &[(&str, &str)] = &[
     ("email_format", "Check the email address. It should look like name@company.fi."),
     ("website_format", "Check the website address, for example www.company.fi."),
     ("postal_code_format", "The postal code must have {length} digits, for example {example}."),
-    ("business_id_format", "Enter the Business ID as {example}: seven digits, a hyphen and a check digit."),
+    ("business_id_format", "Enter the Business ID in the right form: seven digits, a hyphen and a check digit, for example {example}."),
     ("business_id_check_digit", "The Business ID is not correct: its last digit (the check digit) does not match. Please check the number."),
     ("vat_format", "Enter the VAT number as FI followed by eight digits, for example {example}."),
     ("vat_mismatch", "The VAT number does not match the Business ID. It is FI followed by the Business ID's digits without the hyphen."),
