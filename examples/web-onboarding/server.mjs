@@ -116,8 +116,10 @@ export async function startApp ({ baseUrl, provisioningToken, partnerCode, dataD
   const manager = new TokenManager(client, store)
   // Business ID → client id of the clients created here, and the Business IDs whose create has an unknown
   // outcome: those are never sent again from this page (the partner reconciles them, e.g. with support).
+  // (In memory for the demo; a partner keeps these with its own records.)
   const created = new Map()
   const unknown = new Map()
+  const pending = new Map() // Business ID → the answer of the create on its way
   const statics = {
     '/': ['index.html', 'text/html; charset=utf-8'],
     '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
@@ -171,31 +173,43 @@ export async function startApp ({ baseUrl, provisioningToken, partnerCode, dataD
     if (issues.length > 0) return reply.code(422).send({ outcome: 'invalid', issues })
     const businessCode = String(form.client?.businessCode ?? '').trim()
     if (unknown.has(businessCode)) return reply.code(202).send(unknown.get(businessCode))
+    // A second submit of the same company while the first is on its way gets the first one's answer.
+    let answer = pending.get(businessCode)
+    if (answer === undefined) {
+      answer = create(form, businessCode).finally(() => pending.delete(businessCode))
+      pending.set(businessCode, answer)
+    }
+    const { status, body } = await answer
+    return reply.code(status).send(body)
+  })
+
+  /** Creates the client through the TokenManager: `{status, body}` for the page. */
+  async function create (form, businessCode) {
     try {
       const c = await manager.createClient(ppt, form)
       created.set(businessCode, c.clientId)
-      return { outcome: 'created', ...(await credentialStatus(c.clientId)) }
+      return { status: 200, body: { outcome: 'created', ...(await credentialStatus(c.clientId)) } }
     } catch (err) {
       if (err instanceof ConflictError) {
         // The existing-client path: the company is a client already. If its credentials are ours, show them.
         const clientId = created.get(businessCode)
-        return reply.code(409).send({ outcome: 'existing', ...(clientId ? await credentialStatus(clientId) : {}) })
+        return { status: 409, body: { outcome: 'existing', ...(clientId ? await credentialStatus(clientId) : {}) } }
       }
       if (err instanceof OutcomeUnknownError || err?.outcomeUnknown === true) {
         // The request may have created the client: never send it again from here.
-        const answer = { outcome: 'unknown', reference: err.requestId ?? null }
-        unknown.set(businessCode, answer)
+        const body = { outcome: 'unknown', reference: err.requestId ?? null }
+        unknown.set(businessCode, body)
         log(`create for ${businessCode}: outcome unknown (${err.code}; request ${err.requestId ?? '-'})`)
-        return reply.code(202).send(answer)
+        return { status: 202, body }
       }
       if (err instanceof ValidationError) {
-        return reply.code(422).send({ outcome: 'invalid', issues: err.issues.map(pageIssue) })
+        return { status: 422, body: { outcome: 'invalid', issues: err.issues.map(pageIssue) } }
       }
       // Nothing was created (rate limited, unavailable, ...): the page may offer to try again later.
       log(`create for ${businessCode} failed: ${err.code ?? err.name}`)
-      return reply.code(503).send({ outcome: 'failed', retryable: err.retryable === true })
+      return { status: 503, body: { outcome: 'failed', retryable: err.retryable === true } }
     }
-  })
+  }
 
   /** The stored credentials' status: everything the page may show — never the token. */
   async function credentialStatus (clientId) {

@@ -289,6 +289,30 @@ describe('web onboarding in Chromium', { timeout: 900_000 }, () => {
     assert.deepEqual((await app.state()).requests, before.requests)
   })
 
+  it('two submits of one company at once: one create, the same answer for both', async () => {
+    const { values } = await (await fetch(`${app.url}/api/prefill`)).json()
+    const form = { service: { type: 'COOP' }, client: {}, contacts: [{ role: 'PRIMARY', name: 'Maija M', email: 'maija@testiasiakas.fi' }] }
+    for (const [p, v] of Object.entries(values)) form.client[p.split('.')[1]] = v
+    const post = async () => {
+      const r = await fetch(`${app.url}/api/onboard`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ lang: 'en', accepted: { acceptTerms: true }, form })
+      })
+      return { status: r.status, body: await r.json() }
+    }
+    const before = await app.state()
+    const [a, b] = await Promise.all([post(), post()])
+    assert.equal(a.status, 200, JSON.stringify(a.body))
+    assert.equal(a.body.outcome, 'created')
+    assert.deepEqual(b, a)
+    assert.equal((await app.state()).clients, before.clients + 1)
+    // Afterwards, the same company is the existing-client path.
+    const again = await post()
+    assert.equal(again.status, 409)
+    assert.equal(again.body.customerCode, a.body.customerCode)
+  })
+
   it('works with the keyboard only', async () => {
     await open('en')
     const tabTo = async (selector) => {
