@@ -1,3 +1,4 @@
+/* global CSS, location, history */
 // The onboarding page. No build step, no framework: the form is rendered from the SDK's form schema
 // (GET /api/schema?lang=… → formSchema(lang)), only from its `x-confirma-form` extension and the JSON Schema
 // properties it points at: groups and their order, field titles and descriptions, input kinds, autocomplete
@@ -347,7 +348,7 @@ function removeRow (base, index) {
   state.contacts--
   renderForm()
   validate()
-  $(`[data-group] button.secondary`)?.focus()
+  $('[data-group] button.secondary')?.focus()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,12 +538,10 @@ async function switchLanguage (lang) {
     return
   }
   capture()
-  const active = document.activeElement?.id
   state.schema = await loadSchema(lang)
   state.lang = lang
   renderForm()
-  $(`#languages [data-lang="${lang}"]`)?.focus()
-  if (active && !active.startsWith('f-')) document.getElementById(active)?.focus()
+  $(`#languages [data-lang="${lang}"]`)?.focus() // the switch was re-rendered: keep the focus on it
   // The problems shown so far, again, in the new language.
   if (state.touched.size > 0 || state.submitted) await validate()
 }

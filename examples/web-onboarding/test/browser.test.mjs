@@ -14,7 +14,7 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
-import { formSchema, messageCatalog } from 'confirma-sdk'
+import { formSchema, messageCatalog, validateForm } from 'confirma-sdk'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const EXAMPLE = path.resolve(HERE, '..')
@@ -23,6 +23,7 @@ const SHOTS = path.join(REPO, 'target', 'web-onboarding')
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium'
 const TOKEN_SHAPED = /cfis_[a-z]+_[A-Za-z0-9]{16,}/
 const BAD_CHECK_DIGIT = '1572860-1' // 1572860-0 is valid
+const ADD_CONTACT_EN = 'Add a contact person' // the page's own button text (the form's texts come from the schema)
 
 /** Starts `./run`; resolves when it printed its JSON line, with the app URL and the sandbox it started. */
 async function startRun () {
@@ -215,6 +216,36 @@ describe('web onboarding in Chromium', { timeout: 900_000 }, () => {
     assert.ok((await summary.locator('li').count()) >= 4)
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'summary', 'the summary takes the focus')
     await shot('04-all-problems-sv')
+  })
+
+  it('a second contact row: its paths are contacts[1].*, a duplicate role gets its message, the row can be removed', async () => {
+    const page1 = page
+    page = await context.newPage()
+    watch(page)
+    try {
+      await open('en')
+      await complete()
+      await page.getByRole('button', { name: ADD_CONTACT_EN }).click()
+      await field('contacts[1].role').selectOption('PRIMARY')
+      await field('contacts[1].name').fill('Matti M')
+      await field('contacts[1].email').fill('matti@testiasiakas.fi')
+      await field('contacts[1].role').focus()
+      await page.keyboard.press('Tab')
+      const contacts = [
+        { role: 'PRIMARY', name: 'Maija Meikäläinen', email: 'maija@testiasiakas.fi' },
+        { role: 'PRIMARY', name: 'Matti M', email: 'matti@testiasiakas.fi' }
+      ]
+      const expected = validateForm({ contacts }, { language: 'en' }).find((i) => i.field === 'contacts[1].role')
+      assert.equal(expected?.code, 'duplicate_role')
+      await waitForError('contacts[1].role', expected.userMessage)
+      await shot('04b-duplicate-role-en')
+      await page.locator('[data-row="contacts[1]"] button').click()
+      assert.equal(await field('contacts[1].role').count(), 0)
+      assert.equal(await field('contacts[0].name').inputValue(), 'Maija Meikäläinen', 'the first row stays')
+    } finally {
+      await page.close()
+      page = page1
+    }
   })
 
   it('a fixed form submits and shows the customer code and the token status, never the token', async () => {
