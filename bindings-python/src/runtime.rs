@@ -132,7 +132,8 @@ where
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static SETTLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// Called when the asyncio future is done (cancelled, or settled: then a no-op): cancels the core call
+/// Called when the asyncio future is done (cancelled; or settled by the fallback path, then a no-op: the
+/// bridge removes this callback before it settles a future): cancels the core call
 /// (its request future is dropped; a result already delivered is never discarded, see `CallHandle::cancel`)
 /// and forgets the future in its loop's bridge.
 #[pyclass(frozen)]
