@@ -180,6 +180,10 @@ async function main () {
     const lats = []
     let errors = 0
     let firstError = null
+    // CPU time of the whole process (every thread) over the measured window: the cost per call, which a
+    // loaded machine distorts far less than req/s.
+    let cpu0 = null
+    const cpuTimer = setTimeout(() => { cpu0 = process.cpuUsage() }, Math.max(0, measureFrom - performance.now()))
     const worker = async () => {
       for (;;) {
         const t0 = performance.now()
@@ -196,10 +200,13 @@ async function main () {
       }
     }
     await Promise.all(Array.from({ length: conc }, worker))
+    clearTimeout(cpuTimer)
+    const cpu = cpu0 === null ? null : process.cpuUsage(cpu0)
     const seconds = (Math.max(performance.now(), end) - measureFrom) / 1e3
     lats.sort((a, b) => a - b)
     const pct = (p) => lats.length ? lats[Math.round((lats.length - 1) * p)] : 0
-    out = { ops: lats.length, seconds, rps: lats.length / seconds, p50_us: pct(0.5), p99_us: pct(0.99), errors, first_error: firstError }
+    const cpuUs = cpu && lats.length ? Math.round((cpu.user + cpu.system) / lats.length * 10) / 10 : null
+    out = { ops: lats.length, seconds, rps: lats.length / seconds, p50_us: pct(0.5), p99_us: pct(0.99), cpu_us_per_op: cpuUs, errors, first_error: firstError }
   }
   await ops.close()
   process.stdout.write(JSON.stringify(out) + '\n')
