@@ -108,7 +108,9 @@ def main() -> int:
                     continue
                 summary = subprocess.run(["heaptrack_print", "-f", str(files[-1]), "-l", "-p", "0", "-a", "0",
                                           "-T", "0", "-n", "0", "-s", "0"], capture_output=True, text=True).stdout
-                lines = [ln for ln in summary.splitlines() if ln.strip() and not ln.startswith("reading")]
+                # (not the "Debuggee command was" line: it repeats the spec, tokens included)
+                lines = [ln for ln in summary.splitlines()
+                         if ln.strip() and not ln.startswith(("reading", "Debuggee", "finished reading"))]
                 results["heaptrack"][name] = {"file": str(files[-1]), "summary": lines[-12:]}
                 print(f"heaptrack node-{name} ({a.heaptrack:,} calls; {files[-1]}):")
                 print("\n".join("  " + ln for ln in lines[-12:]), flush=True)
