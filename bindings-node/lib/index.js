@@ -8,6 +8,7 @@
 
 const { inspect } = require('node:util')
 const native = require('../native.js')
+const formKit = require('./form.js')
 const { version: VERSION } = require('../package.json')
 
 const REDACTED = '[REDACTED]'
@@ -144,6 +145,11 @@ const ValidationError = defineErrorClass('ValidationError', 'validation', {
     this.fieldErrors = Object.freeze({ ...(d.fieldErrors ?? {}) })
     /** `'client'` (found before sending) or `'server'`. */
     this.source = d.source ?? 'client'
+    /**
+     * The same problems as FieldIssues: a stable `code` and its `params` per problem, the developer text
+     * (`message`) and the end-user text in the client's `language` (`userMessage`).
+     */
+    this.issues = Object.freeze((d.issues ?? []).map(formKit.fieldIssue))
   }
 })
 /** 401: the token is missing, unknown, revoked or for another environment. */
@@ -247,6 +253,7 @@ function fromNative (e) {
     retryable: e.retryable,
     retryAfterMs: e.retryAfterMs ?? null,
     fieldErrors: e.fieldErrors,
+    issues: e.issues,
     source: e.source,
     bodyExcerpt: e.bodyExcerpt,
     operation: e.operation,
@@ -353,7 +360,7 @@ function abortError (signal, outcomeUnknown = false) {
 
 const OPTION_KEYS = new Set([
   'environment', 'baseUrl', 'timeoutMs', 'connectTimeoutMs', 'totalTimeoutMs', 'maxRetries',
-  'maxResponseBytes', 'validation', 'userAgentSuffix', 'proxy', 'rootCertificatesPem'
+  'maxResponseBytes', 'validation', 'userAgentSuffix', 'proxy', 'rootCertificatesPem', 'language'
 ])
 
 function nativeOptions (options) {
@@ -389,6 +396,7 @@ function nativeOptions (options) {
   num('maxRetries', 'an integer')
   num('maxResponseBytes', 'an integer number of bytes')
   str('validation')
+  str('language')
   str('userAgentSuffix')
   str('proxy', true)
   const pem = options.rootCertificatesPem
@@ -602,8 +610,14 @@ const lifecycle = require('./lifecycle.js')({
   }
 })
 
+const form = formKit({ native, fromNative, guarded, describe, ConfigurationError })
+
 module.exports = {
   OnboardingClient,
+  formSchema: form.formSchema,
+  validateForm: form.validateForm,
+  missingFields: form.missingFields,
+  messageCatalog: form.messageCatalog,
   TokenManager: lifecycle.TokenManager,
   SqliteStore: lifecycle.SqliteStore,
   PostgresStore: lifecycle.PostgresStore,

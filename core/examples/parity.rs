@@ -92,6 +92,7 @@ fn main() {
             user_agent_suffix: text("userAgentSuffix"),
             proxy: text("proxy"),
             root_certificates_pem: text("rootCertificatesPem"),
+            language: text("language"),
         };
         let outcome = input.build().and_then(|c| confirma::OnboardingClient::new(c.clone()).map(|_| c));
         configs.insert(
