@@ -47,7 +47,7 @@ done
 log "version $VERSION ($([ $QUICK = 1 ] && echo quick || echo full))"
 
 mkdir -p "$OUT"
-WORK=$ROOT/target/node-package$([ $QUICK = 1 ] && echo -quick)
+WORK=$ROOT/target/node-package; [ $QUICK = 1 ] && WORK=$WORK-quick
 rm -rf "$WORK" && mkdir -p "$WORK"
 STAGE_MAIN=$WORK/$NAME
 STAGE_PLAT=$WORK/$PNAME
@@ -186,6 +186,7 @@ URL=http://127.0.0.1:$PORT/
 UPLINK=$(npm config get registry)
 cat > "$REG/config.yaml" <<YAML
 storage: $REG/storage
+max_body_size: 200mb
 auth:
   htpasswd:
     file: $REG/htpasswd
@@ -223,7 +224,7 @@ TOKEN=$(curl -fsS -X PUT -H 'content-type: application/json' \
 unset TOKEN PASS
 for tgz in "$PLAT_TGZ" "$MAIN_TGZ"; do
     log "npm publish $(basename "$tgz") to the local registry"
-    npm publish --registry "$URL" --userconfig "$REG/npmrc" --loglevel=warn "$tgz" >&2
+    npm publish --registry "$URL" --userconfig "$REG/npmrc" --no-update-notifier --loglevel=warn "$tgz" >&2
 done
 rm -f "$REG/npmrc"
 
@@ -238,7 +239,7 @@ TS_VERSION=$(node -p "require('$PKG/package.json').devDependencies.typescript")
 TYPES_NODE_VERSION=$(node -p "require('$PKG/package.json').devDependencies['@types/node']")
 log "npm install $NAME@$VERSION --registry $URL (a fresh npm cache)"
 t=$(date +%s)
-npm install --registry "$URL" --userconfig /dev/null --cache "$WORK/npm-cache" --no-audit --no-fund --loglevel=error \
+npm install --registry "$URL" --userconfig /dev/null --no-update-notifier --cache "$WORK/npm-cache" --no-audit --no-fund --loglevel=error \
     "$NAME@$VERSION" "typescript@$TS_VERSION" "@types/node@$TYPES_NODE_VERSION" >&2
 log "npm install took $(( $(date +%s) - t )) s"
 node -e "
