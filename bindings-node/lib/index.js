@@ -7,7 +7,7 @@
 // error parsing and redaction all happen in the Rust core.
 
 const { inspect } = require('node:util')
-const native = require('../native.js')
+const native = require('./binding.js').load()
 const formKit = require('./form.js')
 const { version: VERSION } = require('../package.json')
 
