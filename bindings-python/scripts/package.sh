@@ -126,8 +126,10 @@ rm -rf "$VENV"
 "$PY" -m venv "$VENV"
 log "pip install the sdist into a fresh venv (pip builds it: maturin from PyPI + cargo)"
 ts=$(date +%s)
-# Its own target dir under target/ (so a fresh build, not the workspace's cached artifacts) unless told otherwise.
-CARGO_TARGET_DIR="${CONFIRMA_SDIST_TARGET_DIR:-$ROOT/target/python/sdist-cargo}" \
+# pip unpacks the sdist into a temporary directory and builds it there (its own crates are compiled afresh from
+# the unpacked sources); the compiled registry dependencies come from the workspace's target dir unless
+# CONFIRMA_SDIST_TARGET_DIR names another (an empty one = a build entirely from scratch, ~10 min on 2 cores).
+CARGO_TARGET_DIR="${CONFIRMA_SDIST_TARGET_DIR:-$ROOT/target}" \
     "$VENV/bin/python" -m pip install --disable-pip-version-check --no-cache-dir "$SDIST" >&2 || fail "sdist install"
 log "sdist built and installed in $(( $(date +%s) - ts )) s"
 
