@@ -121,19 +121,23 @@ SRC="$REPO_DIR/$ARTIFACT-$VERSION-sources.jar"
 DOC="$REPO_DIR/$ARTIFACT-$VERSION-javadoc.jar"
 POM="$REPO_DIR/$ARTIFACT-$VERSION.pom"
 for f in "$JAR" "$SRC" "$DOC" "$POM"; do [ -s "$f" ] || fail "not installed: $f"; done
-has() { unzip -Z1 "$1" | grep -qx "$2" || fail "$(basename "$1") lacks $2"; }
+SO_LIST="$(mktemp)"
+# (the listing is read whole first: `unzip | grep -q` would die of SIGPIPE under pipefail)
+has() { local l; l="$(unzip -Z1 "$1")"; grep -qx "$2" <<<"$l" || fail "$(basename "$1") lacks $2"; }
+hasre() { local l; l="$(unzip -Z1 "$1")"; grep -q "$2" <<<"$l" || fail "$(basename "$1"): $3"; }
 has "$JAR" linux-x86-64/libconfirma_kotlin.so
 has "$JAR" META-INF/LICENSE
 has "$JAR" com/confirmafinance/sdk/OnboardingClient.class
 [ -s "$LEGAL/LICENSE-THIRD-PARTY.md" ] && has "$JAR" META-INF/LICENSE-THIRD-PARTY.md
 has "$SRC" com/confirmafinance/sdk/OnboardingClient.kt
 has "$SRC" META-INF/LICENSE
-unzip -Z1 "$SRC" | grep -q '^com/confirmafinance/sdk/confirma_kotlin.kt$\|^com/confirmafinance/sdk/.*\.kt$' || fail "sources jar has no Kotlin sources"
+hasre "$SRC" '^com/confirmafinance/sdk/.*\.kt$' "no Kotlin sources"
+if unzip -Z1 "$SRC" >"$SO_LIST" && grep -q '\.so$' "$SO_LIST"; then fail "the sources jar carries a native library"; fi
 has "$DOC" index.html
-unzip -Z1 "$DOC" | grep -q 'OnboardingClient.html$' || fail "javadoc jar has no page for OnboardingClient"
+hasre "$DOC" 'OnboardingClient.html$' "no page for OnboardingClient"
 # The native library in the jar is the release build (stripped).
 SO_TMP="$(mktemp -d)"
-trap 'rm -rf "$SO_TMP"' EXIT
+trap 'rm -rf "$SO_TMP" "$SO_LIST"' EXIT
 unzip -q -o "$JAR" linux-x86-64/libconfirma_kotlin.so -d "$SO_TMP"
 [ "$PROFILE" != release ] || file "$SO_TMP/linux-x86-64/libconfirma_kotlin.so" | grep -q ', stripped' || fail "the jar's native library is not stripped"
 {
@@ -150,7 +154,7 @@ log "consumer: examples/kotlin resolves $GROUP:$ARTIFACT:$VERSION from $M2, comp
 SB_OUT="$(mktemp)"
 "$CONFIRMA_SANDBOX_BIN" --host 127.0.0.1 --port 0 >"$SB_OUT" 2>/dev/null &
 SB_PID=$!
-trap 'kill "$SB_PID" 2>/dev/null || true; rm -rf "$SO_TMP" "$SB_OUT"' EXIT
+trap 'kill "$SB_PID" 2>/dev/null || true; rm -rf "$SO_TMP" "$SO_LIST" "$SB_OUT"' EXIT
 for _ in $(seq 1 100); do [ -s "$SB_OUT" ] && break; sleep 0.1; done
 line="$(head -n1 "$SB_OUT")"
 json() { printf '%s' "$line" | sed -E 's/.*"'"$1"'" *: *"([^"]*)".*/\1/'; }
