@@ -8,6 +8,7 @@ Every contestant is a separate process that takes one JSON spec and prints one J
            concurrency, warmupSec, durationSec, calls, idBase}
   result: validate/flow -> {ops, seconds, rps, p50_us, p99_us, errors, first_error}
           rss           -> {calls, rss_before_kb, rss_after_kb, rss_growth_kb, errors}
+                           (JVM contestants also: max_gc_pause_ms, gc_pauses from their GC log; jvm_threads_started)
           first_call    -> {import_ms, new_client_ms, first_call_ms, process_to_first_result_ms}
 """
 from __future__ import annotations
@@ -42,10 +43,12 @@ CONTESTANTS = [
     ("node", "node-undici", "peer"),
     ("node", "node-fetch", "peer"),
     ("jvm", "kotlin-confirma", "binding"),
+    ("jvm", "kotlin-confirma-blocking", "binding"),
     ("jvm", "jvm-httpclient", "peer"),
     ("jvm", "jvm-okhttp", "peer"),
 ]
-JVM_NAMES = {"kotlin-confirma": "confirma", "jvm-httpclient": "jdk-httpclient", "jvm-okhttp": "okhttp"}
+JVM_NAMES = {"kotlin-confirma": "confirma", "kotlin-confirma-blocking": "confirma-blocking",
+             "jvm-httpclient": "jdk-httpclient", "jvm-okhttp": "okhttp"}
 LOADGEN = "wrk"
 
 
@@ -138,7 +141,7 @@ class Harness:
             return None if m.get("python") else m.get("python_error", "Python venv not built")
         if lang == "node":
             return None if m.get("node_dir") else m.get("node_error", "Node scratch project not built")
-        if cid == "kotlin-confirma":
+        if cid in ("kotlin-confirma", "kotlin-confirma-blocking"):
             if not m.get("jvm_classpath"):
                 return m.get("jvm_error", "JVM contestants not built")
             return None if m.get("kotlin") else m.get("kotlin_error", "Kotlin binding not available")
@@ -160,7 +163,10 @@ class Harness:
             flags = ["--expose-gc"] if spec["workload"] == "rss" else []
             return ["node", *flags, str(BENCH / "node" / "contestant.mjs"), cid[5:], s], m["node_dir"]
         if cid in JVM_NAMES:
-            flags = ["-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch"] if spec["workload"] == "rss" else []
+            flags = []
+            if spec["workload"] == "rss":
+                # A fixed heap (RSS growth is then native memory, not heap sizing) and the GC log, for the pauses.
+                flags = ["-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", f"-Xlog:gc:file={self.gc_log(cid)}:uptime"]
             return ["java", *self.jvm_flags(), *flags, "-cp", m["jvm_classpath"], "bench.MainKt", JVM_NAMES[cid], s], None
         raise KeyError(cid)
 
@@ -171,6 +177,22 @@ class Harness:
         thread per task instead of using the pool."""
         ncpu = len(self.client_cpus.split(",")) if self.client_cpus else (os.cpu_count() or 1)
         return [f"-Djava.util.concurrent.ForkJoinPool.common.parallelism={max(2, ncpu)}"]
+
+    @staticmethod
+    def gc_log(cid: str) -> Path:
+        return WORK / "logs" / f"{cid}-rss-gc.log"
+
+    @staticmethod
+    def gc_pauses(path: Path) -> dict:
+        """The stop-the-world pauses in a JVM's `-Xlog:gc` file (G1: "Pause Young ... 3.456ms", "Pause Remark",
+        "Pause Cleanup", "Pause Full")."""
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            return {}
+        ms = [float(m.group(1)) for m in re.finditer(r"Pause .*?(\d+(?:\.\d+)?)ms\s*$", text, re.M)]
+        return {"max_gc_pause_ms": round(max(ms), 3) if ms else 0.0, "gc_pauses": len(ms),
+                "gc_pause_total_ms": round(sum(ms), 1)}
 
     def run_one(self, cid: str, spec: dict, timeout: float) -> dict:
         cmd, cwd = self.command(cid, spec)
@@ -187,6 +209,8 @@ class Harness:
             return {"error": f"exit {p.returncode}: {(p.stderr or p.stdout).strip()[-600:]}"}
         out = json.loads(lines[-1])
         out["wall_s"] = round(wall, 2)
+        if cid in JVM_NAMES and spec["workload"] == "rss":
+            out.update(self.gc_pauses(self.gc_log(cid)))
         return out
 
     def spec(self, sb: Sandbox, token: str, workload: str, concurrency: int, **extra) -> dict:
@@ -265,7 +289,8 @@ class Harness:
                     log(f"{key:4} {LOADGEN:18} {fmt_cell(r)}")
             # RSS growth: the SDK in each language (and the peers when asked), at concurrency 64.
             rss_ids = [c for c in self.available
-                       if c in ("rust-core", "py-confirma-async", "node-confirma", "kotlin-confirma") or a.rss_peers]
+                       if c in ("rust-core", "py-confirma-async", "node-confirma", "kotlin-confirma",
+                                "kotlin-confirma-blocking") or a.rss_peers]
             for cid in rss_ids:
                 spec = self.spec(sb, token, "rss", 64, calls=a.rss_calls)
                 r = self.run_one(cid, spec, 900)
@@ -323,7 +348,8 @@ def fmt_cell(r: dict) -> str:
 def fmt_rss(r: dict) -> str:
     if "rss_growth_kb" not in r:
         return f"ERROR {r.get('error')}"
-    return f"{r['rss_before_kb'] / 1024:.1f} MB -> {r['rss_after_kb'] / 1024:.1f} MB (growth {r['rss_growth_kb'] / 1024:+.2f} MB over {r['calls']} calls, errors {r['errors']})"
+    gc = f", max GC pause {r['max_gc_pause_ms']:.1f} ms" if "max_gc_pause_ms" in r else ""
+    return f"{r['rss_before_kb'] / 1024:.1f} MB -> {r['rss_after_kb'] / 1024:.1f} MB (growth {r['rss_growth_kb'] / 1024:+.2f} MB over {r['calls']} calls, errors {r['errors']}{gc})"
 
 
 def fmt_start(r: dict) -> str:
@@ -380,7 +406,8 @@ def artifacts(m: dict) -> dict:
     return out
 
 
-BINDINGS = {"python": ["py-confirma-async", "py-confirma-sync"], "node": ["node-confirma"], "jvm": ["kotlin-confirma"]}
+BINDINGS = {"python": ["py-confirma-async", "py-confirma-sync"], "node": ["node-confirma"],
+            "jvm": ["kotlin-confirma", "kotlin-confirma-blocking"]}
 PEERS = {"python": ["py-aiohttp", "py-httpx"], "node": ["node-undici", "node-fetch"], "jvm": ["jvm-httpclient", "jvm-okhttp"]}
 
 
@@ -442,6 +469,8 @@ def targets(res: dict) -> list[dict]:
         g = rr.get("rss_growth_kb")
         add(f"{cid} RSS growth ≤ 5 MB over {rr.get('calls')} calls", None if g is None else round(g / 1024, 2),
             g is not None and g <= 5 * 1024)
+        if "max_gc_pause_ms" in rr:
+            add(f"{cid} no GC pause > 100 ms", rr["max_gc_pause_ms"], rr["max_gc_pause_ms"] <= 100)
     imp = (res.get("python_import") or {}).get("confirma")
     add("import confirma ≤ 50 ms", imp, imp is not None and imp <= 50)
     arts = res["artifacts"]
