@@ -66,7 +66,7 @@ class OnboardingClient internal constructor(
 
     /** [createClient] with a raw provisioning token. */
     suspend fun createClient(provisioningToken: String, newClient: NewClient): CreatedClient =
-        withToken(provisioningToken) { createClient(it, newClient) }
+        mutating(Operation.CREATE_CLIENT) { translate("newClient") { live().createClientText(provisioningToken, newClient) } }
 
     /**
      * Creates a client and commits its credentials to [store] before returning (the core's
@@ -92,7 +92,9 @@ class OnboardingClient internal constructor(
 
     /** [createClientFromJson] with a raw provisioning token. */
     suspend fun createClientFromJson(provisioningToken: String, newClientJson: String): CreatedClient =
-        withToken(provisioningToken) { createClientFromJson(it, newClientJson) }
+        mutating(Operation.CREATE_CLIENT) {
+            translate("newClient") { live().createClientJsonText(provisioningToken, newClientJson) }
+        }
 
     /**
      * Checks whether an access token is valid. An unknown or expired token is not an error: the result
@@ -101,7 +103,7 @@ class OnboardingClient internal constructor(
     suspend fun validateToken(token: SecretToken): TokenStatus = translate("token") { live().validateToken(token) }
 
     /** [validateToken] with a raw token. */
-    suspend fun validateToken(token: String): TokenStatus = withToken(token) { validateToken(it) }
+    suspend fun validateToken(token: String): TokenStatus = translate("token") { live().validateTokenText(token) }
 
     /**
      * Renews an access token (also an expired one); the old token stops working. Never repeated once the
@@ -112,22 +114,25 @@ class OnboardingClient internal constructor(
         mutating(Operation.RENEW_TOKEN) { translate("token") { live().renewToken(token) } }
 
     /** [renewToken] with a raw token. */
-    suspend fun renewToken(token: String): RenewedToken = withToken(token) { renewToken(it) }
+    suspend fun renewToken(token: String): RenewedToken =
+        mutating(Operation.RENEW_TOKEN) { translate("token") { live().renewTokenText(token) } }
 
     /** Parses and validates JSON shaped like the API contract into a [NewClient], with this client's validation mode. */
     fun parseNewClient(json: String): NewClient = NewClient.fromJson(json, config.validation)
 
     // ---- blocking variants (Java, scripts) ----
+    // Synchronous native calls: the request runs to completion on the calling thread (no coroutine, no runtime
+    // worker in between). Interrupting the thread does not stop it; the configured timeouts bound it.
 
     /** Blocking [createClient]. */
     @Throws(ConfirmaException::class)
     fun createClientBlocking(provisioningToken: SecretToken, newClient: NewClient): CreatedClient =
-        runBlocking { createClient(provisioningToken, newClient) }
+        translate("newClient") { live().createClientBlocking(provisioningToken, newClient) }
 
     /** Blocking [createClient]. */
     @Throws(ConfirmaException::class)
     fun createClientBlocking(provisioningToken: String, newClient: NewClient): CreatedClient =
-        runBlocking { createClient(provisioningToken, newClient) }
+        translate("newClient") { live().createClientTextBlocking(provisioningToken, newClient) }
 
     /** Blocking [createClient] into [store]. */
     @Throws(ConfirmaException::class)
@@ -142,23 +147,23 @@ class OnboardingClient internal constructor(
     /** Blocking [createClientFromJson]. */
     @Throws(ConfirmaException::class)
     fun createClientFromJsonBlocking(provisioningToken: SecretToken, newClientJson: String): CreatedClient =
-        runBlocking { createClientFromJson(provisioningToken, newClientJson) }
+        translate("newClient") { live().createClientJsonBlocking(provisioningToken, newClientJson) }
 
     /** Blocking [validateToken]. */
     @Throws(ConfirmaException::class)
-    fun validateTokenBlocking(token: SecretToken): TokenStatus = runBlocking { validateToken(token) }
+    fun validateTokenBlocking(token: SecretToken): TokenStatus = translate("token") { live().validateTokenBlocking(token) }
 
     /** Blocking [validateToken]. */
     @Throws(ConfirmaException::class)
-    fun validateTokenBlocking(token: String): TokenStatus = runBlocking { validateToken(token) }
+    fun validateTokenBlocking(token: String): TokenStatus = translate("token") { live().validateTokenTextBlocking(token) }
 
     /** Blocking [renewToken]. */
     @Throws(ConfirmaException::class)
-    fun renewTokenBlocking(token: SecretToken): RenewedToken = runBlocking { renewToken(token) }
+    fun renewTokenBlocking(token: SecretToken): RenewedToken = translate("token") { live().renewTokenBlocking(token) }
 
     /** Blocking [renewToken]. */
     @Throws(ConfirmaException::class)
-    fun renewTokenBlocking(token: String): RenewedToken = runBlocking { renewToken(token) }
+    fun renewTokenBlocking(token: String): RenewedToken = translate("token") { live().renewTokenTextBlocking(token) }
 
     // ---- CompletableFuture variants (Java) ----
 
@@ -224,6 +229,7 @@ fun NewClient.Companion.fromJson(json: String, validation: ValidationMode = Vali
  */
 internal inline fun <T> translate(field: String = "input", block: () -> T): T =
     try {
+        NativeThreads.ensure() // the worker threads' JNA setup, before any native call (a no-op after the first)
         block()
     } catch (e: NativeException) {
         throw ConfirmaException.from(e)
