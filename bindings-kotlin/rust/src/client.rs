@@ -9,6 +9,7 @@ use confirma::NewClient;
 use crate::config::NativeClientConfig;
 use crate::error::NativeError;
 use crate::models::{parse_json, CreatedClient, RenewedToken};
+use crate::queue::{self, Outcome};
 use crate::runtime::{block, contain, run};
 use crate::token::{SecretToken, TokenText};
 
@@ -193,5 +194,37 @@ impl NativeClient {
     pub fn renew_token_text_blocking(&self, token: TokenText) -> Result<RenewedToken, NativeError> {
         let token = token.into_secret();
         block(async { self.inner.renew_token(&token).await.map(RenewedData::from) }).map(RenewedToken::from)
+    }
+
+    // ---- the completion queue (`queue`): start by id, the result comes back through `native_drain_completions` ----
+
+    /// Starts [Self::validate_token] as call `id`.
+    pub fn validate_token_queued(&self, token: Arc<SecretToken>, id: u64) -> Result<(), NativeError> {
+        let client = self.inner.clone();
+        queue::start(id, async move { client.validate_token(token.core()).await.map(|s| Outcome::Status(s.into())) })
+    }
+
+    /// Starts [Self::validate_token_text] as call `id`.
+    pub fn validate_token_text_queued(&self, token: TokenText, id: u64) -> Result<(), NativeError> {
+        let client = self.inner.clone();
+        let token = token.into_secret();
+        queue::start(id, async move { client.validate_token(&token).await.map(|s| Outcome::Status(s.into())) })
+    }
+
+    /// Starts [Self::renew_token] as call `id`.
+    pub fn renew_token_queued(&self, token: Arc<SecretToken>, id: u64) -> Result<(), NativeError> {
+        let client = self.inner.clone();
+        queue::start(id, async move {
+            client.renew_token(token.core()).await.map(|r| Outcome::Renewed(RenewedData::from(r).into()))
+        })
+    }
+
+    /// Starts [Self::renew_token_text] as call `id`.
+    pub fn renew_token_text_queued(&self, token: TokenText, id: u64) -> Result<(), NativeError> {
+        let client = self.inner.clone();
+        let token = token.into_secret();
+        queue::start(id, async move {
+            client.renew_token(&token).await.map(|r| Outcome::Renewed(RenewedData::from(r).into()))
+        })
     }
 }

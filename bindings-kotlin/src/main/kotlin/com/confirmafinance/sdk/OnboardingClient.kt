@@ -100,10 +100,14 @@ class OnboardingClient internal constructor(
      * Checks whether an access token is valid. An unknown or expired token is not an error: the result
      * says `isValid = false` (and `expired` for an expired one). Retried on transient failures.
      */
-    suspend fun validateToken(token: SecretToken): TokenStatus = translate("token") { live().validateToken(token) }
+    suspend fun validateToken(token: SecretToken): TokenStatus = translate("token") {
+        Completions.await { id -> live().validateTokenQueued(token, id) }.result { it.status }
+    }
 
     /** [validateToken] with a raw token. */
-    suspend fun validateToken(token: String): TokenStatus = translate("token") { live().validateTokenText(token) }
+    suspend fun validateToken(token: String): TokenStatus = translate("token") {
+        Completions.await { id -> live().validateTokenTextQueued(token, id) }.result { it.status }
+    }
 
     /**
      * Renews an access token (also an expired one); the old token stops working. Never repeated once the
@@ -111,11 +115,15 @@ class OnboardingClient internal constructor(
      * failure is [ConfirmaException.OutcomeUnknown].
      */
     suspend fun renewToken(token: SecretToken): RenewedToken =
-        mutating(Operation.RENEW_TOKEN) { translate("token") { live().renewToken(token) } }
+        mutating(Operation.RENEW_TOKEN) {
+            translate("token") { Completions.await { id -> live().renewTokenQueued(token, id) }.result { it.renewed } }
+        }
 
     /** [renewToken] with a raw token. */
     suspend fun renewToken(token: String): RenewedToken =
-        mutating(Operation.RENEW_TOKEN) { translate("token") { live().renewTokenText(token) } }
+        mutating(Operation.RENEW_TOKEN) {
+            translate("token") { Completions.await { id -> live().renewTokenTextQueued(token, id) }.result { it.renewed } }
+        }
 
     /** Parses and validates JSON shaped like the API contract into a [NewClient], with this client's validation mode. */
     fun parseNewClient(json: String): NewClient = NewClient.fromJson(json, config.validation)
