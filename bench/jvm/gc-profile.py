@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""The Kotlin binding's memory and GC behaviour, in both JNA thread modes (issue 13, item 1).
+"""The Kotlin binding's memory and GC behaviour, in each way a call comes back to the JVM (issue 13, item 1).
 
-Runs the kotlin-confirma contestant's `rss` workload (validate at concurrency 64) against a release sandbox, once
-with the runtime's worker threads attached to the JVM once (the default) and once with JNA's default of attaching
-and detaching them per call (`-Dcom.confirmafinance.sdk.detachPerCall=true`), each JVM with
+Runs the kotlin-confirma contestant's `rss` workload (validate at concurrency 64) against a release sandbox in
+three modes (MODES below: the completion queue, the default; uniffi's futures with the runtime's worker threads
+attached to the JVM once; uniffi's futures with JNA's default of attaching and detaching them per call, i.e. the
+binding before issue 13), each JVM with
 
     -Xms256m -Xmx256m -XX:+AlwaysPreTouch            a fixed heap: RSS growth is native memory, not heap sizing
     -Xlog:gc*,gc+ref=debug,safepoint:file=...         every pause, reference processing, safepoint
@@ -16,7 +17,9 @@ calls (garbage included: JNA Memory / Cleaner references / Threads the calls lef
 and NMT totals after the idle period.
 
     ./bench/run --only kotlin-confirma --skip-build ...   (or a full ./bench/run once: builds the manifest)
-    python3 bench/jvm/gc-profile.py [--calls 200000] [--idle 7] [--modes attached,detach] [--json out.json]
+    python3 bench/jvm/gc-profile.py [--calls 200000] [--idle 7] [--modes queue,attached,detach] [--json out.json]
+    python3 bench/jvm/gc-profile.py --modes queue --jfr   # + a JFR profile: the hottest frames (self and
+                                                             #   inclusive) of the Java threads during the calls
 
 Needs target/bench/manifest-release.json (from ./bench/run) for the classpath and the sandbox binary.
 """
@@ -35,12 +38,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 import harness  # noqa: E402  (bench/harness.py: the sandbox and the manifest)
 
-MODES = {"attached": [], "detach": ["-Dcom.confirmafinance.sdk.detachPerCall=true"]}
+# queue: the default (validate through the completion queue: no native thread calls into the JVM);
+# attached: uniffi's futures, native workers attached once (the continuation callback runs on them);
+# detach: uniffi's futures with JNA's default, attach + detach per callback (the binding before issue 13).
+MODES = {"queue": [], "attached": ["-Dcom.confirmafinance.sdk.noCompletionQueue=true"],
+         "detach": ["-Dcom.confirmafinance.sdk.noCompletionQueue=true", "-Dcom.confirmafinance.sdk.detachPerCall=true"]}
 
 
 def log_figures(path: Path) -> dict:
     text = path.read_text(errors="replace") if path.exists() else ""
-    pauses = [float(m.group(1)) for m in re.finditer(r"\bPause .*?(\d+(?:\.\d+)?)ms\s*$", text, re.M)]
+    pauses = [float(m.group(1)) for m in re.finditer(r"^.*\bPause .*?(\d+(?:\.\d+)?)ms\s*$", text, re.M)
+              if "System.gc()" not in m.group(0)]  # not the full GCs the workload requests before its readings
     # -Xlog:safepoint (JDK 17): "Safepoint "G1CollectForAllocation", Time since last: ... Reaching safepoint: 123 ns,
     # At safepoint: 456 ns, Total: 789 ns"
     reach = [int(m.group(1)) for m in re.finditer(r"Reaching safepoint: (\d+) ns", text)]
@@ -55,10 +63,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=200_000)
     ap.add_argument("--idle", type=float, default=7.0, help="seconds idle before the last RSS reading (> 6)")
-    ap.add_argument("--modes", default="attached,detach")
+    ap.add_argument("--modes", default="queue,attached,detach")
     ap.add_argument("--contestant", default="kotlin-confirma", choices=["kotlin-confirma", "kotlin-confirma-blocking"])
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--jfr", action="store_true", help="record a JFR profile (settings=profile) and print its top frames")
     a = ap.parse_args()
     m = json.loads((harness.WORK / "manifest-release.json").read_text())
     if not m.get("kotlin"):
@@ -78,7 +87,8 @@ def main() -> None:
             cmd = ["java", "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch",
                    f"-Xlog:gc*,gc+ref=debug,safepoint:file={gc_log}:uptime",
                    "-XX:NativeMemoryTracking=summary", "-Djava.util.concurrent.ForkJoinPool.common.parallelism=2",
-                   *MODES[mode], "-cp", m["jvm_classpath"], "bench.MainKt", harness.JVM_NAMES[a.contestant],
+                   *MODES[mode], *([f"-XX:StartFlightRecording=settings=profile,filename={logs / f'gc-profile-{mode}.jfr'}"]
+                                   if a.jfr else []), "-cp", m["jvm_classpath"], "bench.MainKt", harness.JVM_NAMES[a.contestant],
                    json.dumps(spec)]
             if pin:
                 cmd = ["taskset", "-c", ",".join(str(c) for c in range(1, os.cpu_count() or 2))] + cmd
@@ -90,11 +100,41 @@ def main() -> None:
             r = json.loads(lines[-1])
             r.update(log_figures(gc_log))
             results[mode] = r
+            if a.jfr:
+                print(jfr_top(logs / f"gc-profile-{mode}.jfr"))
     finally:
         sb.stop()
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2))
     print(table(results))
+
+
+def jfr_top(path: Path, n: int = 25) -> str:
+    """The hottest frames of a JFR file's execution samples (Java code) and native-method samples (threads in native
+    code: JNA calls, the drainer's wait), self (top frame) and inclusive (anywhere in the stack)."""
+    out = []
+    for event in ("jdk.ExecutionSample", "jdk.NativeMethodSample"):
+        p = subprocess.run(["jfr", "print", "--events", event, "--stack-depth", "64", str(path)],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            out.append(f"jfr print failed: {p.stderr[-300:]}")
+            continue
+        self_c: dict = {}
+        incl: dict = {}
+        samples = 0
+        for block in p.stdout.split(event + " {")[1:]:
+            frames = re.findall(r"^\s+([\w$.<>/]+\([^=]*?\))(?:\s+line:.*)?\s*$", block, re.M)
+            if not frames:
+                continue
+            samples += 1
+            self_c[frames[0]] = self_c.get(frames[0], 0) + 1
+            for f in set(frames):
+                incl[f] = incl.get(f, 0) + 1
+        out.append(f"## {event}: {samples} samples\n### self")
+        out += [f"{c / samples:6.1%}  {f}" for f, c in sorted(self_c.items(), key=lambda x: -x[1])[:n]]
+        out.append("### inclusive")
+        out += [f"{c / samples:6.1%}  {f}" for f, c in sorted(incl.items(), key=lambda x: -x[1])[:n]]
+    return "\n".join(out)
 
 
 def table(results: dict) -> str:

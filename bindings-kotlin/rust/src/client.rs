@@ -204,27 +204,11 @@ impl NativeClient {
         queue::start(id, async move { client.validate_token(token.core()).await.map(|s| Outcome::Status(s.into())) })
     }
 
-    /// Starts [Self::validate_token_text] as call `id`.
-    pub fn validate_token_text_queued(&self, token: TokenText, id: u64) -> Result<(), NativeError> {
-        let client = self.inner.clone();
-        let token = token.into_secret();
-        queue::start(id, async move { client.validate_token(&token).await.map(|s| Outcome::Status(s.into())) })
-    }
-
     /// Starts [Self::renew_token] as call `id`.
     pub fn renew_token_queued(&self, token: Arc<SecretToken>, id: u64) -> Result<(), NativeError> {
         let client = self.inner.clone();
         queue::start(id, async move {
             client.renew_token(token.core()).await.map(|r| Outcome::Renewed(RenewedData::from(r).into()))
-        })
-    }
-
-    /// Starts [Self::renew_token_text] as call `id`.
-    pub fn renew_token_text_queued(&self, token: TokenText, id: u64) -> Result<(), NativeError> {
-        let client = self.inner.clone();
-        let token = token.into_secret();
-        queue::start(id, async move {
-            client.renew_token(&token).await.map(|r| Outcome::Renewed(RenewedData::from(r).into()))
         })
     }
 }

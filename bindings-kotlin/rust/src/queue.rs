@@ -48,15 +48,42 @@ struct Queue {
 
 fn queue() -> &'static Queue {
     static QUEUE: OnceLock<Queue> = OnceLock::new();
-    QUEUE.get_or_init(|| Queue { done: Mutex::new(Vec::new()), ready: Condvar::new(), running: Mutex::new(HashMap::new()) })
+    QUEUE.get_or_init(|| Queue {
+        done: Mutex::new(Vec::new()),
+        ready: Condvar::new(),
+        running: Mutex::new(HashMap::new()),
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Queues call `id`'s result for the drainer.
+fn complete(id: u64, r: Result<Outcome, ErrorInfo>) {
+    let q = queue();
+    let mut c = NativeCompletion { id, status: None, renewed: None, error: None };
+    match r {
+        Ok(Outcome::Status(s)) => c.status = Some(s),
+        Ok(Outcome::Renewed(t)) => c.renewed = Some(t),
+        Err(e) => c.error = Some(NativeErrorInfo::from(e)),
+    }
+    let mut done = lock(&q.done);
+    done.push(c);
+    if done.len() == 1 {
+        q.ready.notify_one();
+    }
+}
+
 /// Starts `fut` as call `id`; its completion is queued for the drainer.
 pub(crate) fn start<F>(id: u64, fut: F) -> Result<(), NativeError>
+where
+    F: Future<Output = Result<Outcome, cfis::Error>> + Send + 'static,
+{
+    Ok(spawn(id, fut)?)
+}
+
+fn spawn<F>(id: u64, fut: F) -> Result<(), ErrorInfo>
 where
     F: Future<Output = Result<Outcome, cfis::Error>> + Send + 'static,
 {
@@ -65,17 +92,7 @@ where
         // The call is COMPLETED before this runs; `start` below holds `running` while it checks that, so the
         // handle is either never inserted or removed here.
         lock(&q.running).remove(&id);
-        let mut c = NativeCompletion { id, status: None, renewed: None, error: None };
-        match r {
-            Ok(Outcome::Status(s)) => c.status = Some(s),
-            Ok(Outcome::Renewed(t)) => c.renewed = Some(t),
-            Err(e) => c.error = Some(NativeErrorInfo::from(e)),
-        }
-        let mut done = lock(&q.done);
-        done.push(c);
-        if done.len() == 1 {
-            q.ready.notify_one();
-        }
+        complete(id, r);
     })?;
     let mut running = lock(&q.running);
     if !handle.is_completed() {
@@ -106,4 +123,148 @@ pub fn native_drain_completions(max_wait_ms: u32) -> Vec<NativeCompletion> {
 pub fn native_cancel_call(id: u64) -> bool {
     let handle = lock(&queue().running).remove(&id);
     handle.is_some_and(|h| h.cancel())
+}
+
+// ---- the hot path's own C exports: no uniffi structures at all ----
+//
+// uniffi's generated Kotlin allocates JNA structures for every call (a `RustCallStatus` per crossing, a `RustBuffer`
+// per string argument and per by-value result, each a native `Memory` with a Cleaner `PhantomReference`), and
+// clones the object handle in one more crossing. At tens of thousands of calls a second those phantom references
+// are most of the JVM's garbage and its GC pauses. The String-token validate and renew therefore start through one
+// plain C function (JNA direct mapping of primitives and a `byte[]`: nothing allocated on the Java side), keyed by a
+// registered client; the result comes back through the queue as above. Failures to start are queued as the call's
+// error, so the export returns nothing.
+
+/// The clients registered for the hot path, by key (`native_hot_register`).
+fn clients() -> &'static std::sync::RwLock<HashMap<u64, cfis::OnboardingClient>> {
+    static CLIENTS: OnceLock<std::sync::RwLock<HashMap<u64, cfis::OnboardingClient>>> = OnceLock::new();
+    CLIENTS.get_or_init(Default::default)
+}
+
+/// Registers a client for [`confirma_kt_start`]; returns its key (never 0).
+#[uniffi::export]
+pub fn native_hot_register(client: std::sync::Arc<crate::client::NativeClient>) -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let key = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    clients().write().unwrap_or_else(|p| p.into_inner()).insert(key, client.core().clone());
+    key
+}
+
+/// Forgets a registered client (its calls still running finish first).
+#[uniffi::export]
+pub fn native_hot_unregister(key: u64) {
+    clients().write().unwrap_or_else(|p| p.into_inner()).remove(&key);
+}
+
+/// `confirma_kt_start`'s operations.
+const OP_VALIDATE: u32 = 0;
+const OP_RENEW: u32 = 1;
+
+/// Starts call `id`: operation `op` (0 validate, 1 renew) of client `key` with the token's UTF-8 text
+/// (`token`, `len` bytes; Kotlin's `tokenUtf8`). Its result, or why it could not start, arrives through the queue.
+///
+/// # Safety
+/// `token` points to `len` readable bytes for the duration of the call (or `len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn confirma_kt_start(key: u64, op: u32, token: *const u8, len: u32, id: u64) {
+    let bytes = if token.is_null() || len == 0 {
+        Vec::new()
+    } else {
+        // SAFETY: the caller (JNA, from a Kotlin byte array) passes `len` readable bytes.
+        unsafe { std::slice::from_raw_parts(token, len as usize) }.to_vec()
+    };
+    let started = std::panic::catch_unwind(move || -> Result<(), ErrorInfo> {
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ErrorInfo::of(&cfis::Error::invalid_input("token", "is not valid UTF-8")))?;
+        let token = cfis::SecretToken::new(text);
+        let client = clients()
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ErrorInfo::of(&cfis::Error::internal("this OnboardingClient is closed")))?;
+        match op {
+            OP_VALIDATE => {
+                spawn(id, async move { client.validate_token(&token).await.map(|s| Outcome::Status(s.into())) })
+            }
+            OP_RENEW => spawn(id, async move {
+                client
+                    .renew_token(&token)
+                    .await
+                    .map(|r| Outcome::Renewed(crate::models::RenewedToken::from(confirma::ffi::RenewedData::from(r))))
+            }),
+            _ => Err(ErrorInfo::of(&cfis::Error::internal("unknown hot-path operation"))),
+        }
+    });
+    match started {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => complete(id, Err(e)),
+        Err(payload) => complete(id, Err(ErrorInfo::from_panic(&*payload))),
+    }
+}
+
+/// The results of [`confirma_kt_validate_blocking`] calls that do not fit its return value (an error, a long
+/// message), by call id, for [`native_take_completion`].
+fn parked() -> &'static Mutex<HashMap<u64, NativeCompletion>> {
+    static PARKED: OnceLock<Mutex<HashMap<u64, NativeCompletion>>> = OnceLock::new();
+    PARKED.get_or_init(Default::default)
+}
+
+/// Takes the parked result of call `id` (see [`confirma_kt_validate_blocking`]).
+#[uniffi::export]
+pub fn native_take_completion(id: u64) -> Option<NativeCompletion> {
+    lock(parked()).remove(&id)
+}
+
+/// `validateTokenBlocking(String)`: validates on the caller's thread (the core's `runtime::block_on`; never a
+/// runtime worker) and returns the answer without any uniffi structure: `(message length << 2) | (expired << 1) |
+/// is_valid`, the message's UTF-8 written to `message` (`cap` bytes). `-1`: the result (an error, or a message
+/// longer than `cap`) is parked as call `id` for [`native_take_completion`].
+///
+/// # Safety
+/// `token` points to `len` readable bytes (or `len` is 0); `message` to `cap` writable bytes (or `cap` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn confirma_kt_validate_blocking(
+    key: u64,
+    token: *const u8,
+    len: u32,
+    id: u64,
+    message: *mut u8,
+    cap: u32,
+) -> i32 {
+    let bytes = if token.is_null() || len == 0 {
+        Vec::new()
+    } else {
+        // SAFETY: the caller (JNA, from a Kotlin byte array) passes `len` readable bytes.
+        unsafe { std::slice::from_raw_parts(token, len as usize) }.to_vec()
+    };
+    let r = std::panic::catch_unwind(move || -> Result<StatusData, ErrorInfo> {
+        let text = String::from_utf8(bytes)
+            .map_err(|_| ErrorInfo::of(&cfis::Error::invalid_input("token", "is not valid UTF-8")))?;
+        let token = cfis::SecretToken::new(text);
+        let client = clients()
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| ErrorInfo::of(&cfis::Error::internal("this OnboardingClient is closed")))?;
+        core_runtime::block_on(async move { client.validate_token(&token).await.map(StatusData::from) })
+    })
+    .unwrap_or_else(|payload| Err(ErrorInfo::from_panic(&*payload)));
+    let mut c = NativeCompletion { id, status: None, renewed: None, error: None };
+    match r {
+        Ok(s) => {
+            let text = s.message.as_bytes();
+            if !message.is_null() && text.len() <= cap as usize && text.len() < (1 << 28) {
+                // SAFETY: `message` has `cap` writable bytes and `text` fits in them.
+                unsafe { std::ptr::copy_nonoverlapping(text.as_ptr(), message, text.len()) };
+                let n = i32::try_from(text.len()).unwrap_or(0);
+                return n.wrapping_shl(2) | i32::from(s.expired).wrapping_shl(1) | i32::from(s.is_valid);
+            }
+            c.status = Some(s);
+        }
+        Err(e) => c.error = Some(NativeErrorInfo::from(e)),
+    }
+    lock(parked()).insert(id, c);
+    -1
 }

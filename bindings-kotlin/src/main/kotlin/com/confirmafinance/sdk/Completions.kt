@@ -1,5 +1,6 @@
 package com.confirmafinance.sdk
 
+import com.sun.jna.Native
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicLong
 import kotlin.coroutines.resume
@@ -45,6 +46,12 @@ internal object Completions {
         }
     }
 
+    /** A fresh call id (also for the blocking hot path's parked results). */
+    fun nextId(): ULong = ids.incrementAndGet().toULong()
+
+    /** Per thread: the buffer the blocking hot path writes a validation's message into. */
+    val messageBuffer: ThreadLocal<ByteArray> = ThreadLocal.withInitial { ByteArray(256) }
+
     /** Starts a call with [start] (given the call's id) and suspends until its completion arrives. */
     suspend fun await(start: (ULong) -> Unit): NativeCompletion = suspendCancellableCoroutine { cont ->
         val id = ids.incrementAndGet()
@@ -64,4 +71,45 @@ internal object Completions {
 internal inline fun <T : Any> NativeCompletion.result(value: (NativeCompletion) -> T?): T {
     error?.let { throw ConfirmaException.of(it) }
     return value(this) ?: throw ConfirmaException.internalError("the native call completed without a result", null)
+}
+
+/**
+ * The hot path's own C export (`queue.rs`, `confirma_kt_start`), directly mapped by JNA: a `long`, an `int`, a
+ * `byte[]` and a `long` cross, and nothing is allocated on the Java side (uniffi's generated calls allocate a
+ * `RustCallStatus` structure per crossing and a `RustBuffer` per string, each native memory with a Cleaner
+ * reference). The String-token validate and renew start here; their result comes back through [Completions].
+ */
+internal object HotPath {
+    const val VALIDATE = 0
+    const val RENEW = 1
+
+    init {
+        Native.register(
+            HotPath::class.java,
+            System.getProperty("uniffi.component.confirma.libraryOverride") ?: "confirma_kotlin",
+        )
+    }
+
+    @Suppress("FunctionName")
+    external fun confirma_kt_start(key: Long, op: Int, token: ByteArray, len: Int, id: Long)
+
+    @Suppress("FunctionName")
+    external fun confirma_kt_validate_blocking(key: Long, token: ByteArray, len: Int, id: Long, message: ByteArray, cap: Int): Int
+
+    /** Starts [op] of the client registered as [key] with [token] as call [id] (see [Completions.await]). */
+    fun start(key: Long, op: Int, token: ByteArray, id: ULong) = confirma_kt_start(key, op, token, token.size, id.toLong())
+
+    /**
+     * `validateTokenBlocking(String)` on the calling thread: the answer crosses as an `int` and the message bytes
+     * (no uniffi structure); an error or an unusually long message is parked natively and taken with one uniffi call.
+     */
+    fun validateBlocking(key: Long, token: ByteArray): TokenStatus {
+        val buf = Completions.messageBuffer.get()
+        val id = Completions.nextId()
+        val r = confirma_kt_validate_blocking(key, token, token.size, id.toLong(), buf, buf.size)
+        if (r >= 0) return TokenStatus(isValid = r and 1 != 0, expired = r and 2 != 0, message = String(buf, 0, r ushr 2, Charsets.UTF_8))
+        val parked = nativeTakeCompletion(id)
+            ?: throw ConfirmaException.internalError("the native call left no result", null)
+        return parked.result { it.status }
+    }
 }

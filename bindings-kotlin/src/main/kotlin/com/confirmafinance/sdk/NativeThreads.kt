@@ -16,13 +16,18 @@ import com.sun.jna.Native
  * Must run before the callback's first use (JNA reads the initializer when it first makes the callback's native
  * stub): [translate], around every native call, touches this object first.
  *
- * Diagnostics only: `-Dcom.confirmafinance.sdk.detachPerCall=true` keeps JNA's default (attach and detach per
- * call), for comparing the two (bench/jvm/gc-profile.py).
+ * Diagnostics only, for comparing the designs (bench/jvm/gc-profile.py): `-Dcom.confirmafinance.sdk.detachPerCall=true`
+ * keeps JNA's default (attach and detach per call); `-Dcom.confirmafinance.sdk.noCompletionQueue=true` sends
+ * validate and renew through uniffi's futures too instead of the completion queue ([Completions]).
  */
 internal object NativeThreads {
     /** Whether the workers are attached once (the default). */
     @JvmField
     val attachedOnce: Boolean = !java.lang.Boolean.getBoolean("com.confirmafinance.sdk.detachPerCall")
+
+    /** Whether validate and renew go through the completion queue (the default). */
+    @JvmField
+    val completionQueue: Boolean = !java.lang.Boolean.getBoolean("com.confirmafinance.sdk.noCompletionQueue")
 
     init {
         if (attachedOnce) {

@@ -46,6 +46,9 @@ class OnboardingClient internal constructor(
     constructor(config: ClientConfig = ClientConfig()) : this(config, config.toNative())
 
     private val native: NativeClient = translate("config") { NativeClient(nativeConfig) }
+
+    /** This client's key for the hot path's C export ([HotPath]). */
+    private val hotKey: Long = translate { nativeHotRegister(native).toLong() }
     private val closed = AtomicBoolean(false)
     private val asyncScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
 
@@ -101,12 +104,22 @@ class OnboardingClient internal constructor(
      * says `isValid = false` (and `expired` for an expired one). Retried on transient failures.
      */
     suspend fun validateToken(token: SecretToken): TokenStatus = translate("token") {
-        Completions.await { id -> live().validateTokenQueued(token, id) }.result { it.status }
+        if (NativeThreads.completionQueue) {
+            Completions.await { id -> live().validateTokenQueued(token, id) }.result { it.status }
+        } else {
+            live().validateToken(token)
+        }
     }
 
     /** [validateToken] with a raw token. */
     suspend fun validateToken(token: String): TokenStatus = translate("token") {
-        Completions.await { id -> live().validateTokenTextQueued(token, id) }.result { it.status }
+        if (NativeThreads.completionQueue) {
+            val text = tokenUtf8(token)
+            val key = hot()
+            Completions.await { id -> HotPath.start(key, HotPath.VALIDATE, text, id) }.result { it.status }
+        } else {
+            live().validateTokenText(token)
+        }
     }
 
     /**
@@ -116,13 +129,27 @@ class OnboardingClient internal constructor(
      */
     suspend fun renewToken(token: SecretToken): RenewedToken =
         mutating(Operation.RENEW_TOKEN) {
-            translate("token") { Completions.await { id -> live().renewTokenQueued(token, id) }.result { it.renewed } }
+            translate("token") {
+                if (NativeThreads.completionQueue) {
+                    Completions.await { id -> live().renewTokenQueued(token, id) }.result { it.renewed }
+                } else {
+                    live().renewToken(token)
+                }
+            }
         }
 
     /** [renewToken] with a raw token. */
     suspend fun renewToken(token: String): RenewedToken =
         mutating(Operation.RENEW_TOKEN) {
-            translate("token") { Completions.await { id -> live().renewTokenTextQueued(token, id) }.result { it.renewed } }
+            translate("token") {
+                if (NativeThreads.completionQueue) {
+                    val text = tokenUtf8(token)
+                    val key = hot()
+                    Completions.await { id -> HotPath.start(key, HotPath.RENEW, text, id) }.result { it.renewed }
+                } else {
+                    live().renewTokenText(token)
+                }
+            }
         }
 
     /** Parses and validates JSON shaped like the API contract into a [NewClient], with this client's validation mode. */
@@ -163,7 +190,9 @@ class OnboardingClient internal constructor(
 
     /** Blocking [validateToken]. */
     @Throws(ConfirmaException::class)
-    fun validateTokenBlocking(token: String): TokenStatus = translate("token") { live().validateTokenTextBlocking(token) }
+    fun validateTokenBlocking(token: String): TokenStatus = translate("token") {
+        if (NativeThreads.completionQueue) HotPath.validateBlocking(hot(), tokenUtf8(token)) else live().validateTokenTextBlocking(token)
+    }
 
     /** Blocking [renewToken]. */
     @Throws(ConfirmaException::class)
@@ -191,6 +220,7 @@ class OnboardingClient internal constructor(
     override fun close() {
         if (closed.compareAndSet(false, true)) {
             asyncScope.cancel()
+            nativeHotUnregister(hotKey.toULong())
             native.close()
         }
     }
@@ -202,6 +232,12 @@ class OnboardingClient internal constructor(
 
     /** The native client, for a [TokenManager] (which keeps its own reference to the core's client). */
     internal fun nativeClient(): NativeClient = live()
+
+    /** [hotKey], once [live] says this client is open. */
+    private fun hot(): Long {
+        live()
+        return hotKey
+    }
 
     private fun live(): NativeClient {
         check(!closed.get()) { "this OnboardingClient is closed" }

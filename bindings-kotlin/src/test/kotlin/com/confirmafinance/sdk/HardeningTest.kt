@@ -120,6 +120,27 @@ class HardeningTest {
     }
 
     @Test
+    fun `the String-token hot paths carry answers, long messages and errors like the object overloads`() = runBlocking {
+        val created = client.createClient(sandbox.provisioningToken, newClient())
+        val raw = created.accessToken.reveal()
+        assertTrue(client.validateToken(raw).isValid)
+        assertTrue(client.validateTokenBlocking(raw).isValid)
+        assertFalse(client.validateTokenBlocking("unknown-token").isValid)
+        val long = "m".repeat(1000) // longer than the blocking hot path's message buffer: the parked-result path
+        for (blocking in listOf(false, true)) {
+            sandbox.fault(fault("/api/v1/partner/validate", 200, """{"isValid":true,"message":"$long"}"""))
+            val s = if (blocking) client.validateTokenBlocking(raw) else client.validateToken(raw)
+            assertEquals(long, s.message, "blocking=$blocking")
+            sandbox.fault(fault("/api/v1/partner/validate", 400, """{"message":"bad request"}"""))
+            val e = runCatching { if (blocking) client.validateTokenBlocking(raw) else client.validateToken(raw) }.exceptionOrNull()
+            assertIs<ConfirmaException>(e, "blocking=$blocking")
+            assertNoLeak(e, "hot path error", raw)
+        }
+        assertFailsWith<ConfirmaException.Validation> { client.validateTokenBlocking("bad\uD800") }
+        assertFailsWith<ConfirmaException.Validation> { client.validateToken("bad\uD800") }
+    }
+
+    @Test
     fun `response bodies are capped, and the cap itself is checked`() = runBlocking {
         for (n in listOf(0, 10, 1023, 64 * 1024 * 1024 + 1, -1)) {
             assertFailsWith<ConfirmaException.Configuration>("maxResponseBytes = $n") { OnboardingClient(ClientConfig(baseUrl = sandbox.baseUrl, maxResponseBytes = n)).close() }
