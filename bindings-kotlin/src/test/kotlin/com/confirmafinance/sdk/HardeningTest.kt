@@ -120,7 +120,7 @@ class HardeningTest {
     }
 
     @Test
-    fun `the String-token hot paths carry answers, long messages and errors like the object overloads`() = runBlocking {
+    fun `the String-token hot paths carry answers, long messages and errors like the object overloads`() = runBlocking<Unit> {
         val created = client.createClient(sandbox.provisioningToken, newClient())
         val raw = created.accessToken.reveal()
         assertTrue(client.validateToken(raw).isValid)
