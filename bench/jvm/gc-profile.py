@@ -83,7 +83,8 @@ def main() -> None:
             gc_log = logs / f"gc-profile-{mode}.log"
             spec = {"baseUrl": sb.base_url, "token": token, "provisioningToken": sb.provisioning_token,
                     "partnerCode": sb.partner_code, "workload": "rss", "concurrency": a.concurrency,
-                    "calls": a.calls, "idleSec": a.idle, "diagnostics": True}
+                    "calls": a.calls, "idleSec": a.idle, "diagnostics": True,
+                    **({"jfrDump": str(logs / f"gc-profile-{mode}.jfr")} if a.jfr else {})}
             cmd = ["java", "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch",
                    f"-Xlog:gc*,gc+ref=debug,safepoint:file={gc_log}:uptime",
                    "-XX:NativeMemoryTracking=summary", "-Djava.util.concurrent.ForkJoinPool.common.parallelism=2",

@@ -221,6 +221,9 @@ fun main(args: Array<String>) {
                     r["rss_idle_gc_kb"] = rssKb()
                     r["rss_idle_growth_kb"] = (r["rss_idle_gc_kb"] as Long) - before
                 }
+                // A JFR recording started with -XX:StartFlightRecording (gc-profile.py --jfr): dumped here, as halt() below
+                // skips the JVM's own dump at exit.
+                spec.path("jfrDump").asText("").takeIf { it.isNotEmpty() }?.let { r["jfr_dump"] = jcmd("JFR.dump", "filename=$it").trim().takeLast(200) }
                 if (diagnostics) {
                     r["histogram_after_calls_all"] = garbage
                     r["histogram_live"] = histogram(all = false)
