@@ -268,3 +268,68 @@ pub unsafe extern "C" fn confirma_kt_validate_blocking(
     lock(parked()).insert(id, c);
     -1
 }
+
+/// The longest message [`confirma_kt_drain`] writes inline (a buffer of `FAST_MESSAGE_MAX + 12` bytes or more always
+/// makes progress).
+const FAST_MESSAGE_MAX: usize = 16 * 1024;
+
+/// The drainer's own C export: [`native_drain_completions`] without uniffi's per-call `RustCallStatus` and
+/// `RustBuffer` structures (JNA `Memory` with a Cleaner reference each, per batch). Waits up to `max_wait_ms` for
+/// finished calls and writes them into `buf` (`cap` bytes; a direct buffer, not copied): a validation's answer as
+/// `[1u8][id u64 LE][is_valid | expired << 1 as u8][message length u16 LE][message UTF-8]`, anything else (a renewed
+/// token, an error, a message over 16 KiB) as `[2u8][id u64 LE]`, parked for [`native_take_completion`]. Returns the
+/// bytes written; what does not fit stays queued for the next call.
+///
+/// # Safety
+/// `buf` points to `cap` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn confirma_kt_drain(buf: *mut u8, cap: u32, max_wait_ms: u32) -> i32 {
+    if buf.is_null() {
+        return 0;
+    }
+    // SAFETY: the caller passes `cap` writable bytes.
+    let out = unsafe { std::slice::from_raw_parts_mut(buf, cap as usize) };
+    let batch = native_drain_completions(max_wait_ms);
+    let mut at = 0usize;
+    let mut rest = Vec::new();
+    for c in batch {
+        if !rest.is_empty() {
+            rest.push(c);
+            continue;
+        }
+        let fast = match (&c.status, &c.renewed, &c.error) {
+            (Some(s), None, None) if s.message.len() <= FAST_MESSAGE_MAX => Some(s),
+            _ => None,
+        };
+        let need = fast.map_or(9, |s| s.message.len().saturating_add(12));
+        let Some(slot) = out.get_mut(at..at.saturating_add(need)) else {
+            rest.push(c);
+            continue;
+        };
+        let (head, tail) = slot.split_at_mut(9);
+        head.copy_from_slice(&[[if fast.is_some() { 1u8 } else { 2 }].as_slice(), &c.id.to_le_bytes()].concat());
+        match fast {
+            Some(s) => {
+                let len = u16::try_from(s.message.len()).unwrap_or(0);
+                let (flags, text) = tail.split_at_mut(3);
+                flags.copy_from_slice(&[
+                    u8::from(s.is_valid) | u8::from(s.expired).wrapping_shl(1),
+                    len.to_le_bytes()[0],
+                    len.to_le_bytes()[1],
+                ]);
+                text.copy_from_slice(s.message.as_bytes());
+            }
+            None => {
+                lock(parked()).insert(c.id, c);
+            }
+        }
+        at = at.saturating_add(need);
+    }
+    if !rest.is_empty() {
+        let q = queue();
+        let mut done = lock(&q.done);
+        rest.append(&mut done);
+        *done = rest;
+    }
+    i32::try_from(at).unwrap_or(0)
+}

@@ -1,6 +1,8 @@
 package com.confirmafinance.sdk
 
 import com.sun.jna.Native
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicLong
 import kotlin.coroutines.resume
@@ -26,24 +28,42 @@ internal object Completions {
     }
 
     private fun drain() {
+        // The batch arrives through HotPath's C export into this direct buffer (no JNA structure per batch): a
+        // validation's answer inline, anything else (a renewed token, an error) by id, taken with one uniffi call.
+        val buf = ByteBuffer.allocateDirect(64 * 1024).order(ByteOrder.LITTLE_ENDIAN)
         while (true) {
-            val batch = try {
-                nativeDrainCompletions(1000u)
-            } catch (e: Throwable) {
-                // Never expected (the export cannot fail); keep serving rather than strand every caller.
-                Thread.sleep(10)
-                continue
-            }
-            for (c in batch) {
-                val waiter = waiting.remove(c.id.toLong())
-                if (waiter == null) {
-                    // Its coroutine was cancelled as the call finished: release what it carried.
-                    c.renewed?.accessToken?.close()
-                    continue
+            try {
+                // Position 0 before the call: JNA passes a direct buffer's address at its current position.
+                buf.clear()
+                val n = HotPath.confirma_kt_drain(buf, buf.capacity(), 1000)
+                buf.limit(n)
+                while (buf.hasRemaining()) {
+                    val kind = buf.get().toInt()
+                    val id = buf.getLong().toULong()
+                    val c = if (kind == 1) {
+                        val flags = buf.get().toInt()
+                        val text = ByteArray(buf.getShort().toInt() and 0xffff).also { buf.get(it) }
+                        NativeCompletion(id, TokenStatus(flags and 1 != 0, flags and 2 != 0, String(text, Charsets.UTF_8)), null, null)
+                    } else {
+                        nativeTakeCompletion(id) ?: continue
+                    }
+                    deliver(c)
                 }
-                waiter.resume(c)
+            } catch (e: Throwable) {
+                // Never expected (the exports cannot fail); keep serving rather than strand every caller.
+                Thread.sleep(10)
             }
         }
+    }
+
+    private fun deliver(c: NativeCompletion) {
+        val waiter = waiting.remove(c.id.toLong())
+        if (waiter == null) {
+            // Its coroutine was cancelled as the call finished: release what it carried.
+            c.renewed?.accessToken?.close()
+            return
+        }
+        waiter.resume(c)
     }
 
     /** A fresh call id (also for the blocking hot path's parked results). */
@@ -92,6 +112,9 @@ internal object HotPath {
 
     @Suppress("FunctionName")
     external fun confirma_kt_start(key: Long, op: Int, token: ByteArray, len: Int, id: Long)
+
+    @Suppress("FunctionName")
+    external fun confirma_kt_drain(buf: java.nio.Buffer, cap: Int, maxWaitMs: Int): Int
 
     @Suppress("FunctionName")
     external fun confirma_kt_validate_blocking(key: Long, token: ByteArray, len: Int, id: Long, message: ByteArray, cap: Int): Int
