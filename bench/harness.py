@@ -47,6 +47,9 @@ CONTESTANTS = [
     ("jvm", "jvm-httpclient", "peer"),
     ("jvm", "jvm-okhttp", "peer"),
 ]
+# RSS growth is measured for every binding (and the core); --rss-peers adds the peers.
+RSS_IDS = ("rust-core", "py-confirma-async", "py-confirma-sync", "node-confirma", "kotlin-confirma",
+           "kotlin-confirma-blocking")
 JVM_NAMES = {"kotlin-confirma": "confirma", "kotlin-confirma-blocking": "confirma-blocking",
              "jvm-httpclient": "jdk-httpclient", "jvm-okhttp": "okhttp"}
 LOADGEN = "wrk"
@@ -292,9 +295,7 @@ class Harness:
                     cell[LOADGEN] = r
                     log(f"{key:4} {LOADGEN:18} {fmt_cell(r)}")
             # RSS growth: the SDK in each language (and the peers when asked), at concurrency 64.
-            rss_ids = [c for c in self.available
-                       if c in ("rust-core", "py-confirma-async", "node-confirma", "kotlin-confirma",
-                                "kotlin-confirma-blocking") or a.rss_peers]
+            rss_ids = [c for c in self.available if c in RSS_IDS or a.rss_peers]
             for cid in rss_ids:
                 spec = self.spec(sb, token, "rss", 64, calls=a.rss_calls)
                 r = self.run_one(cid, spec, 900)
@@ -447,41 +448,135 @@ def ratios(res: dict) -> dict:
     return out
 
 
+CELLS = ("A1", "A16", "A64", "B16")
+
+
+def added_p50(res: dict, cid: str) -> int | None:
+    """p50 latency at concurrency 1 (cell A1) minus the Rust core's in the same run, in µs."""
+    a1 = res["cells"].get("A1", {})
+    b, core = a1.get(cid) or {}, a1.get("rust-core") or {}
+    if b.get("p50_us") is None or not core.get("p50_us") or b.get("errors"):
+        return None
+    return b["p50_us"] - core["p50_us"]
+
+
 def targets(res: dict) -> list[dict]:
-    r = res["ratios"]
+    """The verdict table: issue 13's targets first, then the older ones (issue 6) that still apply. Each entry:
+    {target, value (the figure), met (True/False/None = n/a), detail, group}."""
     t: list[dict] = []
 
-    def add(name: str, value, ok, detail: str = "") -> None:
-        t.append({"target": name, "value": value, "met": ok if value is not None else None, "detail": detail})
+    def add(group: str):
+        def f(name: str, value, ok, detail: str = "") -> None:
+            t.append({"group": group, "target": name, "value": value,
+                      "met": None if value is None or ok is None else bool(ok), "detail": detail})
+        return f
+    issue13_targets(res, add("issue 13"))
+    older_targets(res, add("older (issue 6)"))
+    return t
 
+
+def every_cell(res: dict, b: str, p: str, need: float, add) -> None:
+    """b ≥ need × p in every cell (A1, A16, A64, B16): the figure is the lowest ratio, the detail every cell."""
+    r = res["ratios"]
+    vals = {k: r.get(k, {}).get(f"{b}/{p}") for k in CELLS}
+    have = {k: v for k, v in vals.items() if v is not None}
+    detail = " / ".join(f"{k} {'—' if v is None else v}" for k, v in vals.items())
+    name = f"{b} ≥ {need}× {p} in every cell"
+    if not have:
+        add(name, None, None, "not measured")
+        return
+    low = min(have.values())
+    if len(have) < len(CELLS) and low >= need:
+        add(name, None, None, f"cells missing: {detail}")  # met so far, but not every cell was measured
+        return
+    add(name, low, low >= need, detail)
+
+
+def issue13_targets(res: dict, add) -> None:
+    r = res["ratios"]
+    # Kotlin vs the Rust core at c=16 and c=64.
+    for key in ("A16", "A64"):
+        v = r.get(key, {}).get("kotlin-confirma/rust-core")
+        add(f"kotlin-confirma ≥ 0.9× rust-core ({key})", v, v is not None and v >= 0.9)
+    d = added_p50(res, "kotlin-confirma")
+    add("kotlin-confirma added p50 at c=1 ≤ 50 µs", d, d is not None and d <= 50, "µs over rust-core's p50 (A1)")
+    d = added_p50(res, "kotlin-confirma-blocking")
+    add("kotlin-confirma-blocking added p50 at c=1 ≤ 25 µs", d, d is not None and d <= 25,
+        "µs over rust-core's p50 (A1)" if d is not None else "contestant absent")
+    for b, p, need in (("kotlin-confirma", "jvm-okhttp", 1.0), ("kotlin-confirma", "jvm-httpclient", 1.0),
+                       ("node-confirma", "node-undici", 1.0), ("py-confirma-async", "py-aiohttp", 2.0)):
+        every_cell(res, b, p, need, add)
+    # RSS growth of every binding and the core.
+    for cid in RSS_IDS:
+        rr = res["rss"].get(cid)
+        g = (rr or {}).get("rss_growth_kb")
+        calls = (rr or {}).get("calls")
+        detail = "MB over %s calls" % calls if g is not None else ("not measured" if rr is None else str(rr.get("error")))
+        ok = g is not None and g <= 5 * 1024 and not rr.get("errors")
+        if g is not None and (calls or 0) < 200_000:
+            detail += " (fewer than 200k: --rss-calls; not evaluated)"
+            ok = None
+        add(f"{cid} RSS growth ≤ 5 MB over 200k calls", None if g is None else round(g / 1024, 2), ok, detail)
+    kr = res["rss"].get("kotlin-confirma") or {}
+    gcp = kr.get("max_gc_pause_ms")
+    add("no GC pause over 100 ms in the Kotlin RSS run", gcp, gcp is not None and gcp <= 100,
+        "ms, longest pause" if gcp is not None else "max_gc_pause_ms not reported")
+    # The JVM cold start beside the other languages' start-up (reported, not a limit).
+    st = res["startup"]
+    k = st.get("kotlin-confirma") or {}
+    if "first_call_ms" in k:
+        others = ", ".join(f"{cid} {fmt_cold(st[cid])}" for cid in ("rust-core", "py-confirma-async", "node-confirma")
+                           if "first_call_ms" in (st.get(cid) or {}))
+        add("JVM cold start reported beside the other languages", k.get("wall_s") and round(k["wall_s"] * 1e3),
+            True, f"ms process wall; kotlin-confirma {fmt_cold(k)}; {others}")
+    else:
+        add("JVM cold start reported beside the other languages", None, None,
+            "kotlin-confirma start-up not measured" if not k else str(k.get("error")))
+
+
+def fmt_cold(r: dict) -> str:
+    """Cold start of one contestant: the process's wall time (spawn → exit, VM start included) and, inside it,
+    load + client + first call."""
+    wall = f"{r['wall_s'] * 1e3:.0f} ms wall" if isinstance(r.get("wall_s"), (int, float)) else "wall ?"
+    inside = (r.get("import_ms") or 0) + (r.get("new_client_ms") or 0) + (r.get("first_call_ms") or 0)
+    return f"{wall} (load+client+first call {inside:.0f} ms)"
+
+
+def older_targets(res: dict, add) -> None:
+    r = res["ratios"]
     a64 = r.get("A64", {})
     for key in ("A1", "A16", "A64"):
         v = r.get(key, {}).get("rust-core/wrk")
         if key == "A64" or v is not None:
             add(f"Rust core ≥ 0.7× wrk ({key})", v, v is not None and v >= 0.7)
-    for b in ("py-confirma-async", "py-confirma-sync", "node-confirma", "kotlin-confirma"):
+    for b in ("py-confirma-async", "py-confirma-sync", "node-confirma"):
         v = a64.get(f"{b}/rust-core")
         add(f"{b} ≥ 0.9× Rust core at c=64", v, v is not None and v >= 0.9)
-        d = r.get("A1", {}).get(f"{b} added p50 µs")
+        d = added_p50(res, b)
         add(f"{b} added p50 ≤ 15 µs at c=1", d, d is not None and d <= 15)
-    for b, p, need in (("py-confirma-async", "py-aiohttp", 2.0), ("node-confirma", "node-undici", 1.0),
-                       ("kotlin-confirma", "jvm-httpclient", 1.0), ("kotlin-confirma", "jvm-okhttp", 1.0)):
-        for key in ("A1", "A16", "A64", "B16"):
-            v = r.get(key, {}).get(f"{b}/{p}")
-            add(f"{b} ≥ {need}× {p} ({key})", v, v is not None and v >= need)
-    for cid, rr in res["rss"].items():
-        g = rr.get("rss_growth_kb")
-        add(f"{cid} RSS growth ≤ 5 MB over {rr.get('calls')} calls", None if g is None else round(g / 1024, 2),
-            g is not None and g <= 5 * 1024)
-        if "max_gc_pause_ms" in rr:
-            add(f"{cid} no GC pause > 100 ms", rr["max_gc_pause_ms"], rr["max_gc_pause_ms"] <= 100)
     imp = (res.get("python_import") or {}).get("confirma")
     add("import confirma ≤ 50 ms", imp, imp is not None and imp <= 50)
     arts = res["artifacts"]
     for key, limit in (("wheel", 5), ("node_addon", 5), ("jar", 6)):
         b = arts.get(key, {}).get("bytes")
         add(f"{key} ≤ {limit} MB", None if b is None else round(b / 1e6, 2), b is not None and b <= limit * 1e6)
-    return t
+
+
+def verdict_lines(res: dict) -> list[str]:
+    """The targets block: one line per target, [MET] / [MISS] / [n/a], the figure and how it was read."""
+    out, group = [], None
+    for t in res["targets"]:
+        if t.get("group") != group:
+            group = t.get("group")
+            out.append(f"  {group}:")
+        mark = "[n/a] " if t["met"] is None else ("[MET] " if t["met"] else "[MISS]")
+        fig = "—" if t["value"] is None else t["value"]
+        out.append(f"    {mark} {t['target']}: {fig}" + (f"  ({t['detail']})" if t.get("detail") else ""))
+    met = sum(1 for t in res["targets"] if t["met"])
+    miss = sum(1 for t in res["targets"] if t["met"] is False)
+    na = sum(1 for t in res["targets"] if t["met"] is None)
+    out.append(f"  {met} met, {miss} missed, {na} n/a")
+    return out
 
 
 def table(res: dict) -> str:
@@ -531,6 +626,9 @@ def report(res: dict) -> str:
     out.append("Start-up (median of fresh processes):")
     for cid, r in res["startup"].items():
         out.append(f"  {cid:18} {fmt_start(r)}")
+    walls = [f"{cid} {r['wall_s'] * 1e3:.0f}" for cid, r in res["startup"].items() if isinstance(r.get("wall_s"), (int, float))]
+    if walls:
+        out.append("  process wall, spawn → exit (runtime/VM start included), ms: " + ", ".join(walls))
     if res.get("python_import"):
         out.append(f"  python -c 'import X' (ms): {res['python_import']}")
     out.append("Artifacts:")
@@ -544,10 +642,8 @@ def report(res: dict) -> str:
     if res["mode"] == "smoke":
         out.append("Targets: not evaluated in smoke mode (debug builds, a few hundred calls).")
         return "\n".join(out)
-    out.append("Targets:")
-    for t in res["targets"]:
-        mark = "n/a " if t["met"] is None else ("MET " if t["met"] else "MISS")
-        out.append(f"  [{mark}] {t['target']}: {t['value']}")
+    out.append("Targets (ratios from this run; see bench/README.md, \"Targets\"):")
+    out += verdict_lines(res)
     return "\n".join(out)
 
 

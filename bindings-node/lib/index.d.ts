@@ -3,6 +3,9 @@
 
 import type { inspect } from 'node:util'
 import { EventEmitter } from 'node:events'
+import type { FieldIssue, FormLanguage } from './form'
+
+export * from './form'
 
 // ------------------------------------------------------------------------------------------------
 // Options
@@ -40,6 +43,8 @@ export interface OnboardingClientOptions {
   proxy?: string | URL
   /** Extra trusted root certificate(s), PEM (e.g. a TLS-inspecting corporate proxy). */
   rootCertificatesPem?: string | Buffer
+  /** The language of validation issues' `userMessage`: `'fi'`, `'sv'` or `'en'` (default). Developer texts stay English. */
+  language?: FormLanguage
 }
 
 /** Per-call options, accepted as the last argument of every method. */
@@ -240,6 +245,8 @@ export declare class ValidationError extends ConfirmaError {
   readonly fieldErrors: Readonly<Record<string, string[]>>
   /** `'client'`: found before sending; `'server'`: reported by the service. */
   readonly source: 'client' | 'server'
+  /** The same problems, each with a stable code, parameters and the end-user text in the client's `language`. */
+  readonly issues: readonly FieldIssue[]
 }
 /** 401: the token is missing, unknown, revoked or for another environment. */
 export declare class AuthenticationError extends ConfirmaError {

@@ -6,6 +6,10 @@ const sdk = createRequire(import.meta.url)('./index.js')
 
 export const {
   OnboardingClient,
+  formSchema,
+  validateForm,
+  missingFields,
+  messageCatalog,
   TokenManager,
   SqliteStore,
   PostgresStore,

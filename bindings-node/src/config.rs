@@ -22,6 +22,8 @@ pub struct NativeOptions {
     pub user_agent_suffix: Option<String>,
     pub proxy: Option<String>,
     pub root_certificates_pem: Option<String>,
+    /// `fi` | `sv` | `en`: the language of validation issues' `userMessage`.
+    pub language: Option<String>,
 }
 
 impl From<NativeOptions> for ConfigInput {
@@ -45,6 +47,7 @@ impl From<NativeOptions> for ConfigInput {
             user_agent_suffix: o.user_agent_suffix,
             proxy: o.proxy,
             root_certificates_pem: o.root_certificates_pem,
+            language: o.language,
         }
     }
 }

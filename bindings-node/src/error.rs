@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use confirma::ffi::ErrorInfo;
 use napi_derive::napi;
 
+use crate::form::NativeIssue;
+
 /// An SDK error as plain data.
 #[napi(object)]
 pub struct NativeError {
@@ -24,6 +26,8 @@ pub struct NativeError {
     pub retry_after_ms: Option<f64>,
     /// Field path → problems (empty unless a validation error).
     pub field_errors: BTreeMap<String, Vec<String>>,
+    /// The same problems with codes, parameters and end-user texts (empty unless a validation error).
+    pub issues: Vec<NativeIssue>,
     /// `client` | `server` for validation errors.
     pub source: Option<String>,
     pub body_excerpt: Option<String>,
@@ -52,6 +56,7 @@ impl From<&ErrorInfo> for NativeError {
             retryable: e.retryable,
             retry_after_ms: e.retry_after_ms.map(|ms| ms as f64),
             field_errors: e.field_errors.clone(),
+            issues: e.issues.iter().map(NativeIssue::from).collect(),
             source: e.source.map(str::to_string),
             body_excerpt: e.body_excerpt.clone(),
             operation: e.operation.map(str::to_string),

@@ -21,6 +21,7 @@
 //! | [`manager`] | the native `TokenManager` (options → `ManagerInput`) and `createClient` with a store |
 //! | [`events`] | forwarding a manager's events to an `EventEmitter` (a weak thread-safe function) |
 //! | [`foreign`] | a partner's store written in JavaScript, as the core's `RowStore` |
+//! | [`form`] | the form kit: schema, validation issues, missing fields, message catalogues |
 //! | [`probes`] | private exports for the tests (panic probe, error samples, wake-up failures) |
 
 #![deny(clippy::all)]
@@ -35,6 +36,7 @@ pub mod dispatch;
 pub mod error;
 pub mod events;
 pub mod foreign;
+pub mod form;
 pub mod manager;
 pub mod probes;
 pub mod results;

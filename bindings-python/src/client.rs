@@ -57,7 +57,7 @@ impl NativeClient {
 impl NativeClient {
     /// Every option is optional (`None` = the core's default); numbers are `float`, durations in seconds.
     #[new]
-    #[pyo3(signature = (*, environment=None, base_url=None, timeout=None, connect_timeout=None, total_timeout=None, max_retries=None, validation=None, user_agent_suffix=None, proxy=None, root_certificates_pem=None, max_response_bytes=None))]
+    #[pyo3(signature = (*, environment=None, base_url=None, timeout=None, connect_timeout=None, total_timeout=None, max_retries=None, validation=None, user_agent_suffix=None, proxy=None, root_certificates_pem=None, max_response_bytes=None, language=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -72,6 +72,7 @@ impl NativeClient {
         proxy: Option<String>,
         root_certificates_pem: Option<String>,
         max_response_bytes: Option<f64>,
+        language: Option<String>,
     ) -> PyResult<Self> {
         contain(py, || {
             Self::build(
@@ -88,6 +89,7 @@ impl NativeClient {
                     user_agent_suffix,
                     proxy,
                     root_certificates_pem,
+                    language,
                 },
             )
         })
@@ -106,6 +108,11 @@ impl NativeClient {
     #[getter]
     fn validation(&self) -> &'static str {
         self.config.validation.as_str()
+    }
+
+    #[getter]
+    fn language(&self) -> String {
+        self.config.language.to_string()
     }
 
     #[getter]

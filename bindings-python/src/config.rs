@@ -41,6 +41,7 @@ pub struct Options {
     pub user_agent_suffix: Option<String>,
     pub proxy: Option<String>,
     pub root_certificates_pem: Option<String>,
+    pub language: Option<String>,
 }
 
 /// The checked configuration, or the core's `ConfigurationError`.
@@ -64,6 +65,7 @@ pub fn build(py: Python<'_>, o: Options) -> PyResult<ClientConfig> {
         user_agent_suffix: o.user_agent_suffix,
         proxy: o.proxy,
         root_certificates_pem: o.root_certificates_pem,
+        language: o.language,
     };
     input.build().map_err(|e| core_err(py, &e))
 }

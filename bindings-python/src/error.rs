@@ -28,6 +28,9 @@ pub fn error_object<'py>(py: Python<'py>, e: &ErrorInfo) -> PyResult<Bound<'py, 
         fields.set_item(k, PyList::new(py, v)?)?;
     }
     kw.set_item("field_errors", fields)?;
+    if !e.issues.is_empty() {
+        kw.set_item("issues", confirma::ffi::form::issues_json(&e.issues))?;
+    }
     kw.set_item("source", e.source)?;
     // Milliseconds → seconds: exact for every value the core produces (whole milliseconds).
     kw.set_item("retry_after", e.retry_after_ms.map(|ms| ms as f64 / 1000.0))?;

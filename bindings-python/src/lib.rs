@@ -19,6 +19,7 @@
 //! | `runtime.rs` | blocking calls (GIL released, Ctrl-C), asyncio calls, interpreter shutdown |
 //! | `aio.rs` | the asyncio wake-up path (batched per event loop) |
 //! | `logbridge.rs` | `tracing` → `logging` |
+//! | `form.rs` | the form kit (`confirma.form_schema`, …) → `confirma::ffi::form` |
 
 use pyo3::prelude::*;
 
@@ -29,6 +30,7 @@ mod convert;
 mod error;
 mod events;
 mod foreign;
+mod form;
 mod logbridge;
 mod manager;
 mod results;
@@ -49,6 +51,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<manager::NativeManager>()?;
     m.add_class::<events::NativeEvents>()?;
     foreign::register(m)?;
+    form::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_after_fork_child, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_active_async_calls, m)?)?;

@@ -132,7 +132,8 @@ where
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static SETTLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// Called when the asyncio future is done (cancelled, or settled: then a no-op): cancels the core call
+/// Called when the asyncio future is done (cancelled; or settled by the fallback path, then a no-op: the
+/// bridge removes this callback before it settles a future): cancels the core call
 /// (its request future is dropped; a result already delivered is never discarded, see `CallHandle::cancel`)
 /// and forgets the future in its loop's bridge.
 #[pyclass(frozen)]
@@ -150,7 +151,7 @@ impl CancelOnDone {
                 tracing::warn!(target: "confirma::python", "an asyncio call was cancelled after it had completed; its result is discarded (a create or renew took effect: treat it like OutcomeUnknownError)");
             }
             if let Some((b, id)) = &self.bridge {
-                drop(b.bind(py).get().forget(*id));
+                b.bind(py).get().forget(*id);
             }
             Ok(())
         })
@@ -251,7 +252,13 @@ where
         }
     };
     let cancel = started.map_err(|e| to_pyerr(py, &e))?;
-    py_fut.call_method1(pyo3::intern!(py, "add_done_callback"), (Py::new(py, cancel)?,))?;
+    let bridged = cancel.bridge.as_ref().map(|(b, id)| (b.clone_ref(py), *id));
+    let cancel = Py::new(py, cancel)?.into_any();
+    py_fut.call_method1(pyo3::intern!(py, "add_done_callback"), (cancel.clone_ref(py),))?;
+    if let Some((b, id)) = bridged {
+        // Settling through the bridge removes this callback first (see `aio`).
+        b.bind(py).get().set_on_done(id, cancel);
+    }
     Ok(py_fut)
 }
 

@@ -484,6 +484,45 @@ def test_cancelling_the_task_cancels_the_request(sandbox: Sandbox) -> None:
     asyncio.run(main())
 
 
+def test_cancel_after_the_native_call_completed_discards_the_result(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The native call finishes while the loop thread is busy, so its result waits in the loop's bridge; the task
+    # is cancelled before the loop settles it. The future stays cancelled (the bridge leaves a done future
+    # alone), the binding says a finished call's result was discarded, and the bridge keeps working.
+    caplog.set_level(logging.WARNING, logger="confirma")
+    active = confirma._native._active_async_calls
+
+    async def main() -> None:
+        client = confirma.AsyncClient(base_url=sandbox.base_url, max_retries=0)
+        assert (await client.validate_token("tok12345")).is_valid is False  # pooled connection, bridge in place
+        def requests() -> int:
+            count: int = sandbox.state()["requestsByPath"].get("/api/v1/partner/validate", 0)
+            return count
+
+        # A call's result can reach the loop a moment before the runtime counts the call as over.
+        deadline = time.monotonic() + 10
+        while active() != 0:
+            assert time.monotonic() < deadline, "earlier native calls did not end"
+            await asyncio.sleep(0.005)
+        sent = requests()
+        task = asyncio.ensure_future(client.validate_token("tok12345"))
+        await asyncio.sleep(0)  # the task starts the native call
+        # Blocks the loop thread until the sandbox has answered and the native call is over: its completion
+        # is queued in the bridge, not settled.
+        while requests() == sent or active() != 0:
+            assert time.monotonic() < deadline, "the native call did not finish"
+            time.sleep(0.005)
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert (await client.validate_token("tok12345")).is_valid is False
+
+    asyncio.run(main())
+    assert any("cancelled after it had completed" in r.getMessage() for r in caplog.records)
+
+
 def test_async_errors_and_parity(sandbox: Sandbox) -> None:
     async def main() -> None:
         client = confirma.AsyncClient(base_url=sandbox.base_url, max_retries=0)

@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 
 mod credentials;
 mod demo;
+mod form;
 mod output;
 
 use output::{note, say, stdout_all, stdout_secret, stdout_secret_json, wipe, TokenFile};
@@ -38,7 +39,7 @@ Exit codes:
   0   ok
   1   internal error (a bug) or another failure (demo, sandbox, writing non-secret output)
   2   usage or configuration (nothing was sent)
-  3   validation (the input was rejected, locally or by CFIS)
+  3   validation (the input was rejected, locally or by CFIS; `form check`: the form has problems)
   4   authentication or permission
   5   conflict (the client already exists)
   6   transient: rate limited, unavailable, timeout, network (safe to retry later)
@@ -78,6 +79,9 @@ enum Command {
     /// Stored credentials, kept alive by the token manager: import, token, renew, status, reconcile, keygen.
     #[command(subcommand)]
     Credentials(credentials::CredentialsCmd),
+    /// The onboarding form kit: the form's JSON Schema, checking a filled form, the end-user messages (fi, sv, en).
+    #[command(subcommand)]
+    Form(form::FormCmd),
     /// Run the local CFIS sandbox (same as the `confirma-sandbox` binary).
     Sandbox(confirma_sandbox::cli::SandboxArgs),
 }
@@ -216,6 +220,7 @@ pub(crate) fn error_json(e: &Error) -> Value {
             "retryable": e.is_retryable(),
             "retryAfterSeconds": e.retry_after().map(|d| d.as_secs_f64()),
             "fieldErrors": e.field_errors(),
+            "issues": e.issues(),
             "source": e.validation_source().map(|s| s.as_str()),
             "cause": e.cause().map(|c| c.kind().as_str()),
         }
@@ -270,6 +275,7 @@ fn run() -> ExitCode {
         Command::Client(ClientCmd::Create { target, .. })
         | Command::Token(TokenCmd::Validate { target } | TokenCmd::Renew { target, .. }) => target.json,
         Command::Credentials(c) => c.json(),
+        Command::Form(f) => f.json(),
         Command::Demo | Command::Sandbox(_) => false,
     };
     let result = rt.block_on(async move {
@@ -288,6 +294,7 @@ fn run() -> ExitCode {
             Command::Token(TokenCmd::Validate { target }) => validate(target).await,
             Command::Token(TokenCmd::Renew { target, token_out }) => renew(target, token_out).await,
             Command::Credentials(cmd) => credentials::run(cmd).await,
+            Command::Form(cmd) => form::run(cmd),
         }
     });
     match result {

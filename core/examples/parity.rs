@@ -20,6 +20,7 @@ fn dump(e: &ErrorInfo) -> Value {
         "retryable": e.retryable,
         "retryAfterMs": e.retry_after_ms,
         "fieldErrors": e.field_errors,
+        "issues": e.issues,
         "source": e.source,
         "operation": e.operation,
         "connect": e.connect,
@@ -92,6 +93,7 @@ fn main() {
             user_agent_suffix: text("userAgentSuffix"),
             proxy: text("proxy"),
             root_certificates_pem: text("rootCertificatesPem"),
+            language: text("language"),
         };
         let outcome = input.build().and_then(|c| confirma::OnboardingClient::new(c.clone()).map(|_| c));
         configs.insert(

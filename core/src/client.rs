@@ -21,7 +21,7 @@ use crate::response::{
     Unreadable,
 };
 use crate::secret::{scrub, SecretToken};
-use crate::validation::{parse_new_client, token_problem, validate_new_client};
+use crate::validation::{parse_new_client_issues, token_issue, validate_new_client_issues};
 
 /// The SDK's own version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -203,9 +203,11 @@ impl OnboardingClient {
         provisioning_token: &SecretToken,
         new_client: &NewClient,
     ) -> Result<CreatedClient> {
-        check_token("provisioningToken", provisioning_token)?;
+        let lang = self.inner.config.language;
+        check_token("provisioningToken", provisioning_token).map_err(|e| e.with_language(lang))?;
         let new_client = new_client.normalized();
-        validate_new_client(&new_client, self.inner.config.validation).map_err(Error::client_validation)?;
+        validate_new_client_issues(&new_client, self.inner.config.validation)
+            .map_err(|i| Error::client_issues(i).with_language(lang))?;
         let body = serde_json::to_vec(&new_client).map_err(|e| Error::invalid_input("newClient", e.to_string()))?;
         self.create_raw(provisioning_token, body).await
     }
@@ -224,7 +226,8 @@ impl OnboardingClient {
 
     /// Parses and validates loosely typed input with this client's validation mode.
     pub fn parse_new_client(&self, new_client: &Value) -> Result<NewClient> {
-        parse_new_client(new_client, self.inner.config.validation).map_err(Error::client_validation)
+        parse_new_client_issues(new_client, self.inner.config.validation)
+            .map_err(|i| Error::client_issues(i).with_language(self.inner.config.language))
     }
 
     async fn create_raw(&self, token: &SecretToken, body: Vec<u8>) -> Result<CreatedClient> {
@@ -249,7 +252,7 @@ impl OnboardingClient {
     /// An unknown or expired token is not an error: the result says `is_valid: false` (and `expired` for
     /// an expired one), whether the service answers 200 or 401. Retried on transient failures.
     pub async fn validate_token(&self, token: &SecretToken) -> Result<TokenStatus> {
-        check_token("token", token)?;
+        check_token("token", token).map_err(|e| e.with_language(self.inner.config.language))?;
         self.execute(Operation::ValidateToken, Method::GET, &self.inner.validate_url, token, None, |reply, secret| {
             match reply.status {
                 200..=299 => parse_status(&reply.body).map_err(|u| Some(unreadable_success(reply, u, false))),
@@ -270,7 +273,7 @@ impl OnboardingClient {
     /// Never repeated after the request may have reached the service: a lost response would otherwise
     /// rotate the token twice and lose the one never seen. Such a failure is [`ErrorKind::OutcomeUnknown`].
     pub async fn renew_token(&self, token: &SecretToken) -> Result<RenewedToken> {
-        check_token("token", token)?;
+        check_token("token", token).map_err(|e| e.with_language(self.inner.config.language))?;
         self.execute(Operation::RenewToken, Method::GET, &self.inner.renew_url, token, None, |reply, _| {
             if !(200..300).contains(&reply.status) {
                 return Err(None);
@@ -359,7 +362,7 @@ impl OnboardingClient {
                 }
                 debug!(operation = %op, attempt, "no time left in the total deadline for another attempt");
             }
-            let err = finalize(op, err);
+            let err = finalize(op, err).with_language(cfg.language);
             debug!(operation = %op, attempts = attempt, kind = %err.kind(), elapsed_ms = millis(started.elapsed()), request_id = %request_id, "CFIS call failed");
             return Err(err);
         }
@@ -424,8 +427,14 @@ fn api_key_header(token: &SecretToken) -> Result<HeaderValue> {
 }
 
 fn check_token(name: &str, token: &SecretToken) -> Result<()> {
-    match token_problem(token.expose()) {
-        Some(problem) => Err(Error::invalid_input(name, problem)),
+    match token_issue(token.expose()) {
+        Some((code, problem)) => {
+            let mut issue = crate::form::FieldIssue::new(name, code, problem);
+            if code == "token_too_long" {
+                issue.params.insert("max".into(), crate::validation::TOKEN_MAX_LENGTH.to_string());
+            }
+            Err(Error::client_issues(vec![issue]))
+        }
         None => Ok(()),
     }
 }

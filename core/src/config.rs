@@ -7,6 +7,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::form::Language;
 use crate::validation::ValidationMode;
 
 /// Staging base URL.
@@ -151,6 +152,9 @@ pub struct ClientConfig {
     /// [`UnexpectedResponse`](crate::ErrorKind::UnexpectedResponse) for validate and
     /// [`OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) for create and renew.
     pub max_response_bytes: usize,
+    /// The end-user language of validation issues' messages (`user_message`; default English). The
+    /// developer-facing texts stay English.
+    pub language: Language,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -166,6 +170,7 @@ impl fmt::Debug for ClientConfig {
             .field("proxy", &self.proxy.as_ref().map(|_| crate::secret::REDACTED))
             .field("extra_root_certificates_pem", &self.extra_root_certificates_pem.as_ref().map(|p| p.len()))
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("language", &self.language)
             .finish()
     }
 }
@@ -184,6 +189,7 @@ impl ClientConfig {
             proxy: None,
             extra_root_certificates_pem: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            language: Language::En,
         }
     }
 
@@ -237,6 +243,12 @@ impl ClientConfig {
     /// Sets a proxy.
     pub fn proxy(mut self, p: impl Into<String>) -> Self {
         self.proxy = Some(p.into());
+        self
+    }
+
+    /// Sets the end-user language of validation issues' messages.
+    pub fn language(mut self, l: Language) -> Self {
+        self.language = l;
         self
     }
 

@@ -3,8 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::form::{FieldIssue, Language};
 use crate::secret::SecretToken;
-use crate::validation::FieldErrors;
+use crate::validation::{field_errors_of, FieldErrors};
 
 /// The stable set of error kinds. Bindings map each to an exception class / error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -165,6 +166,10 @@ pub enum Error {
         message: String,
         /// Field path → problems.
         field_errors: FieldErrors,
+        /// The same problems, each with a stable code and parameters (see [`crate::form`]).
+        issues: Vec<FieldIssue>,
+        /// The end-user language of the issues' `user_message` (the client's [`ClientConfig::language`](crate::ClientConfig::language)).
+        language: Language,
         /// Who found the problems.
         source_side: ValidationSource,
         /// HTTP facts (server-side validation).
@@ -310,22 +315,61 @@ fn validation_text(message: &str, fields: &FieldErrors) -> String {
 }
 
 impl Error {
-    /// A client-side validation error.
+    /// A client-side validation error from field texts; each gets the code its text is recognised as
+    /// (else `invalid`). Prefer [`client_issues`](Self::client_issues), which keeps the rules' codes.
     pub fn client_validation(field_errors: FieldErrors) -> Self {
-        let n = field_errors.values().map(Vec::len).sum::<usize>();
+        let issues = field_errors
+            .iter()
+            .flat_map(|(field, msgs)| {
+                msgs.iter().map(move |m| FieldIssue::from_text(field.clone(), m.clone(), "invalid"))
+            })
+            .collect();
+        Error::client_issues(issues)
+    }
+
+    /// A client-side validation error from coded issues.
+    pub fn client_issues(issues: Vec<FieldIssue>) -> Self {
+        let n = issues.len();
         Error::Validation {
             message: format!("request is invalid ({n} problem{})", if n == 1 { "" } else { "s" }),
-            field_errors,
+            field_errors: field_errors_of(&issues),
+            issues,
+            language: Language::default(),
             source_side: ValidationSource::Client,
             meta: ResponseMeta::default(),
         }
     }
 
+    /// A server-side validation error: the server's texts are kept, each with the code it is recognised
+    /// as (else `server`).
+    pub fn server_validation(message: String, field_errors: FieldErrors, meta: ResponseMeta) -> Self {
+        let issues = field_errors
+            .iter()
+            .flat_map(|(field, msgs)| {
+                msgs.iter().map(move |m| FieldIssue::from_text(field.clone(), m.clone(), "server"))
+            })
+            .collect();
+        Error::Validation {
+            message,
+            field_errors,
+            issues,
+            language: Language::default(),
+            source_side: ValidationSource::Server,
+            meta,
+        }
+    }
+
     /// A client-side validation error on one argument.
     pub fn invalid_input(field: &str, problem: impl Into<String>) -> Self {
-        let mut fe = FieldErrors::new();
-        fe.insert(field.to_string(), vec![problem.into()]);
-        Error::client_validation(fe)
+        Error::client_issues(vec![FieldIssue::from_text(field, problem, "invalid")])
+    }
+
+    /// The same error with its issues' end-user language set (validation errors only; others unchanged).
+    pub fn with_language(mut self, lang: Language) -> Self {
+        if let Error::Validation { language, .. } = &mut self {
+            *language = lang;
+        }
+        self
     }
 
     /// A configuration error.
@@ -437,6 +481,24 @@ impl Error {
         match self {
             Error::Validation { field_errors, .. } => field_errors,
             _ => &EMPTY,
+        }
+    }
+
+    /// The problems of a validation error, each with a stable code and parameters (empty for other kinds).
+    /// Client-side issues always carry a rule's code; server-side ones keep the server's text and carry
+    /// the code it is recognised as, else `server`.
+    pub fn issues(&self) -> &[FieldIssue] {
+        match self {
+            Error::Validation { issues, .. } => issues,
+            _ => &[],
+        }
+    }
+
+    /// The end-user language set on a validation error (the default, English, for other kinds).
+    pub fn language(&self) -> Language {
+        match self {
+            Error::Validation { language, .. } => *language,
+            _ => Language::default(),
         }
     }
 

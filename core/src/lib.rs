@@ -68,6 +68,7 @@ mod config;
 mod error;
 #[cfg(feature = "ffi")]
 pub mod ffi;
+pub mod form;
 #[cfg(feature = "store")]
 pub mod manager;
 pub mod models;
@@ -84,6 +85,7 @@ pub use config::{
     DEFAULT_MAX_RESPONSE_BYTES, MAX_BACKOFF, MAX_TIMEOUT, PRODUCTION_URL, STAGING_URL,
 };
 pub use error::{Error, ErrorKind, Operation, ResponseMeta, Result, ValidationSource};
+pub use form::{FieldIssue, Language};
 #[cfg(feature = "store")]
 pub use manager::{CredentialStatus, Health, ManagerEvent, ManagerOptions, TokenManager};
 pub use models::{

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, ResponseMeta, ValidationSource};
+use crate::error::{Error, ResponseMeta};
 use crate::models::{parse_timestamp, CreatedClient, RenewedToken, TokenStatus};
 use crate::redact;
 use crate::secret::{scrub, SecretToken};
@@ -236,12 +236,9 @@ pub fn error_for_status(
     let message =
         body.message.clone().unwrap_or_else(|| format!("HTTP {status} {}", http_reason(status).unwrap_or("error")));
     match status {
-        400 | 402 | 413 | 422 => Error::Validation {
-            message: format!("the service rejected the request: {message}"),
-            field_errors: body.field_errors,
-            source_side: ValidationSource::Server,
-            meta,
-        },
+        400 | 402 | 413 | 422 => {
+            Error::server_validation(format!("the service rejected the request: {message}"), body.field_errors, meta)
+        }
         401 => Error::Authentication { message, meta },
         403 => Error::PermissionDenied { message, meta },
         409 => Error::Conflict { message, meta },

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
+use crate::form::FieldIssue;
 use crate::models::{ClientDetails, Contact, ContactRole, NewClient, Service, ServiceType};
 
 /// Field path → problems with that field, in a stable order.
@@ -150,54 +151,160 @@ pub fn is_website(value: &str) -> bool {
     }
 }
 
-/// What is wrong with a postal code for a country, for the countries whose format this SDK knows.
-pub fn postal_code_problem(country: &str, code: &str) -> Option<String> {
-    let digits = |n: usize| code.len() == n && code.bytes().all(|b| b.is_ascii_digit());
-    let ok = match country.to_ascii_uppercase().as_str() {
-        "FI" | "EE" | "DE" | "FR" | "IT" | "ES" => digits(5),
-        "NO" | "DK" | "AT" | "BE" | "CH" => digits(4),
-        "SE" => {
-            let compact: String = code.chars().filter(|c| *c != ' ').collect();
-            compact.len() == 5 && compact.bytes().all(|b| b.is_ascii_digit())
-        }
-        _ => return None,
-    };
-    if ok {
-        None
+/// The postal code format of a country this SDK knows: the number of digits, an example, and the
+/// pattern the form schema carries (generated from this rule, never written twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostalCodeRule {
+    /// ISO country code (upper case).
+    pub country: &'static str,
+    /// Number of digits.
+    pub length: usize,
+    /// An example of a valid code.
+    pub example: &'static str,
+    /// A regular expression for a valid code (ECMA-262 and Rust `regex` compatible).
+    pub pattern: &'static str,
+    /// The shape as developer English (`5 digits (NNN NN)`).
+    pub shape: &'static str,
+}
+
+/// Every postal code rule, in a stable order.
+pub const POSTAL_CODE_RULES: [PostalCodeRule; 12] = {
+    const fn five(country: &'static str, example: &'static str) -> PostalCodeRule {
+        PostalCodeRule { country, length: 5, example, pattern: "^[0-9]{5}$", shape: "5 digits" }
+    }
+    const fn four(country: &'static str, example: &'static str) -> PostalCodeRule {
+        PostalCodeRule { country, length: 4, example, pattern: "^[0-9]{4}$", shape: "4 digits" }
+    }
+    [
+        five("FI", "00100"),
+        five("EE", "10111"),
+        five("DE", "10115"),
+        five("FR", "75001"),
+        five("IT", "00118"),
+        five("ES", "28001"),
+        four("NO", "0150"),
+        four("DK", "1050"),
+        four("AT", "1010"),
+        four("BE", "1000"),
+        four("CH", "8001"),
+        PostalCodeRule {
+            country: "SE",
+            length: 5,
+            example: "111 20",
+            pattern: "^ *(?:[0-9] *){5}$",
+            shape: "5 digits (NNN NN)",
+        },
+    ]
+};
+
+/// The postal code rule of a country, if this SDK knows one.
+pub fn postal_code_rule(country: &str) -> Option<&'static PostalCodeRule> {
+    POSTAL_CODE_RULES.iter().find(|r| r.country.eq_ignore_ascii_case(country.trim()))
+}
+
+fn postal_code_ok(rule: &PostalCodeRule, code: &str) -> bool {
+    if rule.country == "SE" {
+        let compact: String = code.chars().filter(|c| *c != ' ').collect();
+        compact.len() == 5 && compact.bytes().all(|b| b.is_ascii_digit())
     } else {
-        let shape = match country.to_ascii_uppercase().as_str() {
-            "NO" | "DK" | "AT" | "BE" | "CH" => "4 digits",
-            "SE" => "5 digits (NNN NN)",
-            _ => "5 digits",
-        };
-        Some(format!("must be {shape} for country {}", country.to_ascii_uppercase()))
+        code.len() == rule.length && code.bytes().all(|b| b.is_ascii_digit())
     }
 }
+
+/// What is wrong with a postal code for a country, for the countries whose format this SDK knows.
+pub fn postal_code_problem(country: &str, code: &str) -> Option<String> {
+    let rule = postal_code_rule(country)?;
+    if postal_code_ok(rule, code) {
+        None
+    } else {
+        Some(format!("must be {} for country {}", rule.shape, rule.country))
+    }
+}
+
+/// The pattern of a Finnish Business ID's shape (the check digit is checked by [`is_finnish_business_id`]).
+pub const BUSINESS_ID_PATTERN: &str = "^[0-9]{7}-[0-9]$";
+/// The pattern of a Finnish VAT number (`FI` and 8 digits, any case).
+pub const VAT_NUMBER_PATTERN: &str = "^[Ff][Ii][0-9]{8}$";
+/// The pattern of a two-letter ISO code (country or language), any case.
+pub const TWO_LETTER_CODE_PATTERN: &str = "^[A-Za-z]{2}$";
+/// The longest e-mail address accepted.
+pub const EMAIL_MAX_LENGTH: usize = 254;
+/// An example Business ID (a real, public one) and its VAT number.
+pub const EXAMPLE_BUSINESS_ID: &str = "1572860-0";
+/// The VAT number of [`EXAMPLE_BUSINESS_ID`].
+pub const EXAMPLE_VAT_NUMBER: &str = "FI15728600";
+
+/// The client fields that must not be blank (wire names), in display order. The form schema's `required`
+/// is generated from this list.
+pub const REQUIRED_CLIENT_FIELDS: [&str; 8] =
+    ["name", "businessCode", "postalAddress", "postalCode", "postalDistrict", "countryCode", "email", "languageCode"];
+
+/// The service fields that must not be blank (wire names).
+pub const REQUIRED_SERVICE_FIELDS: [&str; 2] = ["type", "partnerCode"];
+
+/// The contact fields that must not be blank (wire names).
+pub const REQUIRED_CONTACT_FIELDS: [&str; 3] = ["role", "name", "email"];
 
 /// Checks a token before it is put in the `X-Api-Key` header: present, visible ASCII, no whitespace.
 /// The message never contains the token.
 pub fn token_problem(token: &str) -> Option<&'static str> {
+    token_issue(token).map(|(_, m)| m)
+}
+
+/// The longest token accepted.
+pub const TOKEN_MAX_LENGTH: usize = 4096;
+
+/// [`token_problem`] with its message code.
+pub(crate) fn token_issue(token: &str) -> Option<(&'static str, &'static str)> {
     if token.is_empty() {
-        Some("is required")
-    } else if token.len() > 4096 {
-        Some("is too long (over 4096 characters)")
+        Some(("required", "is required"))
+    } else if token.len() > TOKEN_MAX_LENGTH {
+        Some(("token_too_long", "is too long (over 4096 characters)"))
     } else if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        Some("must be visible ASCII characters without spaces or line breaks")
+        Some(("token_format", "must be visible ASCII characters without spaces or line breaks"))
     } else {
         None
     }
 }
 
 #[derive(Default)]
-struct Problems(FieldErrors);
+struct Problems(Vec<FieldIssue>);
 
 impl Problems {
-    fn add(&mut self, path: impl Into<String>, msg: impl Into<String>) {
-        self.0.entry(path.into()).or_default().push(msg.into());
+    fn add(&mut self, path: impl Into<String>, code: &'static str, msg: impl Into<String>) {
+        self.add_with(path, code, &[], msg);
+    }
+    fn add_with(
+        &mut self,
+        path: impl Into<String>,
+        code: &'static str,
+        params: &[(&str, &str)],
+        msg: impl Into<String>,
+    ) {
+        self.0.push(FieldIssue {
+            field: path.into(),
+            code: code.to_string(),
+            params: params.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect(),
+            message: msg.into(),
+        });
     }
     fn has(&self, path: &str) -> bool {
-        self.0.contains_key(path)
+        self.0.iter().any(|i| i.field == path)
     }
+    /// Sorted by field path (stable), as [`FieldErrors`] is.
+    fn into_issues(mut self) -> Vec<FieldIssue> {
+        self.0.sort_by(|a, b| a.field.cmp(&b.field));
+        self.0
+    }
+}
+
+/// Groups issues into field path → messages, in the issues' order.
+pub fn field_errors_of(issues: &[FieldIssue]) -> FieldErrors {
+    let mut fe = FieldErrors::new();
+    for i in issues {
+        fe.entry(i.field.clone()).or_default().push(i.message.clone());
+    }
+    fe
 }
 
 fn blank(s: &str) -> bool {
@@ -206,70 +313,112 @@ fn blank(s: &str) -> bool {
 
 /// Validates a new client. Every problem is reported at once, keyed by field path.
 pub fn validate_new_client(c: &NewClient, mode: ValidationMode) -> Result<(), FieldErrors> {
+    validate_new_client_issues(c, mode).map_err(|i| field_errors_of(&i))
+}
+
+/// [`validate_new_client`] with every problem as a [`FieldIssue`] (stable code and parameters).
+pub fn validate_new_client_issues(c: &NewClient, mode: ValidationMode) -> Result<(), Vec<FieldIssue>> {
     let mut p = Problems::default();
     check_new_client(c, mode, &mut p);
     if p.0.is_empty() {
         Ok(())
     } else {
-        Err(p.0)
+        Err(p.into_issues())
     }
 }
 
+/// The client's value of a wire field name (`""` for an absent optional one).
+fn client_value<'a>(d: &'a ClientDetails, wire: &str) -> &'a str {
+    match wire {
+        "name" => &d.name,
+        "businessCode" => &d.business_code,
+        "vatRegNbr" => d.vat_reg_nbr.as_deref().unwrap_or(""),
+        "postalAddress" => &d.postal_address,
+        "postalCode" => &d.postal_code,
+        "postalDistrict" => &d.postal_district,
+        "countryCode" => &d.country_code,
+        "telephone" => d.telephone.as_deref().unwrap_or(""),
+        "email" => &d.email,
+        "website" => d.website.as_deref().unwrap_or(""),
+        "languageCode" => &d.language_code,
+        _ => "",
+    }
+}
+
+/// The allowed service types, as the developer message lists them.
+pub(crate) const SERVICE_TYPES_TEXT: &str = "LIFECYCLE, INTERMEDIATION, COOP";
+/// The allowed contact roles, as the developer message lists them.
+pub(crate) const CONTACT_ROLES_TEXT: &str = "PRIMARY, TECHNICAL, ACCOUNTANT";
+
 fn check_new_client(c: &NewClient, mode: ValidationMode, p: &mut Problems) {
+    check_service_and_client(c, mode, p);
+    let strict = mode == ValidationMode::Strict;
+    check_contacts(c.contacts.iter().enumerate().map(|(i, k)| ContactView::of(i, Some(k.role), k)), strict, p);
+}
+
+/// The rules on `service` and `client` (the contacts are [`check_contacts`]).
+fn check_service_and_client(c: &NewClient, mode: ValidationMode, p: &mut Problems) {
     let strict = mode == ValidationMode::Strict;
     // service
     if let ServiceType::Other(s) = &c.service.service_type {
         if blank(s) {
-            p.add("service.type", "is required");
+            p.add("service.type", "required", "is required");
         } else if strict {
-            p.add("service.type", "must be one of LIFECYCLE, INTERMEDIATION, COOP");
+            p.add_with(
+                "service.type",
+                "service_type_unknown",
+                &[("allowed", SERVICE_TYPES_TEXT)],
+                format!("must be one of {SERVICE_TYPES_TEXT}"),
+            );
         }
     }
     if blank(&c.service.partner_code) {
-        p.add("service.partnerCode", "is required");
+        p.add("service.partnerCode", "required", "is required");
     }
     // client
     let d = &c.client;
-    for (path, value) in [
-        ("client.name", &d.name),
-        ("client.businessCode", &d.business_code),
-        ("client.postalAddress", &d.postal_address),
-        ("client.postalCode", &d.postal_code),
-        ("client.postalDistrict", &d.postal_district),
-        ("client.countryCode", &d.country_code),
-        ("client.email", &d.email),
-        ("client.languageCode", &d.language_code),
-    ] {
-        if blank(value) {
-            p.add(path, "is required");
+    for wire in REQUIRED_CLIENT_FIELDS {
+        if blank(client_value(d, wire)) {
+            p.add(format!("client.{wire}"), "required", "is required");
         }
     }
     if !blank(&d.country_code) && !is_country_code(d.country_code.trim()) {
-        p.add("client.countryCode", "must be an ISO 3166-1 alpha-2 country code (e.g. FI)");
+        p.add("client.countryCode", "country_code_format", "must be an ISO 3166-1 alpha-2 country code (e.g. FI)");
     }
     if !blank(&d.language_code) && !is_language_code(d.language_code.trim()) {
-        p.add("client.languageCode", "must be an ISO 639-1 language code (e.g. FI, SV, EN)");
+        p.add("client.languageCode", "language_code_format", "must be an ISO 639-1 language code (e.g. FI, SV, EN)");
     }
     if strict {
         if !blank(&d.email) && !is_email(d.email.trim()) {
-            p.add("client.email", "must be a valid e-mail address");
+            p.add("client.email", "email_format", "must be a valid e-mail address");
         }
         if let Some(w) = d.website.as_deref().filter(|w| !blank(w)) {
             if !is_website(w.trim()) {
-                p.add("client.website", "must be an http(s) URL");
+                p.add("client.website", "website_format", "must be an http(s) URL");
             }
         }
         let country = d.country_code.trim();
         if !blank(&d.postal_code) && is_country_code(country) {
-            if let Some(problem) = postal_code_problem(country, d.postal_code.trim()) {
-                p.add("client.postalCode", problem);
+            if let (Some(problem), Some(rule)) =
+                (postal_code_problem(country, d.postal_code.trim()), postal_code_rule(country))
+            {
+                p.add_with(
+                    "client.postalCode",
+                    "postal_code_format",
+                    &[("country", rule.country), ("length", &rule.length.to_string()), ("example", rule.example)],
+                    problem,
+                );
             }
         }
         if country.eq_ignore_ascii_case("FI") {
             let bid = d.business_code.trim();
             if !blank(bid) && !is_finnish_business_id(bid) {
-                p.add(
+                let shape_ok = bid.len() == 9
+                    && bid.bytes().enumerate().all(|(i, b)| if i == 7 { b == b'-' } else { b.is_ascii_digit() });
+                p.add_with(
                     "client.businessCode",
+                    if shape_ok { "business_id_check_digit" } else { "business_id_format" },
+                    &[("example", EXAMPLE_BUSINESS_ID)],
                     "must be a Finnish Business ID: 7 digits, a hyphen and a valid check digit (e.g. 1572860-0)",
                 );
             }
@@ -282,38 +431,72 @@ fn check_new_client(c: &NewClient, mode: ValidationMode, p: &mut Problems) {
                     .and_then(|_| vat.get(2..))
                     .filter(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()));
                 match digits {
-                    None => p.add("client.vatRegNbr", "must be FI followed by 8 digits (e.g. FI15728600)"),
-                    Some(d) if is_finnish_business_id(bid) && d != bid.replace('-', "") => {
-                        p.add("client.vatRegNbr", "must be FI followed by the 8 digits of the business ID")
-                    }
+                    None => p.add_with(
+                        "client.vatRegNbr",
+                        "vat_format",
+                        &[("example", EXAMPLE_VAT_NUMBER)],
+                        "must be FI followed by 8 digits (e.g. FI15728600)",
+                    ),
+                    Some(d) if is_finnish_business_id(bid) && d != bid.replace('-', "") => p.add_with(
+                        "client.vatRegNbr",
+                        "vat_mismatch",
+                        &[("expected", &finnish_vat_number(bid))],
+                        "must be FI followed by the 8 digits of the business ID",
+                    ),
                     Some(_) => {}
                 }
             }
         }
     }
-    // contacts
+}
+
+/// One contact as the rules see it: its index in the request (so paths name the right row even when an
+/// earlier row could not be read) and its role when the role could be read.
+struct ContactView<'a> {
+    index: usize,
+    role: Option<ContactRole>,
+    name: &'a str,
+    email: &'a str,
+}
+
+impl<'a> ContactView<'a> {
+    fn of(index: usize, role: Option<ContactRole>, c: &'a Contact) -> Self {
+        ContactView { index, role, name: &c.name, email: &c.email }
+    }
+}
+
+/// The contact rules: name and e-mail on every row (also a row whose role is missing or unknown), one
+/// contact per role, and a PRIMARY contact — unless a row's role could not be read (it may be the primary).
+fn check_contacts<'a>(contacts: impl IntoIterator<Item = ContactView<'a>>, strict: bool, p: &mut Problems) {
     let mut seen: BTreeMap<ContactRole, usize> = BTreeMap::new();
-    for (i, contact) in c.contacts.iter().enumerate() {
-        if blank(&contact.name) {
-            p.add(format!("contacts[{i}].name"), "is required");
+    let mut role_unreadable = false;
+    for ContactView { index: i, role, name, email } in contacts {
+        if blank(name) {
+            p.add(format!("contacts[{i}].name"), "required", "is required");
         }
-        if blank(&contact.email) {
-            p.add(format!("contacts[{i}].email"), "is required");
-        } else if strict && !is_email(contact.email.trim()) {
-            p.add(format!("contacts[{i}].email"), "must be a valid e-mail address");
+        if blank(email) {
+            p.add(format!("contacts[{i}].email"), "required", "is required");
+        } else if strict && !is_email(email.trim()) {
+            p.add(format!("contacts[{i}].email"), "email_format", "must be a valid e-mail address");
         }
-        match seen.entry(contact.role) {
+        let Some(role) = role else {
+            role_unreadable = true;
+            continue;
+        };
+        match seen.entry(role) {
             std::collections::btree_map::Entry::Vacant(v) => {
                 v.insert(i);
             }
-            std::collections::btree_map::Entry::Occupied(first) => p.add(
+            std::collections::btree_map::Entry::Occupied(first) => p.add_with(
                 format!("contacts[{i}].role"),
-                format!("duplicate role {} (already given at contacts[{}])", contact.role, first.get()),
+                "duplicate_role",
+                &[("role", role.as_str()), ("first", &format!("contacts[{}]", first.get()))],
+                format!("duplicate role {} (already given at contacts[{}])", role, first.get()),
             ),
         }
     }
-    if !seen.contains_key(&ContactRole::Primary) && !p.has("contacts") {
-        p.add("contacts", "a PRIMARY contact is required");
+    if !seen.contains_key(&ContactRole::Primary) && !role_unreadable && !p.has("contacts") {
+        p.add("contacts", "primary_contact_required", "a PRIMARY contact is required");
     }
 }
 
@@ -351,7 +534,7 @@ impl<'a> Section<'a> {
             None => String::new(),
             Some(Value::String(s)) => s.clone(),
             Some(_) => {
-                p.add(self.child(key), "must be a string");
+                p.add(self.child(key), "type_string", "must be a string");
                 String::new()
             }
         }
@@ -376,7 +559,7 @@ impl<'a> Section<'a> {
         for key in self.obj.keys() {
             let known = self.known.iter().any(|k| k == key || snake(k) == *key);
             if !known {
-                p.add(self.child(key), "is not a known field");
+                p.add(self.child(key), "unknown_field", "is not a known field");
             }
         }
     }
@@ -386,11 +569,11 @@ fn object<'a>(value: Option<&'a Value>, path: &str, p: &mut Problems) -> Option<
     match value {
         Some(Value::Object(m)) => Some(m),
         None | Some(Value::Null) => {
-            p.add(path, "is required");
+            p.add(path, "required", "is required");
             None
         }
         Some(_) => {
-            p.add(path, "must be an object");
+            p.add(path, "type_object", "must be an object");
             None
         }
     }
@@ -402,13 +585,19 @@ static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new
 /// the wire) or snake_case. Structural problems (a number where a string belongs, an unknown contact role,
 /// and in strict mode an unknown field) and rule violations are reported together.
 pub fn parse_new_client(value: &Value, mode: ValidationMode) -> Result<NewClient, FieldErrors> {
+    parse_new_client_issues(value, mode).map_err(|i| field_errors_of(&i))
+}
+
+/// [`parse_new_client`] with every problem as a [`FieldIssue`] (stable code and parameters), sorted by
+/// field path.
+pub fn parse_new_client_issues(value: &Value, mode: ValidationMode) -> Result<NewClient, Vec<FieldIssue>> {
     let mut p = Problems::default();
     let empty = EMPTY.get_or_init(Map::new);
     let root_obj = match value {
         Value::Object(m) => m,
         _ => {
-            p.add("$", "must be a JSON object with service, client and contacts");
-            return Err(p.0);
+            p.add("$", "form_object", "must be a JSON object with service, client and contacts");
+            return Err(p.into_issues());
         }
     };
     let mut root = Section { obj: root_obj, path: String::new(), known: vec![] };
@@ -437,7 +626,8 @@ pub fn parse_new_client(value: &Value, mode: ValidationMode) -> Result<NewClient
     };
     c.unknown_keys(mode, &mut p);
 
-    let mut contacts = Vec::new();
+    // Every readable row, with its index in the request and its role when the role could be read.
+    let mut rows: Vec<(usize, Option<ContactRole>, Contact)> = Vec::new();
     match root.lookup("contacts") {
         None => {}
         Some(Value::Array(items)) => {
@@ -450,34 +640,46 @@ pub fn parse_new_client(value: &Value, mode: ValidationMode) -> Result<NewClient
                 let email = sec.string("email", &mut p);
                 let telephone = sec.opt_string("telephone", &mut p);
                 sec.unknown_keys(mode, &mut p);
-                match ContactRole::parse(&role_str) {
-                    Some(role) => contacts.push(Contact { role, name, email, telephone }),
-                    None if blank(&role_str) => p.add(format!("{path}.role"), "is required"),
-                    None => p.add(format!("{path}.role"), "must be one of PRIMARY, TECHNICAL, ACCOUNTANT"),
+                let role = ContactRole::parse(&role_str);
+                match role {
+                    Some(_) => {}
+                    None if blank(&role_str) => p.add(format!("{path}.role"), "required", "is required"),
+                    None => p.add_with(
+                        format!("{path}.role"),
+                        "contact_role_unknown",
+                        &[("allowed", CONTACT_ROLES_TEXT)],
+                        format!("must be one of {CONTACT_ROLES_TEXT}"),
+                    ),
                 }
+                rows.push((i, role, Contact { role: role.unwrap_or(ContactRole::Primary), name, email, telephone }));
             }
         }
-        Some(_) => p.add("contacts", "must be an array"),
+        Some(_) => p.add("contacts", "type_array", "must be an array"),
     }
     root.unknown_keys(mode, &mut p);
 
-    let parsed = NewClient { service, client, contacts };
-    // Rule checks; a field that already has a structural problem is not reported twice.
+    // Rule checks; a field that already has a structural problem is not reported twice. The contact rules
+    // run on every readable row under its own index, so a row after an unreadable one keeps its path.
     let mut rules = Problems::default();
-    check_new_client(&parsed, mode, &mut rules);
-    for (path, msgs) in rules.0 {
-        let covered = p.has(&path)
-            || (path == "contacts" && p.0.keys().any(|k| k.starts_with("contacts[") && k.ends_with(".role")));
+    let parsed_without_contacts = NewClient { service, client, contacts: Vec::new() };
+    check_service_and_client(&parsed_without_contacts, mode, &mut rules);
+    let strict = mode == ValidationMode::Strict;
+    check_contacts(rows.iter().map(|(i, role, c)| ContactView::of(*i, *role, c)), strict, &mut rules);
+    let parsed = NewClient {
+        contacts: rows.into_iter().filter(|(_, role, _)| role.is_some()).map(|(_, _, c)| c).collect(),
+        ..parsed_without_contacts
+    };
+    let structural: std::collections::BTreeSet<String> = p.0.iter().map(|i| i.field.clone()).collect();
+    for issue in rules.0 {
+        let covered = structural.contains(&issue.field);
         if !covered {
-            for m in msgs {
-                p.add(path.clone(), m);
-            }
+            p.0.push(issue);
         }
     }
     if p.0.is_empty() {
         Ok(parsed)
     } else {
-        Err(p.0)
+        Err(p.into_issues())
     }
 }
 
@@ -592,6 +794,31 @@ mod tests {
         assert!(!errs.contains_key("contacts"), "no extra 'PRIMARY required' when a role was unreadable");
         let errs = parse_new_client(&json!([1]), ValidationMode::Lenient).unwrap_err();
         assert!(errs.contains_key("$"));
+    }
+
+    #[test]
+    fn every_contact_row_is_checked_under_its_own_index() {
+        // A row without a role still gets its name/e-mail checks, and the rows after an unreadable one keep
+        // their paths (they used to shift down by one).
+        let mut v = valid();
+        v["contacts"] = json!([{}, 3, {"role": "PRIMARY", "name": "", "email": "not-an-email"}]);
+        let errs = parse_new_client(&v, ValidationMode::Strict).unwrap_err();
+        assert_eq!(
+            errs.keys().collect::<Vec<_>>(),
+            [
+                "contacts[0].email",
+                "contacts[0].name",
+                "contacts[0].role",
+                "contacts[1]",
+                "contacts[2].email",
+                "contacts[2].name"
+            ]
+        );
+        assert_eq!(errs["contacts[2].email"], ["must be a valid e-mail address"]);
+        // With every role readable the PRIMARY rule applies again.
+        v["contacts"] = json!([{"role": "TECHNICAL", "name": "T", "email": "t@b.fi"}]);
+        let errs = parse_new_client(&v, ValidationMode::Strict).unwrap_err();
+        assert_eq!(errs["contacts"], ["a PRIMARY contact is required"]);
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct NativeClientConfig {
     /// Extra trusted root certificate(s), PEM.
     #[uniffi(default)]
     pub extra_root_certificates_pem: Option<String>,
+    /// The end-user language of validation issues (`fi`, `sv`, `en`).
+    #[uniffi(default)]
+    pub language: Option<String>,
 }
 
 impl NativeClientConfig {
@@ -69,6 +72,7 @@ impl NativeClientConfig {
             user_agent_suffix: self.user_agent_suffix.clone(),
             proxy: self.proxy.clone(),
             root_certificates_pem: self.extra_root_certificates_pem.clone(),
+            language: self.language.clone(),
         }
         .build()
     }

@@ -87,6 +87,9 @@ pub struct NativeErrorInfo {
     /// A 2xx create/renew answer that could not be read, whole, as a secret (`Error::raw_response`).
     #[uniffi(default)]
     pub raw_response: Option<Arc<SecretToken>>,
+    /// The validation problems with stable codes and the end-user message in the client's language.
+    #[uniffi(default = [])]
+    pub issues: Vec<crate::form::NativeFieldIssue>,
 }
 
 impl From<ErrorInfo> for NativeErrorInfo {
@@ -103,6 +106,7 @@ impl From<ErrorInfo> for NativeErrorInfo {
             retryable,
             retry_after_ms,
             field_errors,
+            issues,
             source,
             operation,
             connect,
@@ -129,6 +133,7 @@ impl From<ErrorInfo> for NativeErrorInfo {
             cause: cause.map(|c| Box::new(NativeErrorInfo::from(*c))),
             recovered_token: recovered_token.map(SecretToken::wrap),
             raw_response: raw_response.map(SecretToken::wrap),
+            issues: issues.into_iter().map(crate::form::NativeFieldIssue::from).collect(),
         }
     }
 }

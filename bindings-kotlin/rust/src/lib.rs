@@ -19,6 +19,7 @@
 //! | [`store`] | `NativeStore`: the core's SQLite / PostgreSQL / memory store with its `Sealer` (`confirma::ffi::SealerInput`) |
 //! | [`manager`] | `NativeTokenManager`: the core's `TokenManager` (options via `confirma::ffi::ManagerInput`), statuses, the hot path |
 //! | [`events`] | `NativeEventStream` over `confirma::ffi::EventStream` |
+//! | [`form`] | the form kit: `FormSchema` (schema, validate, missing fields, messages), `NativeFieldIssue` |
 //! | [`foreign`] | a partner's store written in Kotlin/Java: a uniffi callback interface as the core's `RowStore` |
 //!
 //! # How the core's models cross without a mirror
@@ -56,6 +57,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod foreign;
+pub mod form;
 pub mod manager;
 pub mod models;
 pub mod queue;

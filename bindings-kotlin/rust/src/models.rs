@@ -120,11 +120,18 @@ uniffi::custom_type!(ServiceType, String, {
 
 /// Parses and validates JSON shaped like the API contract (camelCase or snake_case keys) into a
 /// [NewClient]; every problem is reported at once as a validation error with field paths.
-#[uniffi::export]
-pub fn native_parse_new_client(json: String, validation: ValidationMode) -> Result<NewClient, NativeError> {
+/// `language` (`fi`, `sv`, `en`; absent = English) is the end-user language of the error's issues.
+#[uniffi::export(default(language = None))]
+pub fn native_parse_new_client(
+    json: String,
+    validation: ValidationMode,
+    language: Option<String>,
+) -> Result<NewClient, NativeError> {
     contain(|| {
-        let value = parse_json(&json)?;
-        Ok(cfis::validation::parse_new_client(&value, validation).map_err(cfis::Error::client_validation)?)
+        let lang = cfis::ffi::form::language(language.as_deref())?;
+        let value = parse_json(&json).map_err(|e| e.with_language(lang))?;
+        Ok(cfis::validation::parse_new_client_issues(&value, validation)
+            .map_err(|i| cfis::Error::client_issues(i).with_language(lang))?)
     })
 }
 

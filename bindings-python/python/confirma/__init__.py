@@ -45,6 +45,7 @@ from ._errors import (
     UnexpectedResponseError,
     ValidationError,
 )
+from ._form import FieldIssue, form_schema, message_catalog, missing_fields, validate_form
 from ._lifecycle import (
     AsyncEventStream,
     AsyncTokenManager,
@@ -108,6 +109,11 @@ __all__ = [
     "TokenEvent",
     "EventStream",
     "AsyncEventStream",
+    "FieldIssue",
+    "form_schema",
+    "validate_form",
+    "missing_fields",
+    "message_catalog",
 ]
 
 # Runtime threads stop entering Python before the interpreter finalizes (see src/runtime.rs).

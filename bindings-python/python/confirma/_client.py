@@ -67,6 +67,7 @@ def _native_client(
     proxy: Optional[str],
     root_certificates_pem: Optional[str],
     max_response_bytes: Optional[int],
+    language: Optional[str] = None,
 ) -> _native.NativeClient:
     """Checks the options' Python types (``TypeError``) and hands them to the core, which parses them,
     applies its defaults to the ``None`` ones and checks every bound (``ConfigurationError``)."""
@@ -84,6 +85,7 @@ def _native_client(
         proxy=_text("proxy", proxy),
         root_certificates_pem=_text("root_certificates_pem", root_certificates_pem),
         max_response_bytes=_count("max_response_bytes", max_response_bytes),
+        language=_text("language", language),
     )
 
 
@@ -104,6 +106,7 @@ class _Base:
         proxy: Optional[str] = None,
         root_certificates_pem: Optional[str] = None,
         max_response_bytes: Optional[int] = None,
+        language: Optional[str] = None,
     ) -> None:
         self._native = _native_client(
             environment,
@@ -117,6 +120,7 @@ class _Base:
             proxy,
             root_certificates_pem,
             max_response_bytes,
+            language,
         )
 
     @property
@@ -135,11 +139,19 @@ class _Base:
         return self._native.validation
 
     @property
+    def language(self) -> str:
+        """``"fi"``, ``"sv"`` or ``"en"``: the language of :attr:`FieldIssue.user_message` on this client's errors."""
+        return self._native.language
+
+    @property
     def closed(self) -> bool:
         return self._native.closed
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, validation={self.validation!r})"
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, validation={self.validation!r}, "
+            f"language={self.language!r})"
+        )
 
 
 class Client(_Base):
@@ -147,7 +159,7 @@ class Client(_Base):
 
     ``Client(environment="staging", *, base_url=None, timeout=None, connect_timeout=None, total_timeout=None,
     max_retries=None, validation=None, user_agent_suffix=None, proxy=None, root_certificates_pem=None,
-    max_response_bytes=None)``. An option left at ``None`` takes the core's default:
+    max_response_bytes=None, language=None)``. An option left at ``None`` takes the core's default:
 
     ============================  ==========================================================================
     ``environment``               ``"staging"`` (default) or ``"production"`` (also ``"prod"``), any case
@@ -164,6 +176,8 @@ class Client(_Base):
     ``max_response_bytes``        the largest response body read, 1 KiB..64 MiB (default 1048576): a larger
                                   one is :class:`UnexpectedResponseError` (validate) or
                                   :class:`OutcomeUnknownError` (create, renew)
+    ``language``                  ``"fi"``, ``"sv"`` or ``"en"`` (default): the language of the end-user
+                                  ``user_message`` of :attr:`ValidationError.issues`
     ============================  ==========================================================================
 
     Timeouts must be > 0 and at most 24 hours. An option of the wrong Python type is a ``TypeError``; a

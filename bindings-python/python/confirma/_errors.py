@@ -13,6 +13,8 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Optional, Tuple, Type
 
+from ._form import FieldIssue, _issues_from_native
+
 if TYPE_CHECKING:
     from ._native import SecretToken
 
@@ -123,11 +125,17 @@ class ConfirmaError(Exception):
 
 class ValidationError(ConfirmaError):
     """The request is invalid: found by the SDK before sending (``source == "client"``) or by the service
-    (``source == "server"``, HTTP 400/402/422). Fix the fields in :attr:`field_errors` and try again."""
+    (``source == "server"``, HTTP 400/402/422). Fix the fields in :attr:`field_errors` and try again.
+
+    :attr:`issues` holds the same problems as :class:`FieldIssue` objects: a stable ``code`` and its ``params``
+    beside the developer text, and ``user_message`` for the form's end user in the client's ``language``
+    (``Client(language="fi")``). A server-side problem keeps the server's text and gets the code its text is
+    recognised as, else ``"server"``."""
 
     kind = "validation"
     field_errors: Dict[str, List[str]]
     source: str
+    issues: List[FieldIssue]
 
     def __init__(
         self,
@@ -135,11 +143,13 @@ class ValidationError(ConfirmaError):
         *,
         field_errors: Optional[Dict[str, List[str]]] = None,
         source: str = "client",
+        issues: Optional[List[FieldIssue]] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.field_errors = dict(field_errors or {})
         self.source = source
+        self.issues = list(issues or [])
 
 
 class AuthenticationError(ConfirmaError):
@@ -310,6 +320,7 @@ def _from_native(
     cause: Optional[ConfirmaError] = None,
     recovered_token: Optional[SecretToken] = None,
     raw_response: Optional[SecretToken] = None,
+    issues: Optional[str] = None,
 ) -> ConfirmaError:
     """Called by the native module to build the exception for a core error."""
     cls = _BY_KIND.get(kind, ConfirmaError)
@@ -318,7 +329,13 @@ def _from_native(
     )
     err: ConfirmaError
     if cls is ValidationError:
-        err = ValidationError(message, field_errors=field_errors, source=source or "client", **common)
+        err = ValidationError(
+            message,
+            field_errors=field_errors,
+            source=source or "client",
+            issues=_issues_from_native(issues),
+            **common,
+        )
     elif cls is RateLimitError or cls is ServiceUnavailableError:
         err = cls(message, retry_after=retry_after, **common)  # type: ignore[call-arg]
     elif cls is OutcomeUnknownError:

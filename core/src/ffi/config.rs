@@ -137,6 +137,8 @@ pub struct ConfigInput {
     pub proxy: Option<String>,
     /// Extra trusted root certificates, PEM.
     pub root_certificates_pem: Option<String>,
+    /// The end-user language of validation messages: `fi`, `sv` or `en` (the default), in any case.
+    pub language: Option<String>,
 }
 
 impl ConfigInput {
@@ -168,6 +170,9 @@ impl ConfigInput {
         }
         if let Some(v) = &self.validation {
             config.validation = v.parse::<ValidationMode>()?;
+        }
+        if let Some(l) = self.language.as_deref().filter(|l| !l.trim().is_empty()) {
+            config.language = l.parse::<crate::form::Language>()?;
         }
         let ours = self.binding.user_agent_part();
         let theirs = self.user_agent_suffix.as_deref().map(str::trim).filter(|s| !s.is_empty());
@@ -244,6 +249,7 @@ pub fn describe_config(c: &ClientConfig) -> serde_json::Value {
         "proxy": c.proxy.is_some(),
         "rootCertificates": c.extra_root_certificates_pem.is_some(),
         "maxResponseBytes": c.max_response_bytes,
+        "language": c.language.to_string(),
     })
 }
 

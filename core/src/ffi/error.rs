@@ -30,6 +30,9 @@ pub struct ErrorInfo {
     pub retry_after_ms: Option<u64>,
     /// Field path → problems, for validation errors (empty otherwise).
     pub field_errors: BTreeMap<String, Vec<String>>,
+    /// The same problems with stable codes, parameters and the end-user message in the client's language
+    /// (empty for other kinds).
+    pub issues: Vec<super::form::IssueData>,
     /// `client` or `server`, for validation errors.
     pub source: Option<&'static str>,
     /// `create_client` or `renew_token`, for outcome-unknown errors.
@@ -71,6 +74,7 @@ impl ErrorInfo {
             retryable: e.is_retryable(),
             retry_after_ms: e.retry_after().map(duration_ms_ceil),
             field_errors: e.field_errors().clone(),
+            issues: e.issues().iter().map(|i| super::form::IssueData::of(i, e.language())).collect(),
             source: e.validation_source().map(|s| s.as_str()),
             operation,
             connect,

@@ -9,6 +9,7 @@
 //! | concern | here | each binding keeps |
 //! |---|---|---|
 //! | errors | [`ErrorInfo`]: every field of an error, the cause chain, the secrets it carries | the exception classes |
+//! | form kit | [`form`]: schema, validate, missing fields, catalogue; [`IssueData`] with the end-user message | the function names |
 //! | configuration | [`ConfigInput`] → [`ClientConfig`](crate::ClientConfig), [`describe_config`] | the option names and units |
 //! | results | [`CreatedData`], [`StatusData`], [`RenewedData`]: timestamps as clamped epoch milliseconds | the result classes |
 //! | token lifecycle | [`ManagerInput`] → `ManagerOptions`, [`SealerInput`] → `Sealer`, [`EventStream`], [`run_conformance`] (statuses and events are plain data already) | its `TokenManager` class |
@@ -25,6 +26,7 @@
 
 mod config;
 mod error;
+pub mod form;
 #[cfg(feature = "store")]
 mod lifecycle;
 mod results;
@@ -36,6 +38,7 @@ pub mod samples;
 pub use crate::store::{foreign_store, EventRow, RowFuture, RowStore, RowStoreError, StoreRow};
 pub use config::{describe_config, BindingInfo, ConfigInput, OptionNaming, TimeUnit};
 pub use error::ErrorInfo;
+pub use form::IssueData;
 #[cfg(feature = "store")]
 pub use lifecycle::{cached_token, run_conformance, EventStream, ManagerInput, SealerInput};
 pub use results::{timestamp_ms, CreatedData, RenewedData, StatusData};

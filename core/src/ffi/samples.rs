@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::error::{Error, Operation, ResponseMeta, ValidationSource};
+use crate::error::{Error, Operation, ResponseMeta};
 use crate::secret::SecretToken;
 use crate::validation::FieldErrors;
 
@@ -28,12 +28,11 @@ pub fn errors() -> Vec<(&'static str, Error)> {
         ("validation_client", Error::client_validation(fields)),
         (
             "validation_server",
-            Error::Validation {
-                message: "One or more validation errors occurred.".into(),
-                field_errors: server_fields,
-                source_side: ValidationSource::Server,
-                meta: meta(400, "req-400"),
-            },
+            Error::server_validation(
+                "One or more validation errors occurred.".into(),
+                server_fields,
+                meta(400, "req-400"),
+            ),
         ),
         ("authentication", Error::Authentication { message: "Invalid API key".into(), meta: meta(401, "req-401") }),
         (

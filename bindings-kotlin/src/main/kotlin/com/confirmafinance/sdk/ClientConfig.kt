@@ -47,6 +47,8 @@ enum class Environment {
  * @property extraRootCertificatesPem Extra trusted root certificate(s), PEM (e.g. a TLS-inspecting proxy).
  * @property maxResponseBytes The largest response body read, 1 KiB..64 MiB (1 MiB). A larger body is
  *   [ConfirmaException.UnexpectedResponse] for validate and [ConfirmaException.OutcomeUnknown] for create/renew.
+ * @property language `fi`, `sv` or `en` (default): the language of [FieldIssue.userMessage] on
+ *   [ConfirmaException.Validation.issues]. An unknown one makes the constructor throw [ConfirmaException.Configuration].
  */
 data class ClientConfig(
     val environment: Environment = Environment.STAGING,
@@ -60,6 +62,7 @@ data class ClientConfig(
     val proxy: String? = null,
     val extraRootCertificatesPem: String? = null,
     val maxResponseBytes: Int = 1_048_576,
+    val language: String = "en",
 ) {
     /** The proxy (which may hold credentials) and the PEM text are not printed. */
     override fun toString(): String =
@@ -67,7 +70,7 @@ data class ClientConfig(
             "totalTimeout=$totalTimeout, maxRetries=$maxRetries, validation=$validation, " +
             "userAgentSuffix=$userAgentSuffix, proxy=${proxy?.let { "[REDACTED]" }}, " +
             "extraRootCertificatesPem=${extraRootCertificatesPem?.let { "<${it.length} chars>" }}, " +
-            "maxResponseBytes=$maxResponseBytes)"
+            "maxResponseBytes=$maxResponseBytes, language=$language)"
 
     /**
      * The native form: a translation only. Every value is passed as it is and judged by the core
@@ -88,6 +91,7 @@ data class ClientConfig(
         userAgentSuffix = userAgentSuffix,
         proxy = proxy,
         extraRootCertificatesPem = extraRootCertificatesPem,
+        language = language,
     )
 
     /** A builder for Java callers: `ClientConfig.builder().baseUrl(url).timeout(Duration.ofSeconds(5)).build()`. */
@@ -103,6 +107,7 @@ data class ClientConfig(
         fun proxy(value: String?) = apply { c = c.copy(proxy = value) }
         fun extraRootCertificatesPem(value: String?) = apply { c = c.copy(extraRootCertificatesPem = value) }
         fun maxResponseBytes(value: Int) = apply { c = c.copy(maxResponseBytes = value) }
+        fun language(value: String) = apply { c = c.copy(language = value) }
         fun build(): ClientConfig = c
     }
 

@@ -88,6 +88,12 @@ sealed class ConfirmaException(
         val fieldErrors: Map<String, List<String>>,
         /** Who found the problems. */
         val source: ValidationSource,
+        /**
+         * The same problems with a stable [FieldIssue.code], its parameters, and [FieldIssue.userMessage] for the
+         * form's end user in the client's [ClientConfig.language]. A server-side problem keeps the server's text
+         * and gets the code its text is recognised as, else `server`.
+         */
+        val issues: List<FieldIssue> = i.issues.map(FieldIssue::of),
     ) : ConfirmaException(i)
 
     /** 401: the token is missing, unknown, revoked, or for another environment. */

@@ -153,7 +153,7 @@ class OnboardingClient internal constructor(
         }
 
     /** Parses and validates JSON shaped like the API contract into a [NewClient], with this client's validation mode. */
-    fun parseNewClient(json: String): NewClient = NewClient.fromJson(json, config.validation)
+    fun parseNewClient(json: String): NewClient = NewClient.fromJson(json, config.validation, config.language)
 
     // ---- blocking variants (Java, scripts) ----
     // Synchronous native calls: the request runs to completion on the calling thread (no coroutine, no runtime
@@ -263,7 +263,11 @@ class OnboardingClient internal constructor(
  * [NewClient]. Every problem is reported at once as [ConfirmaException.Validation] with field paths.
  */
 fun NewClient.Companion.fromJson(json: String, validation: ValidationMode = ValidationMode.STRICT): NewClient =
-    translate("newClient") { nativeParseNewClient(json, validation) }
+    translate("newClient") { nativeParseNewClient(json, validation, null) }
+
+/** [fromJson] with the end-user [language] (`fi`, `sv`, `en`) of the error's [ConfirmaException.Validation.issues]. */
+fun NewClient.Companion.fromJson(json: String, validation: ValidationMode, language: String): NewClient =
+    translate("newClient") { nativeParseNewClient(json, validation, language) }
 
 /**
  * Runs a native call, turning its errors into [ConfirmaException]s: the native error; a panic uniffi contained
