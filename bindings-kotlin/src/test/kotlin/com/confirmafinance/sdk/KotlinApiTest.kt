@@ -103,7 +103,7 @@ class KotlinApiTest {
         val creates = (1..60).map { async(Dispatchers.IO) { client.createClient(sandbox.provisioningToken, newClient()) } }.awaitAll()
         assertEquals(60, creates.map { it.clientId }.toSet().size)
         assertEquals(61, sandbox.state().getInt("clients"))
-        assertEquals(0L, OnboardingClient.activeNativeCalls())
+        assertEquals(0L, settledNativeCalls())
     }
 
     @Test
