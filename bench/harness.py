@@ -8,6 +8,7 @@ Every contestant is a separate process that takes one JSON spec and prints one J
            concurrency, warmupSec, durationSec, calls, idBase}
   result: validate/flow -> {ops, seconds, rps, p50_us, p99_us, errors, first_error}
           rss           -> {calls, rss_before_kb, rss_after_kb, rss_growth_kb, errors}
+                           (JVM contestants also: max_gc_pause_ms, gc_pauses from their GC log; jvm_threads_started)
           first_call    -> {import_ms, new_client_ms, first_call_ms, process_to_first_result_ms}
 """
 from __future__ import annotations
@@ -42,12 +43,15 @@ CONTESTANTS = [
     ("node", "node-undici", "peer"),
     ("node", "node-fetch", "peer"),
     ("jvm", "kotlin-confirma", "binding"),
+    ("jvm", "kotlin-confirma-blocking", "binding"),
     ("jvm", "jvm-httpclient", "peer"),
     ("jvm", "jvm-okhttp", "peer"),
 ]
 # RSS growth is measured for every binding (and the core); --rss-peers adds the peers.
-RSS_IDS = ("rust-core", "py-confirma-async", "py-confirma-sync", "node-confirma", "kotlin-confirma")
-JVM_NAMES = {"kotlin-confirma": "confirma", "jvm-httpclient": "jdk-httpclient", "jvm-okhttp": "okhttp"}
+RSS_IDS = ("rust-core", "py-confirma-async", "py-confirma-sync", "node-confirma", "kotlin-confirma",
+           "kotlin-confirma-blocking")
+JVM_NAMES = {"kotlin-confirma": "confirma", "kotlin-confirma-blocking": "confirma-blocking",
+             "jvm-httpclient": "jdk-httpclient", "jvm-okhttp": "okhttp"}
 LOADGEN = "wrk"
 
 
@@ -140,7 +144,7 @@ class Harness:
             return None if m.get("python") else m.get("python_error", "Python venv not built")
         if lang == "node":
             return None if m.get("node_dir") else m.get("node_error", "Node scratch project not built")
-        if cid == "kotlin-confirma":
+        if cid in ("kotlin-confirma", "kotlin-confirma-blocking"):
             if not m.get("jvm_classpath"):
                 return m.get("jvm_error", "JVM contestants not built")
             return None if m.get("kotlin") else m.get("kotlin_error", "Kotlin binding not available")
@@ -162,7 +166,10 @@ class Harness:
             flags = ["--expose-gc"] if spec["workload"] == "rss" else []
             return ["node", *flags, str(BENCH / "node" / "contestant.mjs"), cid[5:], s], m["node_dir"]
         if cid in JVM_NAMES:
-            flags = ["-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch"] if spec["workload"] == "rss" else []
+            flags = []
+            if spec["workload"] == "rss":
+                # A fixed heap (RSS growth is then native memory, not heap sizing) and the GC log, for the pauses.
+                flags = ["-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", f"-Xlog:gc:file={self.gc_log(cid)}:uptime"]
             return ["java", *self.jvm_flags(), *flags, "-cp", m["jvm_classpath"], "bench.MainKt", JVM_NAMES[cid], s], None
         raise KeyError(cid)
 
@@ -173,6 +180,26 @@ class Harness:
         thread per task instead of using the pool."""
         ncpu = len(self.client_cpus.split(",")) if self.client_cpus else (os.cpu_count() or 1)
         return [f"-Djava.util.concurrent.ForkJoinPool.common.parallelism={max(2, ncpu)}"]
+
+    @staticmethod
+    def gc_log(cid: str) -> Path:
+        return WORK / "logs" / f"{cid}-rss-gc.log"
+
+    @staticmethod
+    def gc_pauses(path: Path) -> dict:
+        """The stop-the-world pauses in a JVM's `-Xlog:gc` file ("Pause Young ... 3.456ms", "Pause Full", G1's
+        "Pause Remark"/"Pause Cleanup"), apart from the System.gc() collections the rss workload itself requests
+        (reported separately as max_system_gc_pause_ms)."""
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            return {}
+        ms, explicit = [], []
+        for m in re.finditer(r"^.*Pause .*?(\d+(?:\.\d+)?)ms\s*$", text, re.M):
+            # The workload's own: not the full collections the rss workload asks for (System.gc() before each reading).
+            (explicit if "System.gc()" in m.group(0) else ms).append(float(m.group(1)))
+        return {"max_gc_pause_ms": round(max(ms), 3) if ms else 0.0, "gc_pauses": len(ms),
+                "gc_pause_total_ms": round(sum(ms), 1), "max_system_gc_pause_ms": max(explicit, default=0.0)}
 
     def run_one(self, cid: str, spec: dict, timeout: float) -> dict:
         cmd, cwd = self.command(cid, spec)
@@ -189,6 +216,8 @@ class Harness:
             return {"error": f"exit {p.returncode}: {(p.stderr or p.stdout).strip()[-600:]}"}
         out = json.loads(lines[-1])
         out["wall_s"] = round(wall, 2)
+        if cid in JVM_NAMES and spec["workload"] == "rss":
+            out.update(self.gc_pauses(self.gc_log(cid)))
         return out
 
     def spec(self, sb: Sandbox, token: str, workload: str, concurrency: int, **extra) -> dict:
@@ -324,7 +353,8 @@ def fmt_cell(r: dict) -> str:
 def fmt_rss(r: dict) -> str:
     if "rss_growth_kb" not in r:
         return f"ERROR {r.get('error')}"
-    return f"{r['rss_before_kb'] / 1024:.1f} MB -> {r['rss_after_kb'] / 1024:.1f} MB (growth {r['rss_growth_kb'] / 1024:+.2f} MB over {r['calls']} calls, errors {r['errors']})"
+    gc = f", max GC pause {r['max_gc_pause_ms']:.1f} ms" if "max_gc_pause_ms" in r else ""
+    return f"{r['rss_before_kb'] / 1024:.1f} MB -> {r['rss_after_kb'] / 1024:.1f} MB (growth {r['rss_growth_kb'] / 1024:+.2f} MB over {r['calls']} calls, errors {r['errors']}{gc})"
 
 
 def fmt_start(r: dict) -> str:
@@ -381,7 +411,8 @@ def artifacts(m: dict) -> dict:
     return out
 
 
-BINDINGS = {"python": ["py-confirma-async", "py-confirma-sync"], "node": ["node-confirma"], "jvm": ["kotlin-confirma"]}
+BINDINGS = {"python": ["py-confirma-async", "py-confirma-sync"], "node": ["node-confirma"],
+            "jvm": ["kotlin-confirma", "kotlin-confirma-blocking"]}
 PEERS = {"python": ["py-aiohttp", "py-httpx"], "node": ["node-undici", "node-fetch"], "jvm": ["jvm-httpclient", "jvm-okhttp"]}
 
 

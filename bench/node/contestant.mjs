@@ -152,6 +152,26 @@ async function main () {
     if (global.gc) global.gc()
     const after = rssKb()
     out = { calls: spec.calls, rss_before_kb: before, rss_after_kb: after, rss_growth_kb: after - before, errors: e1 + e2, heap_used_kb: Math.round(process.memoryUsage().heapUsed / 1024) }
+  } else if (wl === 'soak') {
+    // A long run at one concurrency with memory sampled every `sampleEvery` calls (after a full GC when
+    // --expose-gc is on): does RSS keep growing (a leak) or level off (allocator / V8 heap sizing)?
+    const every = spec.sampleEvery || 100_000
+    const sample = (calls, t0) => {
+      if (global.gc) global.gc()
+      const m = process.memoryUsage()
+      const kb = (b) => Math.round(b / 1024)
+      return { calls, seconds: Math.round((performance.now() - t0) / 10) / 100, rss_kb: rssKb(), heap_used_kb: kb(m.heapUsed), heap_total_kb: kb(m.heapTotal), external_kb: kb(m.external), array_buffers_kb: kb(m.arrayBuffers) }
+    }
+    let errors = await count(ops, spec.warmupCalls ?? Math.max(Math.floor(every / 5), 1000))
+    const t0 = performance.now()
+    const samples = [sample(0, t0)]
+    for (let done = 0; done < spec.calls;) {
+      const n = Math.min(every, spec.calls - done)
+      errors += await count(ops, n)
+      done += n
+      samples.push(sample(done, t0))
+    }
+    out = { calls: spec.calls, sample_every: every, samples, errors }
   } else {
     const isFlow = wl === 'flow'
     const start = performance.now()
@@ -160,6 +180,10 @@ async function main () {
     const lats = []
     let errors = 0
     let firstError = null
+    // CPU time of the whole process (every thread) over the measured window: the cost per call, which a
+    // loaded machine distorts far less than req/s.
+    let cpu0 = null
+    const cpuTimer = setTimeout(() => { cpu0 = process.cpuUsage() }, Math.max(0, measureFrom - performance.now()))
     const worker = async () => {
       for (;;) {
         const t0 = performance.now()
@@ -176,10 +200,13 @@ async function main () {
       }
     }
     await Promise.all(Array.from({ length: conc }, worker))
+    clearTimeout(cpuTimer)
+    const cpu = cpu0 === null ? null : process.cpuUsage(cpu0)
     const seconds = (Math.max(performance.now(), end) - measureFrom) / 1e3
     lats.sort((a, b) => a - b)
     const pct = (p) => lats.length ? lats[Math.round((lats.length - 1) * p)] : 0
-    out = { ops: lats.length, seconds, rps: lats.length / seconds, p50_us: pct(0.5), p99_us: pct(0.99), errors, first_error: firstError }
+    const cpuUs = cpu && lats.length ? Math.round((cpu.user + cpu.system) / lats.length * 10) / 10 : null
+    out = { ops: lats.length, seconds, rps: lats.length / seconds, p50_us: pct(0.5), p99_us: pct(0.99), cpu_us_per_op: cpuUs, errors, first_error: firstError }
   }
   await ops.close()
   process.stdout.write(JSON.stringify(out) + '\n')

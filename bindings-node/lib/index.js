@@ -7,7 +7,7 @@
 // error parsing and redaction all happen in the Rust core.
 
 const { inspect } = require('node:util')
-const native = require('../native.js')
+const native = require('./binding.js').load()
 const formKit = require('./form.js')
 const { version: VERSION } = require('../package.json')
 
@@ -283,9 +283,30 @@ function guarded (fn) {
   }
 }
 
+/** A native promise's rejection (not a result object) becomes an InternalError. */
+function rethrowInternal (e) {
+  throw internalFrom(e)
+}
+
 /** Awaits a native promise; a rejection (not a result object) becomes an InternalError. */
 function settled (promise) {
-  return promise.then((outcome) => outcome, (e) => { throw internalFrom(e) })
+  return promise.then(undefined, rethrowInternal)
+}
+
+/**
+ * The hot path of the client's calls without a signal: `nativeClient[method](token[, body])` and one `then`
+ * that turns the result object into the value or throws the error (`onOutcome`) — no `async` frame and no
+ * closure per call. A native call that throws (instead of resolving to a result object) rejects with an
+ * InternalError, as through `guarded` + `settled`.
+ */
+function nativeCall (nativeClient, method, token, body, onOutcome) {
+  let promise
+  try {
+    promise = body === undefined ? nativeClient[method](token) : nativeClient[method](token, body)
+  } catch (e) {
+    return Promise.reject(internalFrom(e))
+  }
+  return promise.then(onOutcome, rethrowInternal)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,6 +435,21 @@ function renewedToken (r) {
   })
 }
 
+function createdOutcome (outcome) {
+  if (outcome.ok) return createdClient(outcome.created)
+  throw failure(outcome)
+}
+
+function statusOutcome (outcome) {
+  if (outcome.ok) return tokenStatus(outcome.status)
+  throw failure(outcome)
+}
+
+function renewedOutcome (outcome) {
+  if (outcome.ok) return renewedToken(outcome.renewed)
+  throw failure(outcome)
+}
+
 function failure (outcome) {
   if (outcome.error) return fromNative(outcome.error)
   // `aborted` without our own abort cannot happen; report it rather than resolve with nothing.
@@ -498,45 +534,49 @@ class OnboardingClient {
    * Creates a client account with the Partner Provisioning Token. Validated before sending; never
    * creates a second client on retry. Resolves to the new client's ids and first access token.
    */
-  async createClient (provisioningToken, newClient, options) {
-    const token = tokenArg(provisioningToken, 'provisioningToken')
-    const body = newClientArg(newClient)
-    const signal = signalArg(options)
-    if (options?.store !== undefined && options.store !== null) {
-      // Through the core's TokenManager: the credentials are committed to the store before this resolves.
-      const store = lifecycle.nativeStoreOf(options.store)
-      const key = lifecycle.keyOptions(options, 'createClient options')
-      const outcome = await withSignal(signal, (h) => native.createClientWithStore(this.#native, store, key, token, body, h), true)
-      if (outcome.ok) return createdClient(outcome.created)
-      throw failure(outcome)
+  createClient (provisioningToken, newClient, options) {
+    // Not `async`: the hot path is one native call and one `then` (see `nativeCall`); anything thrown here
+    // (a bad argument) is still a rejection, as from an `async` function.
+    try {
+      const token = tokenArg(provisioningToken, 'provisioningToken')
+      const body = newClientArg(newClient)
+      const signal = signalArg(options)
+      if (options?.store !== undefined && options.store !== null) {
+        // Through the core's TokenManager: the credentials are committed to the store before this resolves.
+        const store = lifecycle.nativeStoreOf(options.store)
+        const key = lifecycle.keyOptions(options, 'createClient options')
+        return withSignal(signal, (h) => native.createClientWithStore(this.#native, store, key, token, body, h), true)
+          .then(createdOutcome)
+      }
+      if (signal === undefined) return nativeCall(this.#native, 'createClient', token, body, createdOutcome)
+      return withSignal(signal, (h) => this.#native.createClient(token, body, h), true).then(createdOutcome)
+    } catch (e) {
+      return Promise.reject(e)
     }
-    const outcome = signal === undefined
-      ? await settled(guarded(() => this.#native.createClient(token, body)))
-      : await withSignal(signal, (h) => this.#native.createClient(token, body, h), true)
-    if (outcome.ok) return createdClient(outcome.created)
-    throw failure(outcome)
   }
 
   /** Checks an access token. An unknown or expired token resolves with `isValid: false`. */
-  async validateToken (token, options) {
-    const t = tokenArg(token, 'token')
-    const signal = signalArg(options)
-    const outcome = signal === undefined
-      ? await settled(guarded(() => this.#native.validateToken(t)))
-      : await withSignal(signal, (h) => this.#native.validateToken(t, h), false)
-    if (outcome.ok) return tokenStatus(outcome.status)
-    throw failure(outcome)
+  validateToken (token, options) {
+    try {
+      const t = tokenArg(token, 'token')
+      const signal = signalArg(options)
+      if (signal === undefined) return nativeCall(this.#native, 'validateToken', t, undefined, statusOutcome)
+      return withSignal(signal, (h) => this.#native.validateToken(t, h), false).then(statusOutcome)
+    } catch (e) {
+      return Promise.reject(e)
+    }
   }
 
   /** Renews an access token (an expired one too); the old token stops working. */
-  async renewToken (token, options) {
-    const t = tokenArg(token, 'token')
-    const signal = signalArg(options)
-    const outcome = signal === undefined
-      ? await settled(guarded(() => this.#native.renewToken(t)))
-      : await withSignal(signal, (h) => this.#native.renewToken(t, h), true)
-    if (outcome.ok) return renewedToken(outcome.renewed)
-    throw failure(outcome)
+  renewToken (token, options) {
+    try {
+      const t = tokenArg(token, 'token')
+      const signal = signalArg(options)
+      if (signal === undefined) return nativeCall(this.#native, 'renewToken', t, undefined, renewedOutcome)
+      return withSignal(signal, (h) => this.#native.renewToken(t, h), true).then(renewedOutcome)
+    } catch (e) {
+      return Promise.reject(e)
+    }
   }
 
   [inspectCustom] () {

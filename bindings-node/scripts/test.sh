@@ -36,11 +36,15 @@ echo "== [$(stamp)] napi build ($PROFILE, $TARGET)"
 rm -f "$PKG"/*.node
 npx --no-install napi build --platform --target "$TARGET" --js native.js --dts native.d.ts "${BUILD_FLAGS[@]}"
 
-echo "== [$(stamp)] npm pack"
+echo "== [$(stamp)] npm pack (confirma-sdk + the platform package confirma-sdk-linux-x64-gnu holding the addon)"
 PACK_DIR=$ROOT/target/node-pack
 rm -rf "$PACK_DIR" && mkdir -p "$PACK_DIR"
 TARBALL=$PACK_DIR/$(npm pack --silent --pack-destination "$PACK_DIR" | tail -n1)
-ls -l "$TARBALL"
+PLAT_STAGE=$PACK_DIR/linux-x64-gnu
+mkdir -p "$PLAT_STAGE"
+cp "$PKG"/npm/linux-x64-gnu/package.json "$PKG"/npm/linux-x64-gnu/README.md "$PKG"/confirma.linux-x64-gnu.node "$PLAT_STAGE/"
+PLAT_TARBALL=$PACK_DIR/$(cd "$PLAT_STAGE" && npm pack --silent --pack-destination "$PACK_DIR" | tail -n1)
+ls -l "$TARBALL" "$PLAT_TARBALL"
 
 echo "== [$(stamp)] installing the tarball into a scratch project"
 SCRATCH=$ROOT/target/node-scratch
@@ -53,10 +57,10 @@ cat > package.json <<'JSON'
 JSON
 TS_VERSION=$(node -p "require('$PKG/package.json').devDependencies.typescript")
 TYPES_NODE_VERSION=$(node -p "require('$PKG/package.json').devDependencies['@types/node']")
-npm install --no-audit --no-fund --loglevel=error "$TARBALL" "typescript@$TS_VERSION" "@types/node@$TYPES_NODE_VERSION"
+npm install --no-audit --no-fund --loglevel=error "$TARBALL" "$PLAT_TARBALL" "typescript@$TS_VERSION" "@types/node@$TYPES_NODE_VERSION"
 
 echo "== [$(stamp)] figures"
-ADDON=$(ls "$SCRATCH"/node_modules/confirma-sdk/*.node)
+ADDON=$(ls "$SCRATCH"/node_modules/confirma-sdk-linux-x64-gnu/*.node)
 echo "addon: $(basename "$ADDON") $(du -h "$ADDON" | cut -f1) ($(stat -c %s "$ADDON") bytes, $PROFILE)"
 node -e "
 const { performance } = require('node:perf_hooks')

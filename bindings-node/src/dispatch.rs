@@ -2,8 +2,10 @@
 //!
 //! One thread-safe function per JS environment (main thread or worker) delivers every completed call.
 //! Runtime threads queue `(deferred, outcome)` pairs; at most one wake-up of the JS thread is in flight,
-//! and its callback settles the whole queue. The thread-safe function is unref'd while no call is in
-//! flight, so it never keeps the process alive.
+//! and its callback settles the whole queue. While other calls are in flight, the wake-up waits until the
+//! runtime has run every ready task (see [`Dispatcher::complete`]), so one wake-up carries every call that
+//! completed in that pass. The thread-safe function is unref'd while no call is in flight, so it never
+//! keeps the process alive.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
@@ -44,6 +46,8 @@ struct DispatchQueue {
     items: Vec<(Deferred, NativeOutcome)>,
     /// Set by the finalizer once Node has torn the thread-safe function down (env teardown).
     closed: bool,
+    /// A flush task is scheduled on the runtime: later completions just join the queue.
+    flush_scheduled: bool,
 }
 
 pub struct Dispatcher {
@@ -55,6 +59,9 @@ pub struct Dispatcher {
     wake_pending: AtomicBool,
     /// Calls started and not yet settled (touched on the JS thread only).
     in_flight: Cell<usize>,
+    /// Calls started and not yet queued (any thread): when the last one completes there is nothing to
+    /// batch it with, so it wakes the JS thread at once.
+    unqueued: AtomicUsize,
 }
 
 // SAFETY: `env`, `tsfn` handles are used per Node-API's rules: `napi_call_threadsafe_function` from any
@@ -85,9 +92,10 @@ impl Dispatcher {
         let d = Arc::new(Dispatcher {
             env: raw_env,
             tsfn: AtomicPtr::new(ptr::null_mut()),
-            queue: Mutex::new(DispatchQueue { items: Vec::new(), closed: false }),
+            queue: Mutex::new(DispatchQueue { items: Vec::new(), closed: false, flush_scheduled: false }),
             wake_pending: AtomicBool::new(false),
             in_flight: Cell::new(0),
+            unqueued: AtomicUsize::new(0),
         });
         let context = Arc::into_raw(d.clone()) as *mut c_void;
         let mut tsfn: sys::napi_threadsafe_function = ptr::null_mut();
@@ -132,18 +140,48 @@ impl Dispatcher {
             }
         }
         self.in_flight.set(self.in_flight.get() + 1);
+        self.unqueued.fetch_add(1, Ordering::AcqRel);
         let pending = Pending { dispatcher: self.clone(), deferred: Mutex::new(Some(Deferred(deferred))) };
         Ok((Arc::new(pending), promise))
     }
 
     /// Queues a finished call (any thread) and wakes the JS thread.
+    ///
+    /// While other calls are in flight, on a runtime thread, the wake-up is deferred until the worker has
+    /// run every task that is ready (a flush task that yields once: tokio runs yielded tasks when its
+    /// queues are empty, before it parks or polls for I/O), so the calls completing in one pass of the
+    /// runtime reach JavaScript in one wake-up — one `napi_call_threadsafe_function` (an eventfd write and
+    /// a switch to the JS thread) per batch instead of one per call. The last call in flight, and a
+    /// completion off the runtime (a cancel on the JS thread), wake it at once.
     fn complete(self: &Arc<Self>, deferred: Deferred, outcome: NativeOutcome) {
+        let others = self.unqueued.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if q.closed {
             return;
         }
         q.items.push((deferred, outcome));
+        let schedule = !q.flush_scheduled;
+        q.flush_scheduled = true;
         drop(q);
+        if !schedule {
+            return;
+        }
+        let runtime = if others > 0 { tokio::runtime::Handle::try_current().ok() } else { None };
+        if let Some(rt) = runtime {
+            // Flushes when the task ends — or is dropped unrun (a runtime shutting down): never lost.
+            let flush = FlushOnDrop(self.clone());
+            rt.spawn(async move {
+                tokio::task::yield_now().await;
+                drop(flush);
+            });
+        } else {
+            self.flush();
+        }
+    }
+
+    /// Ends the scheduled flush: wakes the JS thread for everything queued so far.
+    fn flush(self: &Arc<Self>) {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).flush_scheduled = false;
         self.wake();
     }
 
@@ -202,6 +240,15 @@ impl Dispatcher {
                 });
             }
         }
+    }
+}
+
+/// The scheduled flush of a [`Dispatcher`]: runs when dropped.
+struct FlushOnDrop(Arc<Dispatcher>);
+
+impl Drop for FlushOnDrop {
+    fn drop(&mut self) {
+        self.0.flush();
     }
 }
 

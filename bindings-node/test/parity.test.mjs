@@ -46,6 +46,7 @@ function dumpError (e) {
     retryable: e.retryable,
     retryAfterMs: e.retryAfterMs ?? null,
     fieldErrors: e.fieldErrors ? { ...e.fieldErrors } : {},
+    issues: (e.issues ?? []).map((i) => ({ field: i.field, code: i.code, params: { ...i.params }, message: i.message, userMessage: i.userMessage })),
     source: e.source ?? null,
     operation: e.operation ?? null,
     connect: e.connect ?? null,

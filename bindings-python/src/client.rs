@@ -111,6 +111,11 @@ impl NativeClient {
     }
 
     #[getter]
+    fn language(&self) -> String {
+        self.config.language.to_string()
+    }
+
+    #[getter]
     fn closed(&self) -> bool {
         self.inner.is_closed()
     }

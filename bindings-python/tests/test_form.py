@@ -131,7 +131,9 @@ def test_message_catalog_has_every_code_in_every_language() -> None:
 def test_client_side_validation_error_carries_issues_in_the_clients_language(sandbox: Sandbox) -> None:
     form = new_client_dict(sandbox.partner_code, bid="1572860-1")
     form["client"]["vatRegNbr"] = ""
-    with confirma.Client(base_url=sandbox.base_url, language="fi") as client:
+    with confirma.Client(base_url=sandbox.base_url, language="FI") as client:
+        assert client.language == "fi"
+        assert "language='fi'" in repr(client)
         with pytest.raises(confirma.ValidationError) as info:
             client.create_client(sandbox.provisioning_token, form)
     err = info.value

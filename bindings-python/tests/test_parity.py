@@ -62,6 +62,10 @@ def dump_error(e: confirma.ConfirmaError) -> Dict[str, Any]:
         "retryable": e.retryable,
         "retryAfterMs": None if retry_after is None else round(retry_after * 1000),
         "fieldErrors": getattr(e, "field_errors", {}),
+        "issues": [
+            {"field": i.field, "code": i.code, "params": dict(i.params), "message": i.message, "userMessage": i.user_message}
+            for i in getattr(e, "issues", [])
+        ],
         "source": getattr(e, "source", None),
         "operation": getattr(e, "operation", None),
         "connect": getattr(e, "connect", None),

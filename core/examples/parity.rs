@@ -20,6 +20,7 @@ fn dump(e: &ErrorInfo) -> Value {
         "retryable": e.retryable,
         "retryAfterMs": e.retry_after_ms,
         "fieldErrors": e.field_errors,
+        "issues": e.issues,
         "source": e.source,
         "operation": e.operation,
         "connect": e.connect,

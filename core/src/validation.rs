@@ -351,6 +351,13 @@ pub(crate) const SERVICE_TYPES_TEXT: &str = "LIFECYCLE, INTERMEDIATION, COOP";
 pub(crate) const CONTACT_ROLES_TEXT: &str = "PRIMARY, TECHNICAL, ACCOUNTANT";
 
 fn check_new_client(c: &NewClient, mode: ValidationMode, p: &mut Problems) {
+    check_service_and_client(c, mode, p);
+    let strict = mode == ValidationMode::Strict;
+    check_contacts(c.contacts.iter().enumerate().map(|(i, k)| ContactView::of(i, Some(k.role), k)), strict, p);
+}
+
+/// The rules on `service` and `client` (the contacts are [`check_contacts`]).
+fn check_service_and_client(c: &NewClient, mode: ValidationMode, p: &mut Problems) {
     let strict = mode == ValidationMode::Strict;
     // service
     if let ServiceType::Other(s) = &c.service.service_type {
@@ -441,30 +448,54 @@ fn check_new_client(c: &NewClient, mode: ValidationMode, p: &mut Problems) {
             }
         }
     }
-    // contacts
+}
+
+/// One contact as the rules see it: its index in the request (so paths name the right row even when an
+/// earlier row could not be read) and its role when the role could be read.
+struct ContactView<'a> {
+    index: usize,
+    role: Option<ContactRole>,
+    name: &'a str,
+    email: &'a str,
+}
+
+impl<'a> ContactView<'a> {
+    fn of(index: usize, role: Option<ContactRole>, c: &'a Contact) -> Self {
+        ContactView { index, role, name: &c.name, email: &c.email }
+    }
+}
+
+/// The contact rules: name and e-mail on every row (also a row whose role is missing or unknown), one
+/// contact per role, and a PRIMARY contact — unless a row's role could not be read (it may be the primary).
+fn check_contacts<'a>(contacts: impl IntoIterator<Item = ContactView<'a>>, strict: bool, p: &mut Problems) {
     let mut seen: BTreeMap<ContactRole, usize> = BTreeMap::new();
-    for (i, contact) in c.contacts.iter().enumerate() {
-        if blank(&contact.name) {
+    let mut role_unreadable = false;
+    for ContactView { index: i, role, name, email } in contacts {
+        if blank(name) {
             p.add(format!("contacts[{i}].name"), "required", "is required");
         }
-        if blank(&contact.email) {
+        if blank(email) {
             p.add(format!("contacts[{i}].email"), "required", "is required");
-        } else if strict && !is_email(contact.email.trim()) {
+        } else if strict && !is_email(email.trim()) {
             p.add(format!("contacts[{i}].email"), "email_format", "must be a valid e-mail address");
         }
-        match seen.entry(contact.role) {
+        let Some(role) = role else {
+            role_unreadable = true;
+            continue;
+        };
+        match seen.entry(role) {
             std::collections::btree_map::Entry::Vacant(v) => {
                 v.insert(i);
             }
             std::collections::btree_map::Entry::Occupied(first) => p.add_with(
                 format!("contacts[{i}].role"),
                 "duplicate_role",
-                &[("role", contact.role.as_str()), ("first", &format!("contacts[{}]", first.get()))],
-                format!("duplicate role {} (already given at contacts[{}])", contact.role, first.get()),
+                &[("role", role.as_str()), ("first", &format!("contacts[{}]", first.get()))],
+                format!("duplicate role {} (already given at contacts[{}])", role, first.get()),
             ),
         }
     }
-    if !seen.contains_key(&ContactRole::Primary) && !p.has("contacts") {
+    if !seen.contains_key(&ContactRole::Primary) && !role_unreadable && !p.has("contacts") {
         p.add("contacts", "primary_contact_required", "a PRIMARY contact is required");
     }
 }
@@ -595,7 +626,8 @@ pub fn parse_new_client_issues(value: &Value, mode: ValidationMode) -> Result<Ne
     };
     c.unknown_keys(mode, &mut p);
 
-    let mut contacts = Vec::new();
+    // Every readable row, with its index in the request and its role when the role could be read.
+    let mut rows: Vec<(usize, Option<ContactRole>, Contact)> = Vec::new();
     match root.lookup("contacts") {
         None => {}
         Some(Value::Array(items)) => {
@@ -608,8 +640,9 @@ pub fn parse_new_client_issues(value: &Value, mode: ValidationMode) -> Result<Ne
                 let email = sec.string("email", &mut p);
                 let telephone = sec.opt_string("telephone", &mut p);
                 sec.unknown_keys(mode, &mut p);
-                match ContactRole::parse(&role_str) {
-                    Some(role) => contacts.push(Contact { role, name, email, telephone }),
+                let role = ContactRole::parse(&role_str);
+                match role {
+                    Some(_) => {}
                     None if blank(&role_str) => p.add(format!("{path}.role"), "required", "is required"),
                     None => p.add_with(
                         format!("{path}.role"),
@@ -618,20 +651,27 @@ pub fn parse_new_client_issues(value: &Value, mode: ValidationMode) -> Result<Ne
                         format!("must be one of {CONTACT_ROLES_TEXT}"),
                     ),
                 }
+                rows.push((i, role, Contact { role: role.unwrap_or(ContactRole::Primary), name, email, telephone }));
             }
         }
         Some(_) => p.add("contacts", "type_array", "must be an array"),
     }
     root.unknown_keys(mode, &mut p);
 
-    let parsed = NewClient { service, client, contacts };
-    // Rule checks; a field that already has a structural problem is not reported twice.
+    // Rule checks; a field that already has a structural problem is not reported twice. The contact rules
+    // run on every readable row under its own index, so a row after an unreadable one keeps its path.
     let mut rules = Problems::default();
-    check_new_client(&parsed, mode, &mut rules);
-    let role_unreadable = p.0.iter().any(|i| i.field.starts_with("contacts[") && i.field.ends_with(".role"));
+    let parsed_without_contacts = NewClient { service, client, contacts: Vec::new() };
+    check_service_and_client(&parsed_without_contacts, mode, &mut rules);
+    let strict = mode == ValidationMode::Strict;
+    check_contacts(rows.iter().map(|(i, role, c)| ContactView::of(*i, *role, c)), strict, &mut rules);
+    let parsed = NewClient {
+        contacts: rows.into_iter().filter(|(_, role, _)| role.is_some()).map(|(_, _, c)| c).collect(),
+        ..parsed_without_contacts
+    };
     let structural: std::collections::BTreeSet<String> = p.0.iter().map(|i| i.field.clone()).collect();
     for issue in rules.0 {
-        let covered = structural.contains(&issue.field) || (issue.field == "contacts" && role_unreadable);
+        let covered = structural.contains(&issue.field);
         if !covered {
             p.0.push(issue);
         }
@@ -754,6 +794,31 @@ mod tests {
         assert!(!errs.contains_key("contacts"), "no extra 'PRIMARY required' when a role was unreadable");
         let errs = parse_new_client(&json!([1]), ValidationMode::Lenient).unwrap_err();
         assert!(errs.contains_key("$"));
+    }
+
+    #[test]
+    fn every_contact_row_is_checked_under_its_own_index() {
+        // A row without a role still gets its name/e-mail checks, and the rows after an unreadable one keep
+        // their paths (they used to shift down by one).
+        let mut v = valid();
+        v["contacts"] = json!([{}, 3, {"role": "PRIMARY", "name": "", "email": "not-an-email"}]);
+        let errs = parse_new_client(&v, ValidationMode::Strict).unwrap_err();
+        assert_eq!(
+            errs.keys().collect::<Vec<_>>(),
+            [
+                "contacts[0].email",
+                "contacts[0].name",
+                "contacts[0].role",
+                "contacts[1]",
+                "contacts[2].email",
+                "contacts[2].name"
+            ]
+        );
+        assert_eq!(errs["contacts[2].email"], ["must be a valid e-mail address"]);
+        // With every role readable the PRIMARY rule applies again.
+        v["contacts"] = json!([{"role": "TECHNICAL", "name": "T", "email": "t@b.fi"}]);
+        let errs = parse_new_client(&v, ValidationMode::Strict).unwrap_err();
+        assert_eq!(errs["contacts"], ["a PRIMARY contact is required"]);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Every async export awaits [`run`], which spawns the core's future with
 //! `confirma::ffi::runtime::spawn_awaitable` (one process-wide runtime, panic containment) and aborts it when
 //! the uniffi future is dropped — which is what happens when the Kotlin coroutine is cancelled, so cancelling
-//! a coroutine cancels the HTTP request. Synchronous exports run their body through [`contain`].
+//! a coroutine cancels the HTTP request. Synchronous exports run their body through [`contain`]; the `…Blocking`
+//! exports run the core's future on the caller's thread through [`block`].
 
 use std::future::Future;
 
@@ -19,6 +20,16 @@ where
     T: Send + 'static,
 {
     Ok(core_runtime::spawn_awaitable(fut)?.await?)
+}
+
+/// Runs a core future to completion on the calling (foreign) thread: the `…Blocking` exports. The future is
+/// polled right there, its I/O driven by the runtime's workers; called from a runtime worker it is the
+/// `internal` error, never a deadlock.
+pub(crate) fn block<T, F>(fut: F) -> Result<T, NativeError>
+where
+    F: Future<Output = Result<T, cfis::Error>>,
+{
+    Ok(core_runtime::block_on(fut)?)
 }
 
 /// Runs the body of a synchronous export, a panic in it becoming the `internal` error. (uniffi also catches

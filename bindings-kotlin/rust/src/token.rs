@@ -64,6 +64,13 @@ impl SecretToken {
 /// the generated string converter's `CharacterCodingException`. In Kotlin it is a plain `String`.
 pub struct TokenText(String);
 
+impl TokenText {
+    /// The core's token (the String overloads' exports: no `SecretToken` object crosses).
+    pub(crate) fn into_secret(self) -> cfis::SecretToken {
+        cfis::SecretToken::new(self.0)
+    }
+}
+
 uniffi::custom_type!(TokenText, Vec<u8>, {
     lower: |t| t.0.into_bytes(),
     try_lift: |bytes| Ok(TokenText(String::from_utf8(bytes)?)),

@@ -139,11 +139,19 @@ class _Base:
         return self._native.validation
 
     @property
+    def language(self) -> str:
+        """``"fi"``, ``"sv"`` or ``"en"``: the language of :attr:`FieldIssue.user_message` on this client's errors."""
+        return self._native.language
+
+    @property
     def closed(self) -> bool:
         return self._native.closed
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, validation={self.validation!r})"
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, validation={self.validation!r}, "
+            f"language={self.language!r})"
+        )
 
 
 class Client(_Base):

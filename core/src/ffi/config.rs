@@ -249,6 +249,7 @@ pub fn describe_config(c: &ClientConfig) -> serde_json::Value {
         "proxy": c.proxy.is_some(),
         "rootCertificates": c.extra_root_certificates_pem.is_some(),
         "maxResponseBytes": c.max_response_bytes,
+        "language": c.language.to_string(),
     })
 }
 

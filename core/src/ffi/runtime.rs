@@ -230,8 +230,10 @@ where
     let active = Active::new();
     let fut = contained(fut);
     let task = rt.spawn(async move {
-        let _active = active;
         let result = fut.await;
+        // The call's work is over: it stops counting before the foreign side hears of it, so a caller that
+        // has its result never sees it still counted as active.
+        drop(active);
         if task_state.phase.compare_exchange(RUNNING, COMPLETED, SeqCst, SeqCst).is_err() {
             // Cancelled at the same moment: the caller has already been told so.
             return;

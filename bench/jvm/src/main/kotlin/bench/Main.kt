@@ -1,7 +1,12 @@
 // JVM contestants of the benchmark harness (bench/harness.py).
 //   java -cp ... bench.MainKt <name> '<spec json>'   -> one JSON line on stdout
 // Names: jdk-httpclient (java.net.http.HttpClient, sendAsync awaited from coroutines, Jackson for JSON),
-// okhttp (OkHttp, enqueue awaited from coroutines, Jackson for JSON; OkHttp.kt) and confirma (the Kotlin binding; compiled only with the Maven profile `sdk`, see src/sdk).
+// okhttp (OkHttp, enqueue awaited from coroutines, Jackson for JSON; OkHttp.kt), confirma (the Kotlin binding's suspend
+// functions) and confirma-blocking (its `…Blocking` functions, one platform thread per concurrent caller); the last
+// two are compiled only with the Maven profile `sdk`, see src/sdk.
+// The rss workload also reports the JVM's started-thread count (JNA attaches count as started threads) and, with
+// spec "idleSec" / "diagnostics" (bench/jvm/gc-profile.py), the RSS after an idle period and jcmd's class histogram
+// and native-memory summary.
 package bench
 
 import com.fasterxml.jackson.databind.JsonNode
@@ -16,7 +21,10 @@ import java.net.URI
 import java.net.http.HttpClient
 import java.net.http.HttpRequest
 import java.net.http.HttpResponse
+import java.lang.management.ManagementFactory
 import java.util.concurrent.ConcurrentLinkedQueue
+import java.util.concurrent.Executors
+import kotlinx.coroutines.asCoroutineDispatcher
 import java.util.concurrent.atomic.AtomicLong
 
 val MAPPER = ObjectMapper()
@@ -24,6 +32,8 @@ private val T_START = System.nanoTime()
 
 /** What every JVM contestant does. */
 interface Ops {
+    /** Whether [validate]/[flow] block their thread (each concurrent caller then gets its own platform thread). */
+    val blocking: Boolean get() = false
     val importMs: Double
     val newClientMs: Double
     suspend fun validate(token: String)
@@ -104,6 +114,48 @@ fun rssKb(): Long =
     File("/proc/self/status").readLines().firstOrNull { it.startsWith("VmRSS:") }
         ?.split(Regex("\\s+"))?.get(1)?.toLong() ?: 0
 
+/** jcmd on this JVM (the JDK's own tool next to java): its output, or the error. */
+fun jcmd(vararg args: String): String = try {
+    val bin = File(System.getProperty("java.home"), "bin/jcmd").takeIf { it.canExecute() }?.path ?: "jcmd"
+    val p = ProcessBuilder(bin, ProcessHandle.current().pid().toString(), *args).redirectErrorStream(true).start()
+    p.inputStream.bufferedReader().readText().also { p.waitFor() }
+} catch (e: Exception) {
+    "jcmd failed: $e"
+}
+
+/** Instances and bytes of the classes that matter for the JNA/Cleaner question, from `GC.class_histogram`. */
+fun histogram(all: Boolean): Map<String, Any> {
+    val wanted = listOf(
+        "com.sun.jna.Memory", "com.sun.jna.internal.Cleaner\$CleanerRef", "com.sun.jna.internal.Cleaner\$Cleanable",
+        "jdk.internal.ref.CleanerImpl\$PhantomCleanableRef", "java.lang.Thread", "com.sun.jna.CallbackReference",
+        "com.confirmafinance.sdk.UniffiRustCallStatus", "com.confirmafinance.sdk.RustBuffer\$ByValue",
+        "com.sun.jna.Memory\$MemoryDisposer", "com.sun.jna.Structure\$AutoAllocated",
+    )
+    val text = if (all) jcmd("GC.class_histogram", "-all") else jcmd("GC.class_histogram")
+    val out = linkedMapOf<String, Any>()
+    for (line in text.lines()) {
+        val f = line.trim().split(Regex("\\s+"))
+        if (f.size < 4 || !f[0].endsWith(":")) continue
+        val cls = f[3]
+        if (cls in wanted) out[cls] = mapOf("instances" to f[1].toLong(), "bytes" to f[2].toLong())
+    }
+    if (out.isEmpty()) out["raw"] = text.take(400)
+    return out
+}
+
+/** The NMT summary's total and the lines of its largest categories (needs -XX:NativeMemoryTracking=summary). */
+fun nmt(): Map<String, String> {
+    val text = jcmd("VM.native_memory", "summary", "scale=KB")
+    val out = linkedMapOf<String, String>()
+    for (line in text.lines()) {
+        val t = line.trim()
+        val m = Regex("^(?:Total:\\s*|-\\s+([A-Za-z ]+?)\\s*\\()reserved=\\d+KB, committed=(\\d+)KB").find(t) ?: continue
+        out[m.groupValues[1].ifEmpty { "Total" }.trim()] = "${m.groupValues[2]} KB committed"
+    }
+    if (out.isEmpty()) out["raw"] = text.take(400)
+    return out
+}
+
 fun pct(l: LongArray, p: Double): Long = if (l.isEmpty()) 0 else l[Math.round((l.size - 1) * p).toInt()]
 
 fun main(args: Array<String>) {
@@ -112,11 +164,16 @@ fun main(args: Array<String>) {
     val ops: Ops = when (name) {
         "jdk-httpclient" -> JdkOps(spec)
         "okhttp" -> OkHttpOps(spec)
-        "confirma" -> Class.forName("bench.SdkOps").getConstructor(JsonNode::class.java).newInstance(spec) as Ops
+        "confirma", "confirma-blocking" -> Class.forName("bench.SdkOps")
+            .getConstructor(JsonNode::class.java, Boolean::class.javaPrimitiveType).newInstance(spec, name == "confirma-blocking") as Ops
         else -> error("unknown contestant $name")
     }
     val token = spec["token"].asText()
     val conc = spec.path("concurrency").asInt(1)
+    // A blocking contestant's callers each get a platform thread (as a Java service's request threads would).
+    val callers = if (ops.blocking) Executors.newFixedThreadPool(conc) { r -> Thread(r).apply { isDaemon = true } }
+        .asCoroutineDispatcher() else Dispatchers.Default
+    val threads = ManagementFactory.getThreadMXBean()
     val out: Map<String, Any?> = runBlocking(Dispatchers.Default) {
         when (val wl = spec["workload"].asText()) {
             "first_call" -> {
@@ -133,19 +190,46 @@ fun main(args: Array<String>) {
                     val left = AtomicLong(n)
                     val errors = AtomicLong()
                     val jobs = (1..conc).map {
-                        launch { while (left.getAndDecrement() > 0) runCatching { ops.validate(token) }.onFailure { errors.incrementAndGet() } }
+                        launch(callers) { while (left.getAndDecrement() > 0) runCatching { ops.validate(token) }.onFailure { errors.incrementAndGet() } }
                     }
                     jobs.forEach { it.join() }
                     return errors.get()
                 }
                 val calls = spec["calls"].asLong()
+                val diagnostics = spec.path("diagnostics").asBoolean(false)
                 val e1 = count(maxOf(calls / 10, 1000))
                 System.gc(); Thread.sleep(200)
                 val before = rssKb()
+                val started0 = threads.totalStartedThreadCount
+                val t0 = System.nanoTime()
                 val e2 = count(calls)
+                val callSec = (System.nanoTime() - t0) / 1e9
+                val started = threads.totalStartedThreadCount - started0
+                val garbage = if (diagnostics) histogram(all = true) else null // before any GC: what the calls left behind
                 System.gc(); Thread.sleep(200)
                 val after = rssKb()
-                mapOf("calls" to calls, "rss_before_kb" to before, "rss_after_kb" to after, "rss_growth_kb" to after - before, "errors" to e1 + e2)
+                val r = linkedMapOf<String, Any?>(
+                    "calls" to calls, "rss_before_kb" to before, "rss_after_kb" to after, "rss_growth_kb" to after - before,
+                    "errors" to e1 + e2, "calls_per_sec" to calls / callSec, "jvm_threads_started" to started,
+                    "jvm_threads_live" to threads.threadCount,
+                )
+                val idle = spec.path("idleSec").asDouble(0.0)
+                if (idle > 0) {
+                    Thread.sleep((idle * 1000).toLong())
+                    r["rss_idle_kb"] = rssKb()
+                    System.gc(); Thread.sleep(200)
+                    r["rss_idle_gc_kb"] = rssKb()
+                    r["rss_idle_growth_kb"] = (r["rss_idle_gc_kb"] as Long) - before
+                }
+                // A JFR recording started with -XX:StartFlightRecording (gc-profile.py --jfr): dumped here, as halt() below
+                // skips the JVM's own dump at exit.
+                spec.path("jfrDump").asText("").takeIf { it.isNotEmpty() }?.let { r["jfr_dump"] = jcmd("JFR.dump", "filename=$it").trim().takeLast(200) }
+                if (diagnostics) {
+                    r["histogram_after_calls_all"] = garbage
+                    r["histogram_live"] = histogram(all = false)
+                    r["nmt"] = nmt()
+                }
+                r
             }
             else -> {
                 val isFlow = wl == "flow"
@@ -156,7 +240,7 @@ fun main(args: Array<String>) {
                 val errors = AtomicLong()
                 var firstError: String? = null
                 val jobs = (1..conc).map {
-                    launch {
+                    launch(callers) {
                         var buf = LongArray(1 shl 14)
                         var n = 0
                         while (true) {

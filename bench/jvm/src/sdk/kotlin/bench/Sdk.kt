@@ -1,11 +1,13 @@
-// The Kotlin binding as a contestant: com.confirmafinance.sdk.OnboardingClient's suspend functions.
+// The Kotlin binding as a contestant: com.confirmafinance.sdk.OnboardingClient's suspend functions (confirma) or its
+// `…Blocking` functions (confirma-blocking: each concurrent caller on its own platform thread, see Main.kt).
 package bench
 
 import com.confirmafinance.sdk.ClientConfig
 import com.confirmafinance.sdk.OnboardingClient
+import com.confirmafinance.sdk.SecretToken
 import com.fasterxml.jackson.databind.JsonNode
 
-class SdkOps(private val spec: JsonNode) : Ops {
+class SdkOps(private val spec: JsonNode, override val blocking: Boolean) : Ops {
     private val ids = Ids(spec.path("idBase").asLong(0))
     private val client: OnboardingClient
     override val importMs: Double
@@ -21,10 +23,22 @@ class SdkOps(private val spec: JsonNode) : Ops {
     }
 
     override suspend fun validate(token: String) {
-        if (!client.validateToken(token).isValid) throw IllegalStateException("token not valid")
+        val status = if (blocking) client.validateTokenBlocking(token) else client.validateToken(token)
+        if (!status.isValid) throw IllegalStateException("token not valid")
     }
 
-    override suspend fun flow() {
+    override suspend fun flow() = if (blocking) flowBlocking() else flowSuspending()
+
+    private fun flowBlocking() {
+        val created = SecretToken(spec["provisioningToken"].asText()).use {
+            client.createClientFromJsonBlocking(it, newClientJson(spec["partnerCode"].asText(), ids.businessCode()))
+        }
+        if (!client.validateTokenBlocking(created.accessToken).isValid) throw IllegalStateException("token not valid")
+        val renewed = client.renewTokenBlocking(created.accessToken)
+        if (!client.validateTokenBlocking(renewed.accessToken).isValid) throw IllegalStateException("token not valid")
+    }
+
+    private suspend fun flowSuspending() {
         val created = client.createClientFromJson(
             spec["provisioningToken"].asText(), newClientJson(spec["partnerCode"].asText(), ids.businessCode()),
         )

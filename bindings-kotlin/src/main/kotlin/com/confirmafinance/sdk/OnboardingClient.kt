@@ -46,6 +46,9 @@ class OnboardingClient internal constructor(
     constructor(config: ClientConfig = ClientConfig()) : this(config, config.toNative())
 
     private val native: NativeClient = translate("config") { NativeClient(nativeConfig) }
+
+    /** This client's key for the hot path's C export ([HotPath]). */
+    private val hotKey: Long = translate { nativeHotRegister(native).toLong() }
     private val closed = AtomicBoolean(false)
     private val asyncScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
 
@@ -66,7 +69,7 @@ class OnboardingClient internal constructor(
 
     /** [createClient] with a raw provisioning token. */
     suspend fun createClient(provisioningToken: String, newClient: NewClient): CreatedClient =
-        withToken(provisioningToken) { createClient(it, newClient) }
+        mutating(Operation.CREATE_CLIENT) { translate("newClient") { live().createClientText(provisioningToken, newClient) } }
 
     /**
      * Creates a client and commits its credentials to [store] before returning (the core's
@@ -92,16 +95,32 @@ class OnboardingClient internal constructor(
 
     /** [createClientFromJson] with a raw provisioning token. */
     suspend fun createClientFromJson(provisioningToken: String, newClientJson: String): CreatedClient =
-        withToken(provisioningToken) { createClientFromJson(it, newClientJson) }
+        mutating(Operation.CREATE_CLIENT) {
+            translate("newClient") { live().createClientJsonText(provisioningToken, newClientJson) }
+        }
 
     /**
      * Checks whether an access token is valid. An unknown or expired token is not an error: the result
      * says `isValid = false` (and `expired` for an expired one). Retried on transient failures.
      */
-    suspend fun validateToken(token: SecretToken): TokenStatus = translate("token") { live().validateToken(token) }
+    suspend fun validateToken(token: SecretToken): TokenStatus = translate("token") {
+        if (NativeThreads.completionQueue) {
+            Completions.await { id -> live().validateTokenQueued(token, id) }.result { it.status }
+        } else {
+            live().validateToken(token)
+        }
+    }
 
     /** [validateToken] with a raw token. */
-    suspend fun validateToken(token: String): TokenStatus = withToken(token) { validateToken(it) }
+    suspend fun validateToken(token: String): TokenStatus = translate("token") {
+        if (NativeThreads.completionQueue) {
+            val text = tokenUtf8(token)
+            val key = hot()
+            Completions.await { id -> HotPath.start(key, HotPath.VALIDATE, text, id) }.result { it.status }
+        } else {
+            live().validateTokenText(token)
+        }
+    }
 
     /**
      * Renews an access token (also an expired one); the old token stops working. Never repeated once the
@@ -109,25 +128,46 @@ class OnboardingClient internal constructor(
      * failure is [ConfirmaException.OutcomeUnknown].
      */
     suspend fun renewToken(token: SecretToken): RenewedToken =
-        mutating(Operation.RENEW_TOKEN) { translate("token") { live().renewToken(token) } }
+        mutating(Operation.RENEW_TOKEN) {
+            translate("token") {
+                if (NativeThreads.completionQueue) {
+                    Completions.await { id -> live().renewTokenQueued(token, id) }.result { it.renewed }
+                } else {
+                    live().renewToken(token)
+                }
+            }
+        }
 
     /** [renewToken] with a raw token. */
-    suspend fun renewToken(token: String): RenewedToken = withToken(token) { renewToken(it) }
+    suspend fun renewToken(token: String): RenewedToken =
+        mutating(Operation.RENEW_TOKEN) {
+            translate("token") {
+                if (NativeThreads.completionQueue) {
+                    val text = tokenUtf8(token)
+                    val key = hot()
+                    Completions.await { id -> HotPath.start(key, HotPath.RENEW, text, id) }.result { it.renewed }
+                } else {
+                    live().renewTokenText(token)
+                }
+            }
+        }
 
     /** Parses and validates JSON shaped like the API contract into a [NewClient], with this client's validation mode. */
     fun parseNewClient(json: String): NewClient = NewClient.fromJson(json, config.validation, config.language)
 
     // ---- blocking variants (Java, scripts) ----
+    // Synchronous native calls: the request runs to completion on the calling thread (no coroutine, no runtime
+    // worker in between). Interrupting the thread does not stop it; the configured timeouts bound it.
 
     /** Blocking [createClient]. */
     @Throws(ConfirmaException::class)
     fun createClientBlocking(provisioningToken: SecretToken, newClient: NewClient): CreatedClient =
-        runBlocking { createClient(provisioningToken, newClient) }
+        translate("newClient") { live().createClientBlocking(provisioningToken, newClient) }
 
     /** Blocking [createClient]. */
     @Throws(ConfirmaException::class)
     fun createClientBlocking(provisioningToken: String, newClient: NewClient): CreatedClient =
-        runBlocking { createClient(provisioningToken, newClient) }
+        translate("newClient") { live().createClientTextBlocking(provisioningToken, newClient) }
 
     /** Blocking [createClient] into [store]. */
     @Throws(ConfirmaException::class)
@@ -142,23 +182,25 @@ class OnboardingClient internal constructor(
     /** Blocking [createClientFromJson]. */
     @Throws(ConfirmaException::class)
     fun createClientFromJsonBlocking(provisioningToken: SecretToken, newClientJson: String): CreatedClient =
-        runBlocking { createClientFromJson(provisioningToken, newClientJson) }
+        translate("newClient") { live().createClientJsonBlocking(provisioningToken, newClientJson) }
 
     /** Blocking [validateToken]. */
     @Throws(ConfirmaException::class)
-    fun validateTokenBlocking(token: SecretToken): TokenStatus = runBlocking { validateToken(token) }
+    fun validateTokenBlocking(token: SecretToken): TokenStatus = translate("token") { live().validateTokenBlocking(token) }
 
     /** Blocking [validateToken]. */
     @Throws(ConfirmaException::class)
-    fun validateTokenBlocking(token: String): TokenStatus = runBlocking { validateToken(token) }
+    fun validateTokenBlocking(token: String): TokenStatus = translate("token") {
+        if (NativeThreads.completionQueue) HotPath.validateBlocking(hot(), tokenUtf8(token)) else live().validateTokenTextBlocking(token)
+    }
 
     /** Blocking [renewToken]. */
     @Throws(ConfirmaException::class)
-    fun renewTokenBlocking(token: SecretToken): RenewedToken = runBlocking { renewToken(token) }
+    fun renewTokenBlocking(token: SecretToken): RenewedToken = translate("token") { live().renewTokenBlocking(token) }
 
     /** Blocking [renewToken]. */
     @Throws(ConfirmaException::class)
-    fun renewTokenBlocking(token: String): RenewedToken = runBlocking { renewToken(token) }
+    fun renewTokenBlocking(token: String): RenewedToken = translate("token") { live().renewTokenTextBlocking(token) }
 
     // ---- CompletableFuture variants (Java) ----
 
@@ -178,6 +220,7 @@ class OnboardingClient internal constructor(
     override fun close() {
         if (closed.compareAndSet(false, true)) {
             asyncScope.cancel()
+            nativeHotUnregister(hotKey.toULong())
             native.close()
         }
     }
@@ -189,6 +232,12 @@ class OnboardingClient internal constructor(
 
     /** The native client, for a [TokenManager] (which keeps its own reference to the core's client). */
     internal fun nativeClient(): NativeClient = live()
+
+    /** [hotKey], once [live] says this client is open. */
+    private fun hot(): Long {
+        live()
+        return hotKey
+    }
 
     private fun live(): NativeClient {
         check(!closed.get()) { "this OnboardingClient is closed" }
@@ -228,6 +277,7 @@ fun NewClient.Companion.fromJson(json: String, validation: ValidationMode, langu
  */
 internal inline fun <T> translate(field: String = "input", block: () -> T): T =
     try {
+        NativeThreads.ensure() // the worker threads' JNA setup, before any native call (a no-op after the first)
         block()
     } catch (e: NativeException) {
         throw ConfirmaException.from(e)

@@ -103,7 +103,38 @@ class KotlinApiTest {
         val creates = (1..60).map { async(Dispatchers.IO) { client.createClient(sandbox.provisioningToken, newClient()) } }.awaitAll()
         assertEquals(60, creates.map { it.clientId }.toSet().size)
         assertEquals(61, sandbox.state().getInt("clients"))
+        assertEquals(0L, settledNativeCalls())
+    }
+
+    @Test
+    fun `the native worker threads join the JVM once, as daemons, not once per call`() = runBlocking {
+        val threads = java.lang.management.ManagementFactory.getThreadMXBean()
+        client.createClient(sandbox.provisioningToken, newClient()) // warm: the workers exist and have been attached
+        val started = threads.totalStartedThreadCount
+        // createClient resumes through uniffi's continuation callback on a native worker (a JNA upcall); validate and
+        // renew through the completion queue's one drainer thread.
+        val created = (1..40).map { async(Dispatchers.Default) { client.createClient(sandbox.provisioningToken, newClient()) } }.awaitAll()
+        val renewed = created.map { async(Dispatchers.Default) { client.renewToken(it.accessToken.reveal()) } }.awaitAll()
+        assertTrue(renewed.map { async(Dispatchers.Default) { client.validateToken(it.accessToken) } }.awaitAll().all { it.isValid })
+        val more = threads.totalStartedThreadCount - started
+        assertTrue(more < 20, "$more JVM threads started for 120 calls: the workers are attached per call")
+        val workers = Thread.getAllStackTraces().keys.filter { it.name.startsWith("confirma-") }
+        assertTrue(workers.isNotEmpty() && workers.all { it.isDaemon }, "the native threads are daemons: $workers")
+    }
+
+    @Test
+    fun `cancelling a String-token call cancels the native request`() = runBlocking {
+        val created = client.createClient(sandbox.provisioningToken, newClient())
+        sandbox.fault("""{"kind":"delay","ms":5000,"path":"/api/v1/partner/renew","times":10}""")
+        val started = TimeSource.Monotonic.markNow()
+        val job = launch(Dispatchers.Default) { client.renewToken(created.accessToken.reveal()) }
+        while (OnboardingClient.activeNativeCalls() == 0L && started.elapsedNow() < 3.seconds) delay(5)
+        assertEquals(1L, OnboardingClient.activeNativeCalls(), "the call is running natively")
+        job.cancel()
+        job.join()
+        while (OnboardingClient.activeNativeCalls() != 0L && started.elapsedNow() < 4.seconds) delay(5)
         assertEquals(0L, OnboardingClient.activeNativeCalls())
+        assertTrue(started.elapsedNow() < 2.seconds, "cancelled promptly: ${started.elapsedNow()}")
     }
 
     @Test

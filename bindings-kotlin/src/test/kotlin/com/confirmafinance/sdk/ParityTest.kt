@@ -3,6 +3,7 @@ package com.confirmafinance.sdk
 import java.io.File
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
+import org.json.JSONArray
 import org.json.JSONObject
 import org.junit.jupiter.api.Test
 import kotlin.test.assertEquals
@@ -143,6 +144,10 @@ class ParityTest {
                 else -> null
             } ?: JSONObject.NULL)
             .put("fieldErrors", JSONObject((e as? ConfirmaException.Validation)?.fieldErrors ?: emptyMap<String, List<String>>()))
+            .put("issues", JSONArray(((e as? ConfirmaException.Validation)?.issues ?: emptyList()).map {
+                JSONObject().put("field", it.field).put("code", it.code).put("params", JSONObject(it.params))
+                    .put("message", it.message).put("userMessage", it.userMessage)
+            }))
             .put("source", (e as? ConfirmaException.Validation)?.source?.name?.lowercase() ?: JSONObject.NULL)
             .put("operation", (e as? ConfirmaException.OutcomeUnknown)?.operation?.name?.lowercase() ?: JSONObject.NULL)
             .put("connect", (e as? ConfirmaException.Network)?.connect ?: JSONObject.NULL)
