@@ -29,11 +29,7 @@ log() { printf '[kotlin package %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 fail() { log "FAILED: $*"; exit 1; }
 t0=$(date +%s)
 
-VERSION="$(sed -n '/^\[workspace.package\]/,/^\[/{s/^version *= *"\(.*\)"/\1/p}' Cargo.toml | head -n1)"
-[ -n "$VERSION" ] || fail "no [workspace.package] version in Cargo.toml"
-if [ -x scripts/version ]; then
-    [ "$(scripts/version)" = "$VERSION" ] || fail "scripts/version ($(scripts/version)) != Cargo.toml ($VERSION)"
-fi
+VERSION="$(scripts/version)" || fail "scripts/version found no workspace version"
 GROUP=com.confirmafinance
 ARTIFACT=confirma-sdk
 log "$GROUP:$ARTIFACT:$VERSION -> $OUT"

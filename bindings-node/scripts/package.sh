@@ -34,12 +34,7 @@ log() { echo "== [$(date +%H:%M:%S)] node package: $*" >&2; }
 fail() { echo "package.sh (node): FAILED: $*" >&2; exit 1; }
 
 # ------------------------------------------------------------------ the version (one source: Cargo.toml)
-if [ -x "$ROOT/scripts/version" ]; then
-    VERSION=$("$ROOT/scripts/version")
-else
-    VERSION=$(awk '/^\[workspace.package\]/{w=1;next} /^\[/{w=0} w&&/^version *=/{gsub(/[" ]/,"",$0);sub(/version=/,"");print;exit}' "$ROOT/Cargo.toml")
-fi
-[ -n "$VERSION" ] || fail "no version in the workspace Cargo.toml"
+VERSION=$("$ROOT/scripts/version") || fail "scripts/version found no workspace version"
 for f in "$PKG/package.json" "$PKG/npm/$PLATFORM/package.json"; do
     v=$(node -p "require('$f').version")
     [ "$v" = "$VERSION" ] || fail "version drift: ${f#"$ROOT"/} has $v, the workspace has $VERSION"

@@ -29,11 +29,7 @@ fail() { log "FAILED: $*"; exit 1; }
 t0=$(date +%s)
 
 # The single version: the workspace Cargo.toml (maturin reads it through version.workspace = true).
-VERSION="$(sed -n '/^\[workspace.package\]/,/^\[/{s/^version *= *"\(.*\)"/\1/p}' Cargo.toml | head -n1)"
-[ -n "$VERSION" ] || fail "no [workspace.package] version in Cargo.toml"
-if [ -x scripts/version ]; then
-    [ "$(scripts/version)" = "$VERSION" ] || fail "scripts/version ($(scripts/version)) != Cargo.toml ($VERSION)"
-fi
+VERSION="$(scripts/version)" || fail "scripts/version found no workspace version"
 log "confirma-sdk $VERSION -> $OUT"
 
 [ -f LICENSE ] || fail "no LICENSE at the repository root"
