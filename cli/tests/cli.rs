@@ -7,28 +7,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 mod common;
-use common::{admin, SandboxProc, BIN};
-
-fn run(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> (i32, String, String) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("CONFIRMA_ACCESS_TOKEN").env_remove("CONFIRMA_PROVISIONING_TOKEN").env_remove("RUST_LOG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use common::{admin, run_cli as run, SandboxProc, BIN};
 
 fn client_file(dir: &std::path::Path, partner: &str, business_id: &str) -> String {
     let path = dir.join(format!("client-{business_id}.json"));

@@ -1,7 +1,7 @@
 //! `confirma credentials …` and `client create --store`, run as a user runs them: the real binary, a sandbox
 //! process over loopback, real SQLite files.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -39,29 +39,8 @@ fn keygen() -> String {
 }
 
 fn run(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Out {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args);
-    for var in
-        ["CONFIRMA_ACCESS_TOKEN", "CONFIRMA_PROVISIONING_TOKEN", "CONFIRMA_STORE_KEY", "CONFIRMA_STORE_URL", "RUST_LOG"]
-    {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        out: String::from_utf8_lossy(&out.stdout).into(),
-        err: String::from_utf8_lossy(&out.stderr).into(),
-    }
+    let (code, out, err) = common::run_cli(args, env, stdin);
+    Out { code, out, err }
 }
 
 struct Fixture {

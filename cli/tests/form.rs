@@ -1,7 +1,6 @@
 //! `confirma form`: the schema, a form check with end-user messages in each language, and the exit codes;
 //! the server side of the same codes through `client create` against a sandbox.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
@@ -10,24 +9,7 @@ mod common;
 use common::{SandboxProc, BIN};
 
 fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("CONFIRMA_PROVISIONING_TOKEN")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    common::run_cli(args, &[], stdin)
 }
 
 fn form(business_id: &str) -> Value {

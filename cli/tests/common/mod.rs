@@ -8,6 +8,35 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_confirma");
 
+/// Runs `confirma <args>` as a user would, with these environment variables (every `CONFIRMA_*` secret and
+/// `RUST_LOG` of the test's own environment removed first) and this standard input; returns the exit code,
+/// stdout and stderr.
+pub fn run_cli(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> (i32, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    for var in
+        ["CONFIRMA_ACCESS_TOKEN", "CONFIRMA_PROVISIONING_TOKEN", "CONFIRMA_STORE_KEY", "CONFIRMA_STORE_URL", "RUST_LOG"]
+    {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
 /// A `confirma sandbox` process on a free loopback port, killed on drop.
 pub struct SandboxProc {
     child: Child,
