@@ -156,6 +156,33 @@ pub fn native_hot_unregister(key: u64) {
     clients().write().unwrap_or_else(|p| p.into_inner()).remove(&key);
 }
 
+/// A copy of the token's UTF-8 bytes that JNA passed in a Kotlin byte array.
+///
+/// # Safety
+/// `token` points to `len` readable bytes (or `len` is 0).
+unsafe fn token_bytes(token: *const u8, len: u32) -> Vec<u8> {
+    if token.is_null() || len == 0 {
+        Vec::new()
+    } else {
+        // SAFETY: the caller guarantees `len` readable bytes.
+        unsafe { std::slice::from_raw_parts(token, len as usize) }.to_vec()
+    }
+}
+
+/// The token (from its UTF-8 bytes) and the registered client `key` of a hot-path call.
+fn token_and_client(key: u64, bytes: Vec<u8>) -> Result<(cfis::SecretToken, cfis::OnboardingClient), ErrorInfo> {
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ErrorInfo::of(&cfis::Error::invalid_input("token", "is not valid UTF-8")))?;
+    let token = cfis::SecretToken::new(text);
+    let client = clients()
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .cloned()
+        .ok_or_else(|| ErrorInfo::of(&cfis::Error::internal("this OnboardingClient is closed")))?;
+    Ok((token, client))
+}
+
 /// `confirma_kt_start`'s operations.
 const OP_VALIDATE: u32 = 0;
 const OP_RENEW: u32 = 1;
@@ -167,22 +194,10 @@ const OP_RENEW: u32 = 1;
 /// `token` points to `len` readable bytes for the duration of the call (or `len` is 0).
 #[no_mangle]
 pub unsafe extern "C" fn confirma_kt_start(key: u64, op: u32, token: *const u8, len: u32, id: u64) {
-    let bytes = if token.is_null() || len == 0 {
-        Vec::new()
-    } else {
-        // SAFETY: the caller (JNA, from a Kotlin byte array) passes `len` readable bytes.
-        unsafe { std::slice::from_raw_parts(token, len as usize) }.to_vec()
-    };
+    // SAFETY: as this function's contract says.
+    let bytes = unsafe { token_bytes(token, len) };
     let started = std::panic::catch_unwind(move || -> Result<(), ErrorInfo> {
-        let text = String::from_utf8(bytes)
-            .map_err(|_| ErrorInfo::of(&cfis::Error::invalid_input("token", "is not valid UTF-8")))?;
-        let token = cfis::SecretToken::new(text);
-        let client = clients()
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| ErrorInfo::of(&cfis::Error::internal("this OnboardingClient is closed")))?;
+        let (token, client) = token_and_client(key, bytes)?;
         match op {
             OP_VALIDATE => {
                 spawn(id, async move { client.validate_token(&token).await.map(|s| Outcome::Status(s.into())) })
@@ -232,22 +247,10 @@ pub unsafe extern "C" fn confirma_kt_validate_blocking(
     message: *mut u8,
     cap: u32,
 ) -> i32 {
-    let bytes = if token.is_null() || len == 0 {
-        Vec::new()
-    } else {
-        // SAFETY: the caller (JNA, from a Kotlin byte array) passes `len` readable bytes.
-        unsafe { std::slice::from_raw_parts(token, len as usize) }.to_vec()
-    };
+    // SAFETY: as this function's contract says.
+    let bytes = unsafe { token_bytes(token, len) };
     let r = std::panic::catch_unwind(move || -> Result<StatusData, ErrorInfo> {
-        let text = String::from_utf8(bytes)
-            .map_err(|_| ErrorInfo::of(&cfis::Error::invalid_input("token", "is not valid UTF-8")))?;
-        let token = cfis::SecretToken::new(text);
-        let client = clients()
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| ErrorInfo::of(&cfis::Error::internal("this OnboardingClient is closed")))?;
+        let (token, client) = token_and_client(key, bytes)?;
         core_runtime::block_on(async move { client.validate_token(&token).await.map(StatusData::from) })
     })
     .unwrap_or_else(|payload| Err(ErrorInfo::from_panic(&*payload)));
