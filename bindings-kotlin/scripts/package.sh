@@ -162,7 +162,7 @@ CFIS_BASE_URL="$(json baseUrl)" CFIS_PROVISIONING_TOKEN="$(json provisioningToke
 # What it resolved: the jar this run installed, nothing else.
 "${MVN[@]}" -q -f "$ROOT/examples/kotlin/pom.xml" dependency:build-classpath -Dmdep.outputFile="$OUT/consumer-classpath.txt" >&2 \
     || fail "consumer classpath"
-tr ':' '\n' <"$OUT/consumer-classpath.txt" | grep -qx "$JAR" || fail "the consumer did not resolve $JAR"
+tr ':' '\n' <"$OUT/consumer-classpath.txt" | grep -x "$JAR" >/dev/null || fail "the consumer did not resolve $JAR"
 log "consumer ok in $(( $(date +%s) - tc )) s"
 
 # --- staged in Maven repository layout -------------------------------------------------------------------------
