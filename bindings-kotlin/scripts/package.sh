@@ -81,13 +81,9 @@ fi
 LEGAL="$HERE/target/legal"
 rm -rf "$LEGAL"
 mkdir -p "$LEGAL"
-if [ -x scripts/licenses.sh ]; then
-    log "third-party license report (scripts/licenses.sh)"
-    scripts/licenses.sh "$LEGAL/LICENSE-THIRD-PARTY.md" >&2 || fail "scripts/licenses.sh"
-    [ -s "$LEGAL/LICENSE-THIRD-PARTY.md" ] || fail "scripts/licenses.sh wrote nothing"
-else
-    log "scripts/licenses.sh not present: no third-party report in the jar"
-fi
+log "third-party license report (scripts/licenses.sh)"
+scripts/licenses.sh "$LEGAL/LICENSE-THIRD-PARTY.md" >&2 || fail "scripts/licenses.sh"
+[ -s "$LEGAL/LICENSE-THIRD-PARTY.md" ] || fail "scripts/licenses.sh wrote nothing"
 
 # A local repository under target/: Maven Central's cache from ~/.m2 (copied once, then reused), never an SDK
 # artifact from elsewhere, so the consumer below can only resolve what this run installed.
@@ -124,7 +120,7 @@ hasre() { local l; l="$(unzip -Z1 "$1")"; grep -q "$2" <<<"$l" || fail "$(basena
 has "$JAR" linux-x86-64/libconfirma_kotlin.so
 has "$JAR" META-INF/LICENSE
 has "$JAR" com/confirmafinance/sdk/OnboardingClient.class
-[ -s "$LEGAL/LICENSE-THIRD-PARTY.md" ] && has "$JAR" META-INF/LICENSE-THIRD-PARTY.md
+has "$JAR" META-INF/LICENSE-THIRD-PARTY.md
 has "$SRC" com/confirmafinance/sdk/OnboardingClient.kt
 has "$SRC" META-INF/LICENSE
 hasre "$SRC" '^com/confirmafinance/sdk/.*\.kt$' "no Kotlin sources"

@@ -84,19 +84,11 @@ d.optionalDependencies = { [plat.name]: '$VERSION' }
 delete d.scripts
 fs.writeFileSync(p, JSON.stringify(d, null, 2) + '\n')
 "
-LICENSED=1
-if [ -f "$ROOT/LICENSE" ]; then
-    cp "$ROOT/LICENSE" "$STAGE_MAIN/LICENSE"; cp "$ROOT/LICENSE" "$STAGE_PLAT/LICENSE"
-else
-    LICENSED=0; log "WARNING: no LICENSE at the repository root yet: the packages carry none"
-fi
-if [ -x "$ROOT/scripts/licenses.sh" ] || [ -f "$ROOT/scripts/licenses.sh" ]; then
-    log "third-party license report (scripts/licenses.sh)"
-    bash "$ROOT/scripts/licenses.sh" "$WORK/THIRD-PARTY-LICENSES.md" >&2
-    cp "$WORK/THIRD-PARTY-LICENSES.md" "$STAGE_MAIN/"; cp "$WORK/THIRD-PARTY-LICENSES.md" "$STAGE_PLAT/"
-else
-    LICENSED=0; log "WARNING: scripts/licenses.sh not there yet: the packages carry no third-party report"
-fi
+[ -f "$ROOT/LICENSE" ] || fail "no LICENSE at the repository root"
+cp "$ROOT/LICENSE" "$STAGE_MAIN/LICENSE"; cp "$ROOT/LICENSE" "$STAGE_PLAT/LICENSE"
+log "third-party license report (scripts/licenses.sh)"
+"$ROOT/scripts/licenses.sh" "$WORK/THIRD-PARTY-LICENSES.md" >&2 || fail "scripts/licenses.sh"
+cp "$WORK/THIRD-PARTY-LICENSES.md" "$STAGE_MAIN/"; cp "$WORK/THIRD-PARTY-LICENSES.md" "$STAGE_PLAT/"
 
 # ------------------------------------------------------------------ npm pack + contents
 rm -f "$OUT/$NAME-$VERSION.tgz" "$OUT/$PNAME-$VERSION.tgz"
@@ -106,8 +98,8 @@ pack "$STAGE_MAIN" "$NAME"
 MAIN_TGZ=$OUT/$NAME-$VERSION.tgz
 PLAT_TGZ=$OUT/$PNAME-$VERSION.tgz
 [ -f "$MAIN_TGZ" ] && [ -f "$PLAT_TGZ" ] || fail "npm pack did not write both tarballs"
-node - "$WORK/$NAME.pack.json" "$WORK/$PNAME.pack.json" "$LICENSED" "$ADDON" <<'JS' >&2
-const [mainJson, platJson, licensed, addon] = process.argv.slice(2)
+node - "$WORK/$NAME.pack.json" "$WORK/$PNAME.pack.json" "$ADDON" <<'JS' >&2
+const [mainJson, platJson, addon] = process.argv.slice(2)
 const read = (f) => JSON.parse(require('fs').readFileSync(f))[0]
 const problems = []
 const check = (pack, must, mustNot) => {
@@ -116,7 +108,7 @@ const check = (pack, must, mustNot) => {
   for (const re of mustNot) for (const f of files) if (re.test(f)) problems.push(`${pack.name}: ${f} must not ship`)
   console.log(`${pack.filename}: ${pack.files.length} files, ${pack.size} bytes packed, ${pack.unpackedSize} unpacked`)
 }
-const lic = licensed === '1' ? ['LICENSE', 'THIRD-PARTY-LICENSES.md'] : []
+const lic = ['LICENSE', 'THIRD-PARTY-LICENSES.md']
 check(read(mainJson), ['package.json', 'README.md', 'native.js', 'native.d.ts', 'lib/index.js', 'lib/index.mjs',
   'lib/index.d.ts', 'lib/binding.js', ...lic], [/\.node$/, /^test\//, /^src\//, /Cargo/])
 check(read(platJson), ['package.json', 'README.md', addon, ...lic], [/\.js$/])

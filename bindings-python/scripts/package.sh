@@ -34,16 +34,12 @@ log "confirma-sdk $VERSION -> $OUT"
 
 [ -f LICENSE ] || fail "no LICENSE at the repository root"
 [ "$(readlink bindings-python/LICENSE)" = ../LICENSE ] || fail "bindings-python/LICENSE must link to ../LICENSE"
-# The third-party report for the native library (scripts/licenses.sh, when present) ships as a license file.
+# The third-party report for the native library (scripts/licenses.sh) ships as a license file.
 REPORT=bindings-python/LICENSE-THIRD-PARTY.md
 rm -f "$REPORT"
-if [ -x scripts/licenses.sh ]; then
-    log "third-party license report (scripts/licenses.sh)"
-    scripts/licenses.sh "$ROOT/$REPORT" >&2 || fail "scripts/licenses.sh"
-    [ -s "$REPORT" ] || fail "scripts/licenses.sh wrote nothing"
-else
-    log "scripts/licenses.sh not present: no third-party report in the artifacts"
-fi
+log "third-party license report (scripts/licenses.sh)"
+scripts/licenses.sh "$ROOT/$REPORT" >&2 || fail "scripts/licenses.sh"
+[ -s "$REPORT" ] || fail "scripts/licenses.sh wrote nothing"
 
 if [ ! -x "$TOOLS/bin/maturin" ] || [ ! -x "$TOOLS/bin/twine" ]; then
     log "tools venv (maturin, twine from PyPI) in $TOOLS"
@@ -64,9 +60,7 @@ for f in PKG-INFO pyproject.toml LICENSE python/confirma/__init__.py python/conf
          python/confirma/_native.pyi bindings-python/Cargo.toml core/Cargo.toml Cargo.lock; do
     grep -qx "confirma_sdk-$VERSION/$f" <<<"$listing" || fail "sdist lacks $f"
 done
-if [ -f "$REPORT" ]; then
-    grep -q "^confirma_sdk-$VERSION/\(bindings-python/\)\?LICENSE-THIRD-PARTY.md$" <<<"$listing" || fail "sdist lacks the third-party report"
-fi
+grep -q "^confirma_sdk-$VERSION/\(bindings-python/\)\?LICENSE-THIRD-PARTY.md$" <<<"$listing" || fail "sdist lacks the third-party report"
 pkginfo="$(tar -xzOf "$SDIST" "confirma_sdk-$VERSION/PKG-INFO")"
 for h in "Version: $VERSION" "License-Expression: Apache-2.0" "License-File: LICENSE" "Requires-Python: >=3.9" \
          "Project-URL: Repository, " "Classifier: Programming Language :: Rust" "Description-Content-Type: text/markdown"; do
@@ -99,9 +93,7 @@ wl="$(unzip -Z1 "$WHEEL")"
 for f in "confirma_sdk-$VERSION.dist-info/licenses/LICENSE" confirma/__init__.py confirma/py.typed confirma/_native.pyi; do
     grep -qx "$f" <<<"$wl" || fail "wheel lacks $f"
 done
-if [ -f "$REPORT" ]; then
-    grep -qx "confirma_sdk-$VERSION.dist-info/licenses/LICENSE-THIRD-PARTY.md" <<<"$wl" || fail "wheel lacks the third-party report"
-fi
+grep -qx "confirma_sdk-$VERSION.dist-info/licenses/LICENSE-THIRD-PARTY.md" <<<"$wl" || fail "wheel lacks the third-party report"
 # The glibc symbol versions the extension needs: the newest one decides the manylinux tag.
 SO_TMP="$(mktemp -d)"
 trap 'rm -rf "$SO_TMP"' EXIT
