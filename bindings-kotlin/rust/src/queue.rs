@@ -1,4 +1,4 @@
-//! The completion queue: the hot calls (validate, renew) without uniffi's future machinery.
+//! The completion queue: the client's calls (validate, renew, create) without uniffi's future machinery.
 //!
 //! A call is started by a synchronous export that takes the Kotlin side's call id: it spawns the core's future on
 //! the core's runtime (`confirma::ffi::runtime::spawn_guarded`: panic containment, cancel/complete agree on who came
@@ -18,9 +18,10 @@ use confirma as cfis;
 use confirma::ffi::{runtime as core_runtime, ErrorInfo, StatusData};
 
 use crate::error::{NativeError, NativeErrorInfo};
-use crate::models::RenewedToken;
+use crate::models::{CreatedClient, RenewedToken};
+use crate::token::SecretToken;
 
-/// A finished call, by its id: exactly one of `status`, `renewed` and `error` is set.
+/// A finished call, by its id: exactly one of `status`, `renewed`, `created` and `error` is set.
 #[derive(uniffi::Record)]
 pub struct NativeCompletion {
     /// The id the call was started with.
@@ -31,12 +32,22 @@ pub struct NativeCompletion {
     pub renewed: Option<RenewedToken>,
     /// The call's error.
     pub error: Option<NativeErrorInfo>,
+    /// A create's new client (its first access token included).
+    #[uniffi(default)]
+    pub created: Option<CreatedClient>,
+}
+
+impl NativeCompletion {
+    fn empty(id: u64) -> Self {
+        NativeCompletion { id, status: None, renewed: None, error: None, created: None }
+    }
 }
 
 /// What a queued call yields.
 pub(crate) enum Outcome {
     Status(StatusData),
     Renewed(RenewedToken),
+    Created(CreatedClient),
 }
 
 struct Queue {
@@ -44,7 +55,19 @@ struct Queue {
     ready: Condvar,
     /// The calls still running, for [`native_cancel_call`].
     running: Mutex<HashMap<u64, core_runtime::CallHandle>>,
+    /// The one caller waiting on its own call's slot ([`confirma_kt_start_wait`]), if any.
+    waiter: Mutex<Waiter>,
 }
+
+/// [`confirma_kt_start_wait`]'s slot: call `id` (0: none) completes into `done` and unparks `thread`.
+struct Waiter {
+    id: u64,
+    thread: Option<std::thread::Thread>,
+    done: Option<NativeCompletion>,
+}
+
+/// The id in [`Waiter`] (0: none): the completion's lock-free check before it takes the waiter's lock.
+static WAITING_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn queue() -> &'static Queue {
     static QUEUE: OnceLock<Queue> = OnceLock::new();
@@ -52,6 +75,7 @@ fn queue() -> &'static Queue {
         done: Mutex::new(Vec::new()),
         ready: Condvar::new(),
         running: Mutex::new(HashMap::new()),
+        waiter: Mutex::new(Waiter { id: 0, thread: None, done: None }),
     })
 }
 
@@ -62,12 +86,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Queues call `id`'s result for the drainer.
 fn complete(id: u64, r: Result<Outcome, ErrorInfo>) {
     let q = queue();
-    let mut c = NativeCompletion { id, status: None, renewed: None, error: None };
+    let mut c = NativeCompletion::empty(id);
     match r {
         Ok(Outcome::Status(s)) => c.status = Some(s),
         Ok(Outcome::Renewed(t)) => c.renewed = Some(t),
+        Ok(Outcome::Created(t)) => c.created = Some(t),
         Err(e) => c.error = Some(NativeErrorInfo::from(e)),
     }
+    if WAITING_ID.load(std::sync::atomic::Ordering::SeqCst) == id {
+        let mut w = lock(&q.waiter);
+        if w.id == id {
+            // Its caller waits on the slot (or will take it from there, `confirma_kt_unwait`): no drainer.
+            w.done = Some(c);
+            if let Some(t) = w.thread.take() {
+                t.unpark();
+            }
+            return;
+        }
+    }
+    push(c);
+}
+
+/// Queues a completion and wakes the drainer if the queue was empty.
+fn push(c: NativeCompletion) {
+    let q = queue();
     let mut done = lock(&q.done);
     done.push(c);
     if done.len() == 1 {
@@ -169,18 +211,90 @@ unsafe fn token_bytes(token: *const u8, len: u32) -> Vec<u8> {
     }
 }
 
-/// The token (from its UTF-8 bytes) and the registered client `key` of a hot-path call.
-fn token_and_client(key: u64, bytes: Vec<u8>) -> Result<(cfis::SecretToken, cfis::OnboardingClient), ErrorInfo> {
-    let text = String::from_utf8(bytes)
-        .map_err(|_| ErrorInfo::of(&cfis::Error::invalid_input("token", "is not valid UTF-8")))?;
-    let token = cfis::SecretToken::new(text);
-    let client = clients()
+/// Overwrites a copy of a token's bytes that is not kept (a token that failed to decode).
+fn wipe(mut bytes: Vec<u8>) {
+    bytes.iter_mut().for_each(|b| *b = 0);
+    std::hint::black_box(&bytes);
+}
+
+/// The token of a hot-path call, from its UTF-8 bytes.
+fn token_from(bytes: Vec<u8>) -> Result<cfis::SecretToken, ErrorInfo> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(cfis::SecretToken::new(text)),
+        Err(e) => {
+            wipe(e.into_bytes());
+            Err(ErrorInfo::of(&cfis::Error::invalid_input("token", "is not valid UTF-8")))
+        }
+    }
+}
+
+/// The registered client `key` of a hot-path call.
+fn client(key: u64) -> Result<cfis::OnboardingClient, ErrorInfo> {
+    clients()
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .get(&key)
         .cloned()
-        .ok_or_else(|| ErrorInfo::of(&cfis::Error::internal("this OnboardingClient is closed")))?;
-    Ok((token, client))
+        .ok_or_else(|| ErrorInfo::of(&cfis::Error::internal("this OnboardingClient is closed")))
+}
+
+/// The token (from its UTF-8 bytes) and the registered client `key` of a hot-path call.
+fn token_and_client(key: u64, bytes: Vec<u8>) -> Result<(cfis::SecretToken, cfis::OnboardingClient), ErrorInfo> {
+    let token = token_from(bytes)?;
+    Ok((token, client(key)?))
+}
+
+/// A hot-path call's token: its text (the String overloads) or a Kotlin `SecretToken`'s handle.
+enum Token {
+    Text(cfis::SecretToken),
+    Object(std::sync::Arc<SecretToken>),
+}
+
+impl Token {
+    /// Takes over an owned `SecretToken` handle (Kotlin's `callWithHandle` clones one per call); 0 is none.
+    ///
+    /// # Safety
+    /// `handle` is 0 or an owned handle of a live `SecretToken`, as uniffi lowers one.
+    unsafe fn from_handle(handle: u64) -> Option<Self> {
+        if handle == 0 {
+            return None;
+        }
+        <std::sync::Arc<SecretToken> as uniffi::Lift<crate::UniFfiTag>>::try_lift(uniffi::Handle::from_raw_unchecked(handle))
+            .ok()
+            .map(Token::Object)
+    }
+
+    fn core(&self) -> &cfis::SecretToken {
+        match self {
+            Token::Text(t) => t,
+            Token::Object(t) => t.core(),
+        }
+    }
+}
+
+/// Spawns operation `op` (validate or renew) of `client` with `token` as call `id`.
+fn spawn_op(id: u64, op: u32, client: cfis::OnboardingClient, token: Token) -> Result<(), ErrorInfo> {
+    match op {
+        OP_VALIDATE => {
+            spawn(id, async move { client.validate_token(token.core()).await.map(|s| Outcome::Status(s.into())) })
+        }
+        OP_RENEW => spawn(id, async move {
+            client
+                .renew_token(token.core())
+                .await
+                .map(|r| Outcome::Renewed(crate::models::RenewedToken::from(confirma::ffi::RenewedData::from(r))))
+        }),
+        _ => Err(ErrorInfo::of(&cfis::Error::internal("unknown hot-path operation"))),
+    }
+}
+
+/// Queues the error of a call that could not start (or the panic that stopped it).
+fn started(id: u64, r: std::thread::Result<Result<(), ErrorInfo>>) {
+    match r {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => complete(id, Err(e)),
+        Err(payload) => complete(id, Err(ErrorInfo::from_panic(&*payload))),
+    }
 }
 
 /// `confirma_kt_start`'s operations.
@@ -196,25 +310,217 @@ const OP_RENEW: u32 = 1;
 pub unsafe extern "C" fn confirma_kt_start(key: u64, op: u32, token: *const u8, len: u32, id: u64) {
     // SAFETY: as this function's contract says.
     let bytes = unsafe { token_bytes(token, len) };
-    let started = std::panic::catch_unwind(move || -> Result<(), ErrorInfo> {
-        let (token, client) = token_and_client(key, bytes)?;
-        match op {
-            OP_VALIDATE => {
-                spawn(id, async move { client.validate_token(&token).await.map(|s| Outcome::Status(s.into())) })
+    started(
+        id,
+        std::panic::catch_unwind(move || -> Result<(), ErrorInfo> {
+            let (token, client) = token_and_client(key, bytes)?;
+            spawn_op(id, op, client, Token::Text(token))
+        }),
+    );
+}
+
+/// [`confirma_kt_start`] for the `SecretToken` overloads: `token` is an owned handle of the Kotlin `SecretToken`
+/// (cloned by its `callWithHandle`; this export always takes it over, also when the call cannot start).
+///
+/// # Safety
+/// `token` is an owned handle of a live `SecretToken`, as uniffi lowers one.
+#[no_mangle]
+pub unsafe extern "C" fn confirma_kt_start_object(key: u64, op: u32, token: u64, id: u64) {
+    // SAFETY: as this function's contract says.
+    let token = unsafe { Token::from_handle(token) };
+    started(
+        id,
+        std::panic::catch_unwind(move || -> Result<(), ErrorInfo> {
+            let token = token.ok_or_else(|| ErrorInfo::of(&cfis::Error::internal("no token handle")))?;
+            spawn_op(id, op, client(key)?, token)
+        }),
+    );
+}
+
+/// `createClient` through the queue (the `Created` outcome), for every overload: the provisioning token as an owned
+/// `SecretToken` handle (`token_handle`, not 0: taken over, also when the call cannot start) or as UTF-8 text
+/// (`token`, `len` bytes); the form as the uniffi serialisation of a `NewClient` (`json` 0: Kotlin's
+/// `FfiConverterTypeNewClient.write`) or as JSON text (`json` 1, the `createClientFromJson` overloads). A JSON text
+/// that does not parse is the same `Validation` error on `newClient` as the uniffi exports give; every other failure
+/// to start is queued as the call's error. A create is never repeated once its request may have been sent, and a
+/// cancel (`native_cancel_call`) drops the request future at once, exactly as the uniffi future's drop did.
+///
+/// # Safety
+/// `token_handle` is 0 or an owned handle of a live `SecretToken`; `token` points to `len` readable bytes (or `len`
+/// is 0); `form` to `form_len` readable bytes (or `form_len` is 0); all for the duration of the call.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn confirma_kt_create(
+    key: u64,
+    token_handle: u64,
+    token: *const u8,
+    len: u32,
+    json: u32,
+    form: *const u8,
+    form_len: u32,
+    id: u64,
+) {
+    // SAFETY: as this function's contract says.
+    let object = unsafe { Token::from_handle(token_handle) };
+    // SAFETY: as this function's contract says.
+    let bytes = if object.is_some() { Vec::new() } else { unsafe { token_bytes(token, len) } };
+    // SAFETY: as this function's contract says (the form is no secret: plain `token_bytes` copy).
+    let form = unsafe { token_bytes(form, form_len) };
+    started(
+        id,
+        std::panic::catch_unwind(move || -> Result<(), ErrorInfo> {
+            let token = match object {
+                Some(t) => t,
+                None => Token::Text(token_from(bytes)?),
+            };
+            let client = client(key)?;
+            let done = |r: Result<cfis::CreatedClient, cfis::Error>| {
+                r.map(|c| Outcome::Created(CreatedClient::from(confirma::ffi::CreatedData::from(c))))
+            };
+            if json != 0 {
+                let text = String::from_utf8(form)
+                    .map_err(|_| ErrorInfo::of(&cfis::Error::invalid_input("newClient", "is not valid UTF-8")))?;
+                let value = crate::models::parse_json(&text).map_err(|e| ErrorInfo::of(&e))?;
+                spawn(id, async move { done(client.create_client_from_value(token.core(), &value).await) })
+            } else {
+                let new_client = <cfis::NewClient as uniffi::Lift<crate::UniFfiTag>>::try_read(&mut form.as_slice())
+                    .map_err(|e| ErrorInfo::of(&cfis::Error::internal(format!("the form did not cross: {e}"))))?;
+                spawn(id, async move { done(client.create_client(token.core(), &new_client).await) })
             }
-            OP_RENEW => spawn(id, async move {
-                client
-                    .renew_token(&token)
-                    .await
-                    .map(|r| Outcome::Renewed(crate::models::RenewedToken::from(confirma::ffi::RenewedData::from(r))))
-            }),
-            _ => Err(ErrorInfo::of(&cfis::Error::internal("unknown hot-path operation"))),
+        }),
+    );
+}
+
+// ---- concurrency 1: the caller waits briefly on its own call's slot before it suspends ----
+//
+// A suspended call resumes through three cross-thread wake-ups (the runtime worker that finishes it → the drainer →
+// the caller's dispatcher). When a call is the only one in flight, the Kotlin side calls [`confirma_kt_start_wait`]
+// instead of [`confirma_kt_start`]: the call is registered in the one waiter slot, started, and the caller's thread
+// parks (never spins: the contestant may share one CPU with the runtime) for at most `max_wait_us`; the runtime
+// worker that finishes it puts the completion in the slot and unparks that thread directly. One wake-up, as in the
+// `…Blocking` path. If it takes longer, the caller suspends as usual and calls [`confirma_kt_unwait`], which moves a
+// completion that arrived meanwhile into the queue (or frees the slot), so nothing is lost in between.
+
+/// Writes completion `c` as one record in [`confirma_kt_drain`]'s format into `out`: a validation's answer inline if
+/// it fits, anything else parked for [`native_take_completion`] (`out` has at least 9 bytes). The bytes written.
+fn write_record(c: NativeCompletion, out: &mut [u8]) -> usize {
+    let fast = match (&c.status, &c.renewed, &c.error, &c.created) {
+        (Some(s), None, None, None) if s.message.len() <= FAST_MESSAGE_MAX => Some(s),
+        _ => None,
+    };
+    let need = fast.map_or(9, |s| s.message.len().saturating_add(12));
+    let Some(slot) = out.get_mut(..need) else {
+        if out.len() < 9 {
+            return 0;
         }
+        return write_record(park(c), out);
+    };
+    let (head, tail) = slot.split_at_mut(9);
+    head.copy_from_slice(&[[if fast.is_some() { 1u8 } else { 2 }].as_slice(), &c.id.to_le_bytes()].concat());
+    match fast {
+        Some(s) => {
+            let len = u16::try_from(s.message.len()).unwrap_or(0);
+            let (flags, text) = tail.split_at_mut(3);
+            flags.copy_from_slice(&[
+                u8::from(s.is_valid) | u8::from(s.expired).wrapping_shl(1),
+                len.to_le_bytes()[0],
+                len.to_le_bytes()[1],
+            ]);
+            text.copy_from_slice(s.message.as_bytes());
+        }
+        None => {
+            lock(parked()).insert(c.id, c);
+        }
+    }
+    need
+}
+
+/// Parks `c` for [`native_take_completion`]; what is left is the record that says so.
+fn park(c: NativeCompletion) -> NativeCompletion {
+    let id = c.id;
+    lock(parked()).insert(id, c);
+    NativeCompletion::empty(id)
+}
+
+/// [`confirma_kt_start`] (or [`confirma_kt_start_object`] when `token_handle` is not 0), then waits up to
+/// `max_wait_us` on the call's own slot (only one caller at a time: if the slot is taken, the call is started for
+/// the queue and this returns at once). Returns the bytes of the completion's record written into `buf` (`cap` ≥ 9
+/// bytes; [`confirma_kt_drain`]'s format), or `-2`: not finished yet (the caller suspends, then calls
+/// [`confirma_kt_unwait`]).
+///
+/// # Safety
+/// As [`confirma_kt_start`] and [`confirma_kt_start_object`]; `buf` points to `cap` writable bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn confirma_kt_start_wait(
+    key: u64,
+    op: u32,
+    token_handle: u64,
+    token: *const u8,
+    len: u32,
+    id: u64,
+    max_wait_us: u32,
+    buf: *mut u8,
+    cap: u32,
+) -> i32 {
+    let q = queue();
+    let claimed = buf.is_null().then_some(false).unwrap_or_else(|| {
+        let mut w = lock(&q.waiter);
+        if w.id != 0 {
+            return false;
+        }
+        *w = Waiter { id, thread: Some(std::thread::current()), done: None };
+        WAITING_ID.store(id, std::sync::atomic::Ordering::SeqCst);
+        true
     });
-    match started {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => complete(id, Err(e)),
-        Err(payload) => complete(id, Err(ErrorInfo::from_panic(&*payload))),
+    if token_handle != 0 {
+        // SAFETY: as this function's contract says.
+        unsafe { confirma_kt_start_object(key, op, token_handle, id) };
+    } else {
+        // SAFETY: as this function's contract says.
+        unsafe { confirma_kt_start(key, op, token, len, id) };
+    }
+    if !claimed {
+        return -2;
+    }
+    let deadline = std::time::Instant::now().checked_add(Duration::from_micros(u64::from(max_wait_us)));
+    loop {
+        {
+            let mut w = lock(&q.waiter);
+            if let Some(c) = w.done.take() {
+                *w = Waiter { id: 0, thread: None, done: None };
+                WAITING_ID.store(0, std::sync::atomic::Ordering::SeqCst);
+                drop(w);
+                // SAFETY: the caller passes `cap` writable bytes.
+                let out = unsafe { std::slice::from_raw_parts_mut(buf, cap as usize) };
+                return i32::try_from(write_record(c, out)).unwrap_or(0);
+            }
+            // Unparked before this wait (or spuriously): register again.
+            w.thread = Some(std::thread::current());
+        }
+        let now = std::time::Instant::now();
+        match deadline {
+            Some(d) if d > now => std::thread::park_timeout(d.saturating_duration_since(now)),
+            _ => return -2,
+        }
+    }
+}
+
+/// Ends [`confirma_kt_start_wait`]'s wait for call `id` after the caller registered its continuation: a completion
+/// that arrived meanwhile goes to the queue (the drainer resumes the caller), later ones go there directly.
+#[no_mangle]
+pub extern "C" fn confirma_kt_unwait(id: u64) {
+    let q = queue();
+    let mut w = lock(&q.waiter);
+    if w.id != id {
+        return;
+    }
+    let done = w.done.take();
+    *w = Waiter { id: 0, thread: None, done: None };
+    WAITING_ID.store(0, std::sync::atomic::Ordering::SeqCst);
+    drop(w);
+    if let Some(c) = done {
+        push(c);
     }
 }
 
@@ -254,7 +560,7 @@ pub unsafe extern "C" fn confirma_kt_validate_blocking(
         core_runtime::block_on(async move { client.validate_token(&token).await.map(StatusData::from) })
     })
     .unwrap_or_else(|payload| Err(ErrorInfo::from_panic(&*payload)));
-    let mut c = NativeCompletion { id, status: None, renewed: None, error: None };
+    let mut c = NativeCompletion::empty(id);
     match r {
         Ok(s) => {
             let text = s.message.as_bytes();
@@ -296,37 +602,14 @@ pub unsafe extern "C" fn confirma_kt_drain(buf: *mut u8, cap: u32, max_wait_ms: 
     let mut at = 0usize;
     let mut rest = Vec::new();
     for c in batch {
-        if !rest.is_empty() {
-            rest.push(c);
-            continue;
-        }
-        let fast = match (&c.status, &c.renewed, &c.error) {
-            (Some(s), None, None) if s.message.len() <= FAST_MESSAGE_MAX => Some(s),
-            _ => None,
+        let need = match (&c.status, &c.renewed, &c.error, &c.created) {
+            (Some(s), None, None, None) if s.message.len() <= FAST_MESSAGE_MAX => s.message.len().saturating_add(12),
+            _ => 9,
         };
-        let need = fast.map_or(9, |s| s.message.len().saturating_add(12));
-        let Some(slot) = out.get_mut(at..at.saturating_add(need)) else {
-            rest.push(c);
-            continue;
-        };
-        let (head, tail) = slot.split_at_mut(9);
-        head.copy_from_slice(&[[if fast.is_some() { 1u8 } else { 2 }].as_slice(), &c.id.to_le_bytes()].concat());
-        match fast {
-            Some(s) => {
-                let len = u16::try_from(s.message.len()).unwrap_or(0);
-                let (flags, text) = tail.split_at_mut(3);
-                flags.copy_from_slice(&[
-                    u8::from(s.is_valid) | u8::from(s.expired).wrapping_shl(1),
-                    len.to_le_bytes()[0],
-                    len.to_le_bytes()[1],
-                ]);
-                text.copy_from_slice(s.message.as_bytes());
-            }
-            None => {
-                lock(parked()).insert(c.id, c);
-            }
+        match out.get_mut(at..) {
+            Some(free) if rest.is_empty() && free.len() >= need => at = at.saturating_add(write_record(c, free)),
+            _ => rest.push(c),
         }
-        at = at.saturating_add(need);
     }
     if !rest.is_empty() {
         let q = queue();

@@ -38,16 +38,7 @@ internal object Completions {
                 val n = HotPath.confirma_kt_drain(buf, buf.capacity(), 1000)
                 buf.limit(n)
                 while (buf.hasRemaining()) {
-                    val kind = buf.get().toInt()
-                    val id = buf.getLong().toULong()
-                    val c = if (kind == 1) {
-                        val flags = buf.get().toInt()
-                        val text = ByteArray(buf.getShort().toInt() and 0xffff).also { buf.get(it) }
-                        NativeCompletion(id, TokenStatus(flags and 1 != 0, flags and 2 != 0, String(text, Charsets.UTF_8)), null, null)
-                    } else {
-                        nativeTakeCompletion(id) ?: continue
-                    }
-                    deliver(c)
+                    deliver(read(buf) ?: continue)
                 }
             } catch (e: Throwable) {
                 // Never expected (the exports cannot fail); keep serving rather than strand every caller.
@@ -56,14 +47,39 @@ internal object Completions {
         }
     }
 
+    /**
+     * One completion record of `confirma_kt_drain`'s format at [buf]'s position: a validation's answer inline,
+     * anything else taken by id with one uniffi call (`null`: nothing parked under that id).
+     */
+    private fun read(buf: ByteBuffer): NativeCompletion? {
+        val kind = buf.get().toInt()
+        val id = buf.getLong().toULong()
+        return if (kind == 1) {
+            val flags = buf.get().toInt()
+            val text = ByteArray(buf.getShort().toInt() and 0xffff).also { buf.get(it) }
+            NativeCompletion(id, TokenStatus(flags and 1 != 0, flags and 2 != 0, String(text, Charsets.UTF_8)), null, null)
+        } else {
+            nativeTakeCompletion(id)
+        }
+    }
+
     private fun deliver(c: NativeCompletion) {
         val waiter = waiting.remove(c.id.toLong())
         if (waiter == null) {
-            // Its coroutine was cancelled as the call finished: release what it carried.
-            c.renewed?.accessToken?.close()
+            // Its coroutine was cancelled as the call finished (it ends with CancelledInFlightException, the
+            // outcome unknown, as the uniffi future's drop did): release the tokens it carried at once.
+            release(c)
             return
         }
-        waiter.resume(c)
+        // Cancelled between here and its resumption: the same (the value never reaches the coroutine).
+        waiter.resume(c) { release(c) }
+    }
+
+    /** Wipes the tokens of a completion nobody receives (their native memory, now rather than at GC). */
+    private fun release(c: NativeCompletion) {
+        c.renewed?.accessToken?.close()
+        c.created?.accessToken?.close()
+        c.error?.let { e -> e.recoveredToken?.close(); e.rawResponse?.close() }
     }
 
     /** A fresh call id (also for the blocking hot path's parked results). */
@@ -85,6 +101,7 @@ internal object Completions {
         // After the start: a coroutine cancelled before it still cancels the call (the handler then runs at once).
         cont.invokeOnCancellation { if (waiting.remove(id) != null) nativeCancelCall(id.toULong()) }
     }
+
 }
 
 /** The completion's value (picked by [value]), or its error as the [ConfirmaException]. */
@@ -103,6 +120,10 @@ internal object HotPath {
     const val VALIDATE = 0
     const val RENEW = 1
 
+    /** `confirma_kt_create`'s form encodings. */
+    private const val FORM_TYPED = 0
+    private const val FORM_JSON = 1
+
     init {
         Native.register(
             HotPath::class.java,
@@ -114,13 +135,70 @@ internal object HotPath {
     external fun confirma_kt_start(key: Long, op: Int, token: ByteArray, len: Int, id: Long)
 
     @Suppress("FunctionName")
+    external fun confirma_kt_start_object(key: Long, op: Int, token: Long, id: Long)
+
+    @Suppress("FunctionName")
+    external fun confirma_kt_create(key: Long, tokenHandle: Long, token: ByteArray?, len: Int, json: Int, form: ByteArray, formLen: Int, id: Long)
+
+    @Suppress("FunctionName")
     external fun confirma_kt_drain(buf: java.nio.Buffer, cap: Int, maxWaitMs: Int): Int
 
     @Suppress("FunctionName")
     external fun confirma_kt_validate_blocking(key: Long, token: ByteArray, len: Int, id: Long, message: ByteArray, cap: Int): Int
 
-    /** Starts [op] of the client registered as [key] with [token] as call [id] (see [Completions.await]). */
-    fun start(key: Long, op: Int, token: ByteArray, id: ULong) = confirma_kt_start(key, op, token, token.size, id.toLong())
+    /**
+     * Starts [op] of the client registered as [key] with [token] (UTF-8, from [tokenUtf8]) as call [id] (see
+     * [Completions.await]). The native side copies the bytes during the call; the array is zeroed right after it.
+     */
+    fun start(key: Long, op: Int, token: ByteArray, id: ULong) =
+        try {
+            confirma_kt_start(key, op, token, token.size, id.toLong())
+        } finally {
+            token.fill(0)
+        }
+
+    /** [start] with a [SecretToken]: an owned clone of its handle crosses (the native side takes it over). */
+    fun start(key: Long, op: Int, token: SecretToken, id: ULong) =
+        token.callWithHandle { handle -> confirma_kt_start_object(key, op, handle, id.toLong()) }
+
+    /** `createClient` with [token]'s text (zeroed after the native copy) and [newClient] as call [id]. */
+    fun create(key: Long, token: ByteArray, newClient: NewClient, id: ULong) =
+        try {
+            val form = typedForm(newClient)
+            confirma_kt_create(key, 0, token, token.size, FORM_TYPED, form.array(), form.position(), id.toLong())
+        } finally {
+            token.fill(0)
+        }
+
+    /** `createClientFromJson` with [token]'s text (zeroed after the native copy) as call [id]. */
+    fun createJson(key: Long, token: ByteArray, json: ByteArray, id: ULong) =
+        try {
+            confirma_kt_create(key, 0, token, token.size, FORM_JSON, json, json.size, id.toLong())
+        } finally {
+            token.fill(0)
+        }
+
+    /** `createClient` with a [SecretToken] (an owned clone of its handle crosses) and [newClient] as call [id]. */
+    fun create(key: Long, token: SecretToken, newClient: NewClient, id: ULong) {
+        val form = typedForm(newClient)
+        token.callWithHandle { h -> confirma_kt_create(key, h, null, 0, FORM_TYPED, form.array(), form.position(), id.toLong()) }
+    }
+
+    /** `createClientFromJson` with a [SecretToken] as call [id]. */
+    fun createJson(key: Long, token: SecretToken, json: ByteArray, id: ULong) =
+        token.callWithHandle { h -> confirma_kt_create(key, h, null, 0, FORM_JSON, json, json.size, id.toLong()) }
+
+    /**
+     * The form as uniffi serialises a `NewClient` record (what its generated export would send in a `RustBuffer`),
+     * into a heap buffer: the native side reads it with the same generated converter. A string that is not valid
+     * Unicode throws `CharacterCodingException` here, as it does in the generated call ([translate] maps it).
+     */
+    private fun typedForm(newClient: NewClient): ByteBuffer =
+        ByteBuffer.allocate(FfiConverterTypeNewClient.allocationSize(newClient).toInt())
+            .also { FfiConverterTypeNewClient.write(newClient, it) }
+
+    /** JSON text as strict UTF-8 (a lone surrogate: `CharacterCodingException`, as the generated string converter). */
+    fun utf8(text: String): ByteArray = FfiConverterString.toUtf8(text).let { b -> ByteArray(b.remaining()).also { b.get(it) } }
 
     /**
      * `validateTokenBlocking(String)` on the calling thread: the answer crosses as an `int` and the message bytes
@@ -129,7 +207,11 @@ internal object HotPath {
     fun validateBlocking(key: Long, token: ByteArray): TokenStatus {
         val buf = Completions.messageBuffer.get()
         val id = Completions.nextId()
-        val r = confirma_kt_validate_blocking(key, token, token.size, id.toLong(), buf, buf.size)
+        val r = try {
+            confirma_kt_validate_blocking(key, token, token.size, id.toLong(), buf, buf.size)
+        } finally {
+            token.fill(0)
+        }
         if (r >= 0) return TokenStatus(isValid = r and 1 != 0, expired = r and 2 != 0, message = String(buf, 0, r ushr 2, Charsets.UTF_8))
         val parked = nativeTakeCompletion(id)
             ?: throw ConfirmaException.internalError("the native call left no result", null)

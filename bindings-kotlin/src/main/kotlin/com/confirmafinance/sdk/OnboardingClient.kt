@@ -1,7 +1,6 @@
 package com.confirmafinance.sdk
 
 import java.nio.CharBuffer
-import java.nio.charset.CharacterCodingException
 import java.nio.charset.CodingErrorAction
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.atomic.AtomicBoolean
@@ -65,11 +64,30 @@ class OnboardingClient internal constructor(
      * [ConfirmaException.OutcomeUnknown]. [ConfirmaException.Conflict] means the client exists.
      */
     suspend fun createClient(provisioningToken: SecretToken, newClient: NewClient): CreatedClient =
-        mutating(Operation.CREATE_CLIENT) { translate("newClient") { live().createClient(provisioningToken, newClient) } }
+        mutating(Operation.CREATE_CLIENT) {
+            translate("newClient") {
+                if (NativeThreads.completionQueue) {
+                    val key = hot()
+                    Completions.await { id -> HotPath.create(key, provisioningToken, newClient, id) }.result { it.created }
+                } else {
+                    live().createClient(provisioningToken, newClient)
+                }
+            }
+        }
 
     /** [createClient] with a raw provisioning token. */
     suspend fun createClient(provisioningToken: String, newClient: NewClient): CreatedClient =
-        mutating(Operation.CREATE_CLIENT) { translate("newClient") { live().createClientText(provisioningToken, newClient) } }
+        mutating(Operation.CREATE_CLIENT) {
+            translate("newClient") {
+                if (NativeThreads.completionQueue) {
+                    val key = hot()
+                    val text = tokenUtf8(provisioningToken)
+                    Completions.await { id -> HotPath.create(key, text, newClient, id) }.result { it.created }
+                } else {
+                    live().createClientText(provisioningToken, newClient)
+                }
+            }
+        }
 
     /**
      * Creates a client and commits its credentials to [store] before returning (the core's
@@ -91,12 +109,36 @@ class OnboardingClient internal constructor(
      * belongs, an unknown role) are reported as [ConfirmaException.Validation] with field paths.
      */
     suspend fun createClientFromJson(provisioningToken: SecretToken, newClientJson: String): CreatedClient =
-        mutating(Operation.CREATE_CLIENT) { translate("newClient") { live().createClientJson(provisioningToken, newClientJson) } }
+        mutating(Operation.CREATE_CLIENT) {
+            translate("newClient") {
+                if (NativeThreads.completionQueue) {
+                    val key = hot()
+                    val json = HotPath.utf8(newClientJson)
+                    Completions.await { id -> HotPath.createJson(key, provisioningToken, json, id) }.result { it.created }
+                } else {
+                    live().createClientJson(provisioningToken, newClientJson)
+                }
+            }
+        }
 
     /** [createClientFromJson] with a raw provisioning token. */
     suspend fun createClientFromJson(provisioningToken: String, newClientJson: String): CreatedClient =
         mutating(Operation.CREATE_CLIENT) {
-            translate("newClient") { live().createClientJsonText(provisioningToken, newClientJson) }
+            translate("newClient") {
+                if (NativeThreads.completionQueue) {
+                    val text = tokenUtf8(provisioningToken)
+                    val json = try {
+                        HotPath.utf8(newClientJson)
+                    } catch (e: Throwable) {
+                        text.fill(0)
+                        throw e
+                    }
+                    val key = hot()
+                    Completions.await { id -> HotPath.createJson(key, text, json, id) }.result { it.created }
+                } else {
+                    live().createClientJsonText(provisioningToken, newClientJson)
+                }
+            }
         }
 
     /**
@@ -105,7 +147,8 @@ class OnboardingClient internal constructor(
      */
     suspend fun validateToken(token: SecretToken): TokenStatus = translate("token") {
         if (NativeThreads.completionQueue) {
-            Completions.await { id -> live().validateTokenQueued(token, id) }.result { it.status }
+            val key = hot()
+            Completions.await { id -> HotPath.start(key, HotPath.VALIDATE, token, id) }.result { it.status }
         } else {
             live().validateToken(token)
         }
@@ -114,8 +157,8 @@ class OnboardingClient internal constructor(
     /** [validateToken] with a raw token. */
     suspend fun validateToken(token: String): TokenStatus = translate("token") {
         if (NativeThreads.completionQueue) {
-            val text = tokenUtf8(token)
             val key = hot()
+            val text = tokenUtf8(token)
             Completions.await { id -> HotPath.start(key, HotPath.VALIDATE, text, id) }.result { it.status }
         } else {
             live().validateTokenText(token)
@@ -131,7 +174,8 @@ class OnboardingClient internal constructor(
         mutating(Operation.RENEW_TOKEN) {
             translate("token") {
                 if (NativeThreads.completionQueue) {
-                    Completions.await { id -> live().renewTokenQueued(token, id) }.result { it.renewed }
+                    val key = hot()
+                    Completions.await { id -> HotPath.start(key, HotPath.RENEW, token, id) }.result { it.renewed }
                 } else {
                     live().renewToken(token)
                 }
@@ -143,8 +187,8 @@ class OnboardingClient internal constructor(
         mutating(Operation.RENEW_TOKEN) {
             translate("token") {
                 if (NativeThreads.completionQueue) {
-                    val text = tokenUtf8(token)
                     val key = hot()
+                    val text = tokenUtf8(token)
                     Completions.await { id -> HotPath.start(key, HotPath.RENEW, text, id) }.result { it.renewed }
                 } else {
                     live().renewTokenText(token)
@@ -310,15 +354,21 @@ private inline fun <T> mutating(operation: Operation, block: () -> T): T =
  * that is not valid Unicode is [ConfirmaException.Validation] on `token`, not a `CharacterCodingException`.
  */
 internal fun tokenUtf8(value: String): ByteArray {
-    val encoded = try {
-        Charsets.UTF_8.newEncoder()
+    // One buffer of the largest possible size (3 bytes per UTF-16 unit), so the encoder never grows it and leaves
+    // no copy of the token behind; it is zeroed once the exact-size copy is made (the hot path zeroes that copy
+    // right after its native call: HotPath.start / create / validateBlocking).
+    val out = java.nio.ByteBuffer.allocate(value.length * 3)
+    try {
+        val encoder = Charsets.UTF_8.newEncoder()
             .onMalformedInput(CodingErrorAction.REPORT)
             .onUnmappableCharacter(CodingErrorAction.REPORT)
-            .encode(CharBuffer.wrap(value))
-    } catch (e: CharacterCodingException) {
-        throw ConfirmaException.notUnicode("token")
+        val r = encoder.encode(CharBuffer.wrap(value), out, true)
+        if (r.isError) throw ConfirmaException.notUnicode("token")
+        encoder.flush(out)
+        return out.array().copyOf(out.position())
+    } finally {
+        out.array().fill(0)
     }
-    return ByteArray(encoded.remaining()).also { encoded.get(it) }
 }
 
 private suspend inline fun <T> withToken(raw: String, block: (SecretToken) -> T): T =

@@ -141,6 +141,51 @@ class HardeningTest {
     }
 
     @Test
+    fun `every createClient overload goes through the queue with the same results and errors`() = runBlocking<Unit> {
+        val json = { code: String -> """{"service":{"type":"LIFECYCLE","partnerCode":"${sandbox.partnerCode}"},"client":{"name":"Oy","businessCode":"$code","vatRegNbr":"${vatOf(code)}","postalAddress":"Katu 1","postalCode":"00100","postalDistrict":"HELSINKI","countryCode":"FI","email":"a@b.fi","languageCode":"FI"},"contacts":[{"role":"PRIMARY","name":"M","email":"m@b.fi"},{"role":"TECHNICAL","name":"T","email":"t@b.fi"}]}""" }
+        SecretToken(sandbox.provisioningToken).use { pt ->
+            val forms = listOf(newClient(), newClient())
+            val a = client.createClient(sandbox.provisioningToken, forms[0])
+            val b = client.createClient(pt, forms[1])
+            val c = client.createClientFromJson(sandbox.provisioningToken, json(newClient().client.businessCode))
+            val d = client.createClientFromJson(pt, json(newClient().client.businessCode))
+            for (x in listOf(a, b, c, d)) assertTrue(client.validateToken(x.accessToken).isValid, "$x")
+            assertEquals(4, listOf(a, b, c, d).map { it.clientId }.toSet().size)
+            // The same errors as the uniffi exports gave: a repeat is Conflict; bad JSON and bad forms are Validation.
+            assertFailsWith<ConfirmaException.Conflict> { client.createClient(sandbox.provisioningToken, forms[0]) }
+            assertFailsWith<ConfirmaException.Conflict> { client.createClient(pt, forms[1]) }
+            for (call in listOf<suspend () -> CreatedClient>(
+                { client.createClientFromJson(sandbox.provisioningToken, "{not json") },
+                { client.createClientFromJson(pt, "{not json") },
+                { client.createClientFromJson(pt, "{\"x\":\"bad\uD800\"}") },
+            )) {
+                val e = assertFailsWith<ConfirmaException.Validation> { call() }
+                assertTrue(e.fieldErrors.containsKey("newClient"), "${e.fieldErrors}")
+            }
+            val bad = forms[0].copy(client = forms[0].client.copy(businessCode = "1234567-8", email = "nope"))
+            for (call in listOf<suspend () -> CreatedClient>({ client.createClient(sandbox.provisioningToken, bad) }, { client.createClient(pt, bad) })) {
+                val e = assertFailsWith<ConfirmaException.Validation> { call() }
+                assertEquals(ValidationSource.CLIENT, e.source)
+                assertTrue(e.fieldErrors.keys.containsAll(listOf("client.businessCode", "client.email")), "${e.fieldErrors}")
+                assertTrue(e.issues.isNotEmpty())
+            }
+            assertFailsWith<ConfirmaException.Validation> { client.createClient("bad\uD800", forms[0]) }
+            assertFailsWith<ConfirmaException.Authentication> { client.createClient("not-the-provisioning-token", newClient()) }
+        }
+    }
+
+    @Test
+    fun `the String-token hot paths zero their copy of the token after the native call`() {
+        // Key 0 is no registered client: each call fails natively (its error queued or parked), after the copy.
+        val copies = List(4) { tokenUtf8("secret-${"t".repeat(40)}") }
+        assertFailsWith<ConfirmaException> { HotPath.validateBlocking(0, copies[0]) }
+        HotPath.start(0, HotPath.VALIDATE, copies[1], Completions.nextId())
+        HotPath.create(0, copies[2], newClient(), Completions.nextId())
+        HotPath.createJson(0, copies[3], "{}".toByteArray(), Completions.nextId())
+        for (c in copies) assertTrue(c.all { it == 0.toByte() }, "zeroed")
+    }
+
+    @Test
     fun `response bodies are capped, and the cap itself is checked`() = runBlocking {
         for (n in listOf(0, 10, 1023, 64 * 1024 * 1024 + 1, -1)) {
             assertFailsWith<ConfirmaException.Configuration>("maxResponseBytes = $n") { OnboardingClient(ClientConfig(baseUrl = sandbox.baseUrl, maxResponseBytes = n)).close() }
