@@ -443,10 +443,10 @@ fn park(c: NativeCompletion) -> NativeCompletion {
 }
 
 /// [`confirma_kt_start`] (or [`confirma_kt_start_object`] when `token_handle` is not 0), then waits up to
-/// `max_wait_us` on the call's own slot (only one caller at a time: if the slot is taken, the call is started for
-/// the queue and this returns at once). Returns the bytes of the completion's record written into `buf` (`cap` ≥ 9
-/// bytes; [`confirma_kt_drain`]'s format), or `-2`: not finished yet (the caller suspends, then calls
-/// [`confirma_kt_unwait`]).
+/// `max_wait_us` on the call's own slot. Returns the bytes of the completion's record written into `buf` (`cap` ≥ 9
+/// bytes; [`confirma_kt_drain`]'s format); `-2`: started, not finished yet (the caller registers its continuation,
+/// then calls [`confirma_kt_unwait`]); `-3`: another caller holds the slot, nothing was started (and an owned
+/// `token_handle` was released): the caller starts the call the queue's way, its continuation registered first.
 ///
 /// # Safety
 /// As [`confirma_kt_start`] and [`confirma_kt_start_object`]; `buf` points to `cap` writable bytes.
@@ -464,24 +464,28 @@ pub unsafe extern "C" fn confirma_kt_start_wait(
     cap: u32,
 ) -> i32 {
     let q = queue();
-    let claimed = buf.is_null().then_some(false).unwrap_or_else(|| {
+    let claimed = !buf.is_null() && {
         let mut w = lock(&q.waiter);
-        if w.id != 0 {
-            return false;
+        let free = w.id == 0;
+        if free {
+            *w = Waiter { id, thread: Some(std::thread::current()), done: None };
+            WAITING_ID.store(id, std::sync::atomic::Ordering::SeqCst);
         }
-        *w = Waiter { id, thread: Some(std::thread::current()), done: None };
-        WAITING_ID.store(id, std::sync::atomic::Ordering::SeqCst);
-        true
-    });
+        free
+    };
+    if !claimed {
+        // Not started: the caller registers its continuation first and starts the call the queue's way. An owned
+        // token handle is released here (the caller's retry clones another).
+        // SAFETY: as this function's contract says.
+        drop(unsafe { Token::from_handle(token_handle) });
+        return -3;
+    }
     if token_handle != 0 {
         // SAFETY: as this function's contract says.
         unsafe { confirma_kt_start_object(key, op, token_handle, id) };
     } else {
         // SAFETY: as this function's contract says.
         unsafe { confirma_kt_start(key, op, token, len, id) };
-    }
-    if !claimed {
-        return -2;
     }
     let deadline = std::time::Instant::now().checked_add(Duration::from_micros(u64::from(max_wait_us)));
     loop {

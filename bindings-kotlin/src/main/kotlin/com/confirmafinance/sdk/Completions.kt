@@ -6,7 +6,10 @@ import java.nio.ByteOrder
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicLong
 import kotlin.coroutines.resume
+import kotlin.coroutines.ContinuationInterceptor
 import kotlinx.coroutines.CancellableContinuation
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.ExperimentalCoroutinesApi
 import kotlinx.coroutines.suspendCancellableCoroutine
 
 /**
@@ -71,9 +74,26 @@ internal object Completions {
             release(c)
             return
         }
+        if (resumeOnDrainer) {
+            val d = waiter.context[ContinuationInterceptor] as? CoroutineDispatcher
+            if (d != null) {
+                @OptIn(ExperimentalCoroutinesApi::class)
+                with(waiter) { d.resumeUndispatched(c) }
+                return
+            }
+        }
         // Cancelled between here and its resumption: the same (the value never reaches the coroutine).
         waiter.resume(c) { release(c) }
     }
+
+    /**
+     * Diagnostics only, never the default (`-Dcom.confirmafinance.sdk.resumeOnDrainer=true`, for measuring the
+     * dispatcher's hop): resume each coroutine on the drainer thread itself instead of through its dispatcher. Not
+     * correct as a default: the caller's code would then run on the SDK's one drainer thread (outside its own
+     * dispatcher, holding up every other completion while it runs).
+     */
+    @JvmField
+    val resumeOnDrainer: Boolean = java.lang.Boolean.getBoolean("com.confirmafinance.sdk.resumeOnDrainer")
 
     /** Wipes the tokens of a completion nobody receives (their native memory, now rather than at GC). */
     private fun release(c: NativeCompletion) {
@@ -87,6 +107,21 @@ internal object Completions {
 
     /** Per thread: the buffer the blocking hot path writes a validation's message into. */
     val messageBuffer: ThreadLocal<ByteArray> = ThreadLocal.withInitial { ByteArray(256) }
+
+    /**
+     * How long (µs) a caller whose call is the only one in flight waits on its own call's slot before it suspends
+     * (`confirma_kt_start_wait`): one wake-up instead of three at concurrency 1. 0 turns it off. Diagnostics
+     * property, not API: `-Dcom.confirmafinance.sdk.slotWaitMicros=…`.
+     */
+    @JvmField
+    val slotWaitMicros: Int = Integer.getInteger("com.confirmafinance.sdk.slotWaitMicros", 1000)
+
+    /** `confirma_kt_start_wait`: another caller waits on the slot, the call was not started. */
+    const val SLOT_BUSY = -3
+
+    /** Per thread: the direct buffer a slot wait's completion record is written into. */
+    private val slotBuffer: ThreadLocal<ByteBuffer> =
+        ThreadLocal.withInitial { ByteBuffer.allocateDirect(1024).order(ByteOrder.LITTLE_ENDIAN) }
 
     /** Starts a call with [start] (given the call's id) and suspends until its completion arrives. */
     suspend fun await(start: (ULong) -> Unit): NativeCompletion = suspendCancellableCoroutine { cont ->
@@ -102,6 +137,31 @@ internal object Completions {
         cont.invokeOnCancellation { if (waiting.remove(id) != null) nativeCancelCall(id.toULong()) }
     }
 
+    /**
+     * [await] for a call that [startWait] can start and wait for (`confirma_kt_start_wait`, given the call's id,
+     * the record buffer and the bound): when no other call is in flight, the calling thread waits up to
+     * [slotWaitMicros] on the call's own slot and the call completes without suspending; otherwise, or when it
+     * takes longer, the coroutine suspends and the completion arrives through the drainer as usual.
+     */
+    suspend fun awaitOrWait(startWait: (Long, ByteBuffer, Int) -> Int, start: (ULong) -> Unit): NativeCompletion {
+        if (slotWaitMicros <= 0 || !waiting.isEmpty()) return await(start)
+        val id = ids.incrementAndGet()
+        val buf = slotBuffer.get()
+        buf.clear()
+        val n = startWait(id, buf, slotWaitMicros)
+        // Another caller holds the slot: nothing was started (a completion must never find no continuation).
+        if (n == SLOT_BUSY) return await(start)
+        if (n > 0) {
+            buf.limit(n)
+            return read(buf) ?: throw ConfirmaException.internalError("the native call left no result", null)
+        }
+        return suspendCancellableCoroutine { cont ->
+            waiting[id] = cont
+            // A completion that reached the slot meanwhile moves to the queue now; later ones go there directly.
+            HotPath.confirma_kt_unwait(id)
+            cont.invokeOnCancellation { if (waiting.remove(id) != null) nativeCancelCall(id.toULong()) }
+        }
+    }
 }
 
 /** The completion's value (picked by [value]), or its error as the [ConfirmaException]. */
@@ -135,6 +195,12 @@ internal object HotPath {
     external fun confirma_kt_start(key: Long, op: Int, token: ByteArray, len: Int, id: Long)
 
     @Suppress("FunctionName")
+    external fun confirma_kt_start_wait(key: Long, op: Int, tokenHandle: Long, token: ByteArray?, len: Int, id: Long, maxWaitUs: Int, buf: java.nio.Buffer, cap: Int): Int
+
+    @Suppress("FunctionName")
+    external fun confirma_kt_unwait(id: Long)
+
+    @Suppress("FunctionName")
     external fun confirma_kt_start_object(key: Long, op: Int, token: Long, id: Long)
 
     @Suppress("FunctionName")
@@ -156,6 +222,29 @@ internal object HotPath {
         } finally {
             token.fill(0)
         }
+
+    /** Starts [op] with [token] (zeroed after the native copy) through [Completions.awaitOrWait]. */
+    suspend fun call(key: Long, op: Int, token: ByteArray): NativeCompletion =
+        Completions.awaitOrWait(
+            { id, buf, us ->
+                // Zeroed once started (SLOT_BUSY: not copied, the fallback start below copies and zeroes it).
+                val r = try {
+                    confirma_kt_start_wait(key, op, 0, token, token.size, id, us, buf, buf.capacity())
+                } catch (e: Throwable) {
+                    token.fill(0)
+                    throw e
+                }
+                r.also { if (it != Completions.SLOT_BUSY) token.fill(0) }
+            },
+            { id -> start(key, op, token, id) },
+        )
+
+    /** [call] with a [SecretToken] (an owned clone of its handle crosses). */
+    suspend fun call(key: Long, op: Int, token: SecretToken): NativeCompletion =
+        Completions.awaitOrWait(
+            { id, buf, us -> token.callWithHandle { h -> confirma_kt_start_wait(key, op, h, null, 0, id, us, buf, buf.capacity()) } },
+            { id -> start(key, op, token, id) },
+        )
 
     /** [start] with a [SecretToken]: an owned clone of its handle crosses (the native side takes it over). */
     fun start(key: Long, op: Int, token: SecretToken, id: ULong) =

@@ -148,7 +148,7 @@ class OnboardingClient internal constructor(
     suspend fun validateToken(token: SecretToken): TokenStatus = translate("token") {
         if (NativeThreads.completionQueue) {
             val key = hot()
-            Completions.await { id -> HotPath.start(key, HotPath.VALIDATE, token, id) }.result { it.status }
+            HotPath.call(key, HotPath.VALIDATE, token).result { it.status }
         } else {
             live().validateToken(token)
         }
@@ -159,7 +159,7 @@ class OnboardingClient internal constructor(
         if (NativeThreads.completionQueue) {
             val key = hot()
             val text = tokenUtf8(token)
-            Completions.await { id -> HotPath.start(key, HotPath.VALIDATE, text, id) }.result { it.status }
+            HotPath.call(key, HotPath.VALIDATE, text).result { it.status }
         } else {
             live().validateTokenText(token)
         }
@@ -175,7 +175,7 @@ class OnboardingClient internal constructor(
             translate("token") {
                 if (NativeThreads.completionQueue) {
                     val key = hot()
-                    Completions.await { id -> HotPath.start(key, HotPath.RENEW, token, id) }.result { it.renewed }
+                    HotPath.call(key, HotPath.RENEW, token).result { it.renewed }
                 } else {
                     live().renewToken(token)
                 }
@@ -189,7 +189,7 @@ class OnboardingClient internal constructor(
                 if (NativeThreads.completionQueue) {
                     val key = hot()
                     val text = tokenUtf8(token)
-                    Completions.await { id -> HotPath.start(key, HotPath.RENEW, text, id) }.result { it.renewed }
+                    HotPath.call(key, HotPath.RENEW, text).result { it.renewed }
                 } else {
                     live().renewTokenText(token)
                 }
