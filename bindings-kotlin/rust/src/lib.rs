@@ -14,7 +14,7 @@
 //! | [`config`] | `NativeClientConfig` → `confirma::ffi::ConfigInput` |
 //! | [`client`] | `NativeClient`: the three calls, and the effective configuration for the tests |
 //! | [`token`] | `SecretToken` (a uniffi object over the core's) and its UTF-8 input |
-//! | [`queue`] | the completion queue of the hot calls (validate, renew): started by id, drained in batches by one JVM thread |
+//! | [`queue`] | the completion queue of the client's calls (validate, renew, create): started by id through plain C exports, drained in batches by one JVM thread (or, at concurrency 1, handed to the waiting caller) |
 //! | [`runtime`] | the uniffi future over `confirma::ffi::runtime::spawn_awaitable`, panic containment, diagnostics |
 //! | [`store`] | `NativeStore`: the core's SQLite / PostgreSQL / memory store with its `Sealer` (`confirma::ffi::SealerInput`) |
 //! | [`manager`] | `NativeTokenManager`: the core's `TokenManager` (options via `confirma::ffi::ManagerInput`), statuses, the hot path |

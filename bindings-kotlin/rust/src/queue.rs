@@ -259,9 +259,11 @@ impl Token {
         if handle == 0 {
             return None;
         }
-        <std::sync::Arc<SecretToken> as uniffi::Lift<crate::UniFfiTag>>::try_lift(uniffi::Handle::from_raw_unchecked(handle))
-            .ok()
-            .map(Token::Object)
+        <std::sync::Arc<SecretToken> as uniffi::Lift<crate::UniFfiTag>>::try_lift(uniffi::Handle::from_raw_unchecked(
+            handle,
+        ))
+        .ok()
+        .map(Token::Object)
     }
 
     fn core(&self) -> &cfis::SecretToken {
