@@ -110,7 +110,8 @@ internal object Completions {
 
     /**
      * How long (µs) a caller whose call is the only one in flight waits on its own call's slot before it suspends
-     * (`confirma_kt_start_wait`): one wake-up instead of three at concurrency 1. 0 turns it off. Diagnostics
+     * (`confirma_kt_start_wait`): one wake-up instead of three at concurrency 1. Tried only while the last call
+     * answered within this bound (never over a real network, where it would hold the thread for nothing). 0 turns it off. Diagnostics
      * property, not API: `-Dcom.confirmafinance.sdk.slotWaitMicros=…`.
      */
     @JvmField
@@ -144,23 +145,45 @@ internal object Completions {
      * takes longer, the coroutine suspends and the completion arrives through the drainer as usual.
      */
     suspend fun awaitOrWait(startWait: (Long, ByteBuffer, Int) -> Int, start: (ULong) -> Unit): NativeCompletion {
-        if (slotWaitMicros <= 0 || !waiting.isEmpty()) return await(start)
+        // Only while calls answer within the bound (the sandbox, a server on the same host or LAN): over a real
+        // network a call takes milliseconds, and waiting would only hold the caller's thread for nothing.
+        if (slotWaitMicros <= 0 || !waiting.isEmpty() || lastCallNanos > slotWaitMicros * 1000L) {
+            return timed { await(start) }
+        }
+        val started = System.nanoTime()
         val id = ids.incrementAndGet()
         val buf = slotBuffer.get()
         buf.clear()
         val n = startWait(id, buf, slotWaitMicros)
         // Another caller holds the slot: nothing was started (a completion must never find no continuation).
-        if (n == SLOT_BUSY) return await(start)
+        if (n == SLOT_BUSY) return timed { await(start) }
         if (n > 0) {
+            lastCallNanos = System.nanoTime() - started
             buf.limit(n)
             return read(buf) ?: throw ConfirmaException.internalError("the native call left no result", null)
         }
-        return suspendCancellableCoroutine { cont ->
+        val c = suspendCancellableCoroutine { cont ->
             waiting[id] = cont
             // A completion that reached the slot meanwhile moves to the queue now; later ones go there directly.
             HotPath.confirma_kt_unwait(id)
             cont.invokeOnCancellation { if (waiting.remove(id) != null) nativeCancelCall(id.toULong()) }
         }
+        lastCallNanos = System.nanoTime() - started
+        return c
+    }
+
+    /**
+     * How long the last call through [awaitOrWait] took (ns), start to result; the slot wait is tried only while
+     * it is within [slotWaitMicros]. A slow call turns the wait off, the next fast one back on.
+     */
+    @Volatile
+    private var lastCallNanos: Long = 0
+
+    private inline fun timed(call: () -> NativeCompletion): NativeCompletion {
+        val started = System.nanoTime()
+        val c = call()
+        lastCallNanos = System.nanoTime() - started
+        return c
     }
 }
 
