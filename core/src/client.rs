@@ -236,9 +236,13 @@ impl OnboardingClient {
         provisioning_token: &SecretToken,
         new_client: &NewClient,
     ) -> Result<CreatedClient> {
+        self.create_owned(provisioning_token, new_client.normalized()).await
+    }
+
+    /// [`create_client`](Self::create_client) of a request already normalized.
+    async fn create_owned(&self, provisioning_token: &SecretToken, new_client: NewClient) -> Result<CreatedClient> {
         let lang = self.inner.config.language;
         check_token("provisioningToken", provisioning_token).map_err(|e| e.with_language(lang))?;
-        let new_client = new_client.normalized();
         validate_new_client_issues(&new_client, self.inner.config.validation)
             .map_err(|i| Error::client_issues(i).with_language(lang))?;
         let body = serde_json::to_vec(&new_client).map_err(|e| Error::invalid_input("newClient", e.to_string()))?;
@@ -254,7 +258,7 @@ impl OnboardingClient {
         new_client: &Value,
     ) -> Result<CreatedClient> {
         let parsed = self.parse_new_client(new_client)?;
-        self.create_client(provisioning_token, &parsed).await
+        self.create_owned(provisioning_token, parsed.into_normalized()).await
     }
 
     /// Parses and validates loosely typed input with this client's validation mode.
