@@ -1,10 +1,11 @@
 //! Starting a call: its future runs on the core's runtime (`confirma::ffi::runtime::spawn_guarded`, which
-//! contains panics and arbitrates cancellation), and its promise settles through this environment's
+//! contains panics and arbitrates cancellation; `spawn_detached` when no cancel handle was passed), and its promise settles through this environment's
 //! [`Dispatcher`].
 
 use std::future::Future;
 
-use confirma::ffi::runtime::{contain, spawn_guarded};
+use confirma::ffi::runtime::{contain, spawn_detached, spawn_guarded};
+use confirma::ffi::ErrorInfo;
 use napi::bindgen_prelude::*;
 
 use crate::cancel::CancelHandle;
@@ -27,18 +28,19 @@ where
     let settle = pending.clone();
     let started = contain(|| {
         let fut = make();
-        spawn_guarded(async move { fut.await.map(Into::into) }, move |r| {
+        let task = async move { fut.await.map(Into::into) };
+        let done = move |r: std::result::Result<NativeOutcome, ErrorInfo>| {
             settle.settle(r.unwrap_or_else(|e| NativeOutcome::error(&e)))
-        })
-    });
-    match started {
-        Ok(handle) => {
-            if let Some(c) = cancel {
-                c.attach(handle, pending);
-            }
+        };
+        match cancel {
+            Some(c) => spawn_guarded(task, done).map(|handle| c.attach(handle, pending.clone())),
+            // Nothing can cancel it: no cancel/complete arbitration state for this call.
+            None => spawn_detached(task, done),
         }
-        // Nothing was started: the handle stays unattached (`cancel()` says the call completed).
-        Err(e) => pending.settle(NativeOutcome::error(&e)),
+    });
+    if let Err(e) = started {
+        // Nothing was started: a handle stays unattached (`cancel()` says the call completed).
+        pending.settle(NativeOutcome::error(&e));
     }
     Ok(PromiseRaw::new(env.raw(), promise))
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use reqwest::Method;
 use serde_json::Value;
 use tracing::{debug, warn};
@@ -30,6 +30,39 @@ const PATH_CLIENT: &str = "api/v1/partner/client";
 const PATH_VALIDATE: &str = "api/v1/partner/validate";
 const PATH_RENEW: &str = "api/v1/partner/renew";
 const REQUEST_ID_HEADERS: [&str; 4] = ["x-request-id", "request-id", "x-correlation-id", "x-ms-request-id"];
+// Static names: no allocation per request, and clones of them are free.
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// A call's request id, `cfsdk-` and 16 hex digits, kept on the stack (it becomes a `String` only in an error).
+#[derive(Clone, Copy)]
+struct RequestId([u8; 22]);
+
+impl RequestId {
+    fn random() -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut id = *b"cfsdk-0000000000000000";
+        let n = fastrand::u64(..);
+        for (i, b) in id.iter_mut().skip(6).enumerate() {
+            let shift = 60u32.saturating_sub(u32::try_from(i).unwrap_or(0).saturating_mul(4));
+            let nibble = usize::try_from((n >> shift) & 0xf).unwrap_or(0);
+            *b = HEX.get(nibble).copied().unwrap_or(b'0');
+        }
+        RequestId(id)
+    }
+
+    fn as_str(&self) -> &str {
+        // Always ASCII (built above).
+        std::str::from_utf8(&self.0).unwrap_or("cfsdk")
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The CFIS onboarding client.
 ///
@@ -85,7 +118,7 @@ impl From<reqwest::Error> for SendFailure {
 /// is then unknown, and that must never pass silently.
 struct SentGuard {
     op: Operation,
-    request_id: String,
+    request_id: RequestId,
     armed: bool,
 }
 
@@ -203,9 +236,13 @@ impl OnboardingClient {
         provisioning_token: &SecretToken,
         new_client: &NewClient,
     ) -> Result<CreatedClient> {
+        self.create_owned(provisioning_token, new_client.normalized()).await
+    }
+
+    /// [`create_client`](Self::create_client) of a request already normalized.
+    async fn create_owned(&self, provisioning_token: &SecretToken, new_client: NewClient) -> Result<CreatedClient> {
         let lang = self.inner.config.language;
         check_token("provisioningToken", provisioning_token).map_err(|e| e.with_language(lang))?;
-        let new_client = new_client.normalized();
         validate_new_client_issues(&new_client, self.inner.config.validation)
             .map_err(|i| Error::client_issues(i).with_language(lang))?;
         let body = serde_json::to_vec(&new_client).map_err(|e| Error::invalid_input("newClient", e.to_string()))?;
@@ -221,7 +258,7 @@ impl OnboardingClient {
         new_client: &Value,
     ) -> Result<CreatedClient> {
         let parsed = self.parse_new_client(new_client)?;
-        self.create_client(provisioning_token, &parsed).await
+        self.create_owned(provisioning_token, parsed.into_normalized()).await
     }
 
     /// Parses and validates loosely typed input with this client's validation mode.
@@ -295,14 +332,14 @@ impl OnboardingClient {
         on_reply: impl Fn(&Reply, &str) -> std::result::Result<T, Option<Error>>,
     ) -> Result<T> {
         let cfg = &self.inner.config;
-        let request_id = format!("cfsdk-{:016x}", fastrand::u64(..));
+        let request_id = RequestId::random();
         let started = Instant::now();
         // `check` bounds the total timeout to 24 h, so this cannot overflow; if it ever did, the
         // deadline would simply be now (one attempt, then a timeout).
         let deadline = started.checked_add(cfg.total_timeout).unwrap_or(started);
         let secret = token.expose();
-        let key = api_key_header(token)?;
-        let mut guard = SentGuard { op, request_id: request_id.clone(), armed: false };
+        let (key, request_id_header) = call_headers(token, &request_id)?;
+        let mut guard = SentGuard { op, request_id, armed: false };
         let mut attempt: u32 = 0;
         loop {
             attempt = attempt.saturating_add(1);
@@ -311,13 +348,16 @@ impl OnboardingClient {
             let err = if remaining.is_zero() {
                 Error::Timeout {
                     message: format!("the total deadline of {:?} passed", cfg.total_timeout),
-                    meta: ResponseMeta { status: None, request_id: Some(request_id.clone()) },
+                    meta: ResponseMeta { status: None, request_id: Some(request_id.to_string()) },
                 }
             } else {
                 let limit = cfg.timeout.min(remaining);
                 guard.armed = !op.is_idempotent();
-                let sent =
-                    tokio::time::timeout(limit, self.send(&method, url, key.clone(), &request_id, body.as_ref())).await;
+                let sent = tokio::time::timeout(
+                    limit,
+                    self.send(&method, url, key.clone(), request_id_header.clone(), body.as_ref()),
+                )
+                .await;
                 guard.armed = false;
                 match sent {
                     Ok(Ok(reply)) => {
@@ -325,10 +365,10 @@ impl OnboardingClient {
                         match on_reply(&reply, secret) {
                             Ok(v) => return Ok(v),
                             Err(Some(e)) => e,
-                            Err(None) => status_error(&reply, secret, &request_id),
+                            Err(None) => status_error(&reply, secret, request_id.as_str()),
                         }
                     }
-                    Ok(Err(SendFailure::Http(e))) => transport_error(&e, secret, &request_id),
+                    Ok(Err(SendFailure::Http(e))) => transport_error(&e, secret, request_id.as_str()),
                     Ok(Err(SendFailure::TooLarge { status, headers, limit })) => Error::unexpected(
                         format!(
                             "the answer is larger than the {limit}-byte limit (max_response_bytes) and was not read"
@@ -336,7 +376,7 @@ impl OnboardingClient {
                         "",
                         ResponseMeta {
                             status: Some(status),
-                            request_id: response_request_id(&headers).or_else(|| Some(request_id.clone())),
+                            request_id: response_request_id(&headers).or_else(|| Some(request_id.to_string())),
                         },
                     ),
                     Err(_) => Error::Timeout {
@@ -345,7 +385,7 @@ impl OnboardingClient {
                         } else {
                             format!("no complete response within {:?}", cfg.timeout)
                         },
-                        meta: ResponseMeta { status: None, request_id: Some(request_id.clone()) },
+                        meta: ResponseMeta { status: None, request_id: Some(request_id.to_string()) },
                     },
                 }
             };
@@ -373,19 +413,19 @@ impl OnboardingClient {
         method: &Method,
         url: &Url,
         key: HeaderValue,
-        request_id: &str,
+        request_id: HeaderValue,
         body: Option<&Bytes>,
     ) -> std::result::Result<Reply, SendFailure> {
         let mut req = self
             .inner
             .http
             .request(method.clone(), url.clone())
-            .header("X-Api-Key", key)
-            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .header(X_API_KEY, key)
+            .header(ACCEPT, APPLICATION_JSON)
             .header(USER_AGENT, self.inner.user_agent_header.clone())
-            .header("X-Request-Id", request_id);
+            .header(X_REQUEST_ID, request_id);
         if let Some(b) = body {
-            req = req.header(CONTENT_TYPE, HeaderValue::from_static("application/json")).body(b.clone());
+            req = req.header(CONTENT_TYPE, APPLICATION_JSON).body(b.clone());
         }
         let mut resp = req.send().await?;
         let status = resp.status().as_u16();
@@ -418,12 +458,20 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The `X-Api-Key` header for a token checked with [`check_token`], marked sensitive (never logged).
-fn api_key_header(token: &SecretToken) -> Result<HeaderValue> {
-    let mut key = HeaderValue::from_str(token.expose())
-        .map_err(|_| Error::invalid_input("token", "must be visible ASCII characters without spaces or line breaks"))?;
+/// A call's `X-Api-Key` (for a token checked with [`check_token`], marked sensitive: never logged) and
+/// `X-Request-Id` values, in one buffer that is wiped when the last of them (and of their clones inside
+/// reqwest/hyper) is dropped. Two allocations per call; cloning either value per attempt allocates nothing.
+fn call_headers(token: &SecretToken, request_id: &RequestId) -> Result<(HeaderValue, HeaderValue)> {
+    let bad = |_| Error::invalid_input("token", "must be visible ASCII characters without spaces or line breaks");
+    let secret = token.expose().as_bytes();
+    let mut buf = Zeroizing::new(Vec::with_capacity(secret.len().saturating_add(request_id.0.len())));
+    buf.extend_from_slice(secret);
+    buf.extend_from_slice(&request_id.0);
+    let all = Bytes::from_owner(buf);
+    let mut key = HeaderValue::from_maybe_shared(all.slice(..secret.len())).map_err(bad)?;
     key.set_sensitive(true);
-    Ok(key)
+    let id = HeaderValue::from_maybe_shared(all.slice(secret.len()..)).map_err(bad)?;
+    Ok((key, id))
 }
 
 fn check_token(name: &str, token: &SecretToken) -> Result<()> {

@@ -206,38 +206,54 @@ impl NewClient {
     /// The request as it is sent: every string trimmed, blank optional strings dropped, and the country and
     /// language codes in upper case (as the CFIS documentation shows them).
     pub fn normalized(&self) -> NewClient {
-        fn t(s: &str) -> String {
-            s.trim().to_string()
+        self.clone().into_normalized()
+    }
+
+    /// [`normalized`](Self::normalized) of an owned request: strings that are already trimmed are kept,
+    /// not copied.
+    pub(crate) fn into_normalized(self) -> NewClient {
+        fn t(mut s: String) -> String {
+            s.truncate(s.trim_end().len());
+            let lead = s.len().saturating_sub(s.trim_start().len());
+            if lead > 0 {
+                // `lead` ends where the first non-whitespace character starts: a character boundary.
+                s.drain(..lead);
+            }
+            s
         }
-        fn opt(s: &Option<String>) -> Option<String> {
-            s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+        fn opt(s: Option<String>) -> Option<String> {
+            s.map(t).filter(|s| !s.is_empty())
         }
-        let c = &self.client;
+        fn upper(mut s: String) -> String {
+            s.make_ascii_uppercase();
+            s
+        }
+        let c = self.client;
         NewClient {
             service: Service {
-                service_type: match &self.service.service_type {
+                service_type: match self.service.service_type {
                     ServiceType::Other(s) => ServiceType::parse(s.trim()),
-                    known => known.clone(),
+                    known => known,
                 },
-                partner_code: t(&self.service.partner_code),
+                partner_code: t(self.service.partner_code),
             },
             client: ClientDetails {
-                name: t(&c.name),
-                business_code: t(&c.business_code),
-                vat_reg_nbr: opt(&c.vat_reg_nbr).map(|v| v.to_ascii_uppercase()),
-                postal_address: t(&c.postal_address),
-                postal_code: t(&c.postal_code),
-                postal_district: t(&c.postal_district),
-                country_code: t(&c.country_code).to_ascii_uppercase(),
-                telephone: opt(&c.telephone),
-                email: t(&c.email),
-                website: opt(&c.website),
-                language_code: t(&c.language_code).to_ascii_uppercase(),
+                name: t(c.name),
+                business_code: t(c.business_code),
+                vat_reg_nbr: opt(c.vat_reg_nbr).map(upper),
+                postal_address: t(c.postal_address),
+                postal_code: t(c.postal_code),
+                postal_district: t(c.postal_district),
+                country_code: upper(t(c.country_code)),
+                telephone: opt(c.telephone),
+                email: t(c.email),
+                website: opt(c.website),
+                language_code: upper(t(c.language_code)),
             },
             contacts: self
                 .contacts
-                .iter()
-                .map(|k| Contact { role: k.role, name: t(&k.name), email: t(&k.email), telephone: opt(&k.telephone) })
+                .into_iter()
+                .map(|k| Contact { role: k.role, name: t(k.name), email: t(k.email), telephone: opt(k.telephone) })
                 .collect(),
         }
     }

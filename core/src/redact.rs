@@ -33,6 +33,20 @@ pub(crate) fn is_token_shaped(run: &str) -> bool {
     (letters > 0 && digit > 0) || (len >= 20 && upper >= 3 && lower >= 3)
 }
 
+/// Whether `text` holds a token-shaped run (what [`redact_text`] would replace). Allocates nothing.
+pub(crate) fn has_token_shaped(text: &str) -> bool {
+    text.split(|c: char| !token_char(c)).any(is_token_shaped)
+}
+
+/// [`redact_text`] of an owned text: the text itself when there is nothing to redact (no allocation).
+pub(crate) fn redact_owned(text: String) -> String {
+    if has_token_shaped(&text) {
+        redact_text(&text)
+    } else {
+        text
+    }
+}
+
 /// Replaces every token-shaped run in `text` with `[REDACTED]`.
 pub fn redact_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -2,6 +2,7 @@
 //! with tolerant, case-insensitive field names.
 
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ResponseMeta};
 use crate::models::{parse_timestamp, CreatedClient, RenewedToken, TokenStatus};
@@ -350,11 +351,66 @@ fn take_text(obj: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
     })
 }
 
+/// A string read from an answer that may be a token: wiped when dropped (also when the read fails halfway).
+struct Wiped(Zeroizing<String>);
+
+impl<'de> serde::Deserialize<'de> for Wiped {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| Wiped(Zeroizing::new(s)))
+    }
+}
+
+impl std::ops::Deref for Wiped {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// A create answer in exactly the contract's shape (see [`ExactStatus`]).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ExactCreated {
+    client_id: String,
+    customer_code: String,
+    #[serde(default)]
+    payment_reference_prefix: Option<String>,
+    access_token: Wiped,
+    #[serde(default)]
+    token_expires_at: Option<String>,
+}
+
+/// The contract's shape, complete and usable; `None` sends the answer to the tolerant path (which gives the
+/// same result for it, and the precise error otherwise).
+fn exact_created(body: &[u8]) -> Option<CreatedClient> {
+    let c = serde_json::from_slice::<ExactCreated>(body).ok()?;
+    let token = c.access_token.trim();
+    let (client_id, customer_code) = (c.client_id.trim(), c.customer_code.trim());
+    if token_problem(token).is_some() || client_id.is_empty() || customer_code.is_empty() {
+        return None;
+    }
+    Some(CreatedClient {
+        client_id: client_id.to_string(),
+        customer_code: customer_code.to_string(),
+        payment_reference_prefix: c.payment_reference_prefix.map(|p| p.trim().to_string()).unwrap_or_default(),
+        access_token: SecretToken::new(token),
+        token_expires_at: c
+            .token_expires_at
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .and_then(parse_timestamp),
+    })
+}
+
 /// Reads a create answer: `{clientId, customerCode, paymentReferencePrefix?, accessToken, tokenExpiresAt?}`.
 /// When the identifiers are missing but a usable token is there, the token is handed back in
 /// [`Unreadable::recovered_token`]: the client exists and that is its only token.
 #[doc(hidden)]
 pub fn parse_created(body: &[u8]) -> Result<CreatedClient, Unreadable> {
+    if let Some(created) = exact_created(body) {
+        return Ok(created);
+    }
     let mut obj = json_object(body)?;
     // The shape is described only on the error paths (it parses the body again).
     let shape = || describe_shape(body);
@@ -395,9 +451,42 @@ pub fn parse_created(body: &[u8]) -> Result<CreatedClient, Unreadable> {
     }
 }
 
+/// A validate answer in exactly the contract's shape: these keys in this case, each at most once, no other
+/// key, each of its JSON type or null. Anything else is read by the tolerant path, which gives the same
+/// result for this shape.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExactStatus {
+    #[serde(rename = "isValid")]
+    is_valid: bool,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    expired: Option<bool>,
+}
+
+/// [`truncate`] of an owned text: the text itself when it is short enough (no allocation).
+fn truncate_owned(text: String, limit: usize) -> String {
+    if text.len() <= limit {
+        text
+    } else {
+        truncate(&text, limit)
+    }
+}
+
+fn status_of(is_valid: bool, message: String, expired: Option<bool>) -> TokenStatus {
+    let message = truncate_owned(redact::redact_owned(message), 1000);
+    let expired = expired.unwrap_or_else(|| !is_valid && message.to_ascii_lowercase().contains("expired"));
+    TokenStatus { is_valid, expired, message }
+}
+
 /// Reads a validate answer: `{isValid, message, expired?}`.
 #[doc(hidden)]
 pub fn parse_status(body: &[u8]) -> Result<TokenStatus, Unreadable> {
+    // The answer as the contract gives it, straight into a struct (no `Value` tree, no key copies).
+    if let Ok(s) = serde_json::from_slice::<ExactStatus>(body) {
+        return Ok(status_of(s.is_valid, s.message.unwrap_or_default(), s.expired));
+    }
     let obj = json_object(body)?;
     let is_valid = match get_ci(&obj, &["isValid", "valid"]) {
         Some(Value::Bool(b)) => *b,
@@ -407,15 +496,24 @@ pub fn parse_status(body: &[u8]) -> Result<TokenStatus, Unreadable> {
             return Err(Unreadable::new(format!("field `isValid` missing or not a boolean ({})", describe_shape(body))))
         }
     };
-    let message = get_ci(&obj, &["message"])
-        .and_then(as_text)
-        .map(|m| truncate(&redact::redact_text(&m), 1000))
-        .unwrap_or_default();
+    let message = get_ci(&obj, &["message"]).and_then(as_text).unwrap_or_default();
     let expired = match get_ci(&obj, &["expired", "isExpired"]) {
-        Some(Value::Bool(b)) => *b,
-        _ => !is_valid && message.to_ascii_lowercase().contains("expired"),
+        Some(Value::Bool(b)) => Some(*b),
+        _ => None,
     };
-    Ok(TokenStatus { is_valid, expired, message })
+    Ok(status_of(is_valid, message, expired))
+}
+
+/// A renew answer in exactly the contract's shape (see [`ExactStatus`]).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ExactRenewed {
+    access_token: Wiped,
+    #[serde(default)]
+    token_expires_at: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)] // read only to accept the shape
+    message: Option<String>,
 }
 
 /// Reads a renew answer: the new token from the first of `accessToken`, `token`, `Message`, `message`
@@ -423,6 +521,12 @@ pub fn parse_status(body: &[u8]) -> Result<TokenStatus, Unreadable> {
 #[doc(hidden)]
 pub fn parse_renewed(body: &[u8]) -> Result<RenewedToken, Unreadable> {
     let usable = |s: &str| token_problem(s.trim()).is_none();
+    if let Ok(r) = serde_json::from_slice::<ExactRenewed>(body) {
+        if usable(&r.access_token) {
+            let expires = r.token_expires_at.as_deref().and_then(parse_timestamp);
+            return Ok(RenewedToken { access_token: SecretToken::new(r.access_token.trim()), expires_at: expires });
+        }
+    }
     let (token, expires) = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(mut obj)) => {
             let mut token = None;
@@ -618,5 +722,59 @@ mod tests {
         assert_eq!(normalize_field_path("contacts[0].name"), "contacts[0].name");
         assert_eq!(normalize_field_path("Contacts[1].Email"), "contacts[1].email");
         assert_eq!(normalize_field_path("$."), "$");
+    }
+
+    /// The same body with a key the exact shapes do not know, so the tolerant path reads it.
+    fn with_extra_key(body: &str) -> String {
+        body.replacen('{', r#"{"extra":1,"#, 1)
+    }
+
+    #[test]
+    fn exact_shapes_read_like_the_tolerant_path() {
+        for body in [
+            r#"{"isValid":true,"message":"Token is valid"}"#,
+            r#"{"isValid":false,"message":"Token has expired"}"#,
+            r#"{"isValid":false,"message":null,"expired":true}"#,
+            r#"{"isValid":false}"#,
+            r#"{"isValid":true,"message":"key cfisAbc123Def456Ghi789 is fine"}"#,
+        ] {
+            let (a, b) =
+                (parse_status(body.as_bytes()).unwrap(), parse_status(with_extra_key(body).as_bytes()).unwrap());
+            assert_eq!((a.is_valid, a.expired, &a.message), (b.is_valid, b.expired, &b.message), "{body}");
+        }
+        let s = parse_status(br#"{"isValid":true,"message":"key cfisAbc123Def456Ghi789 is fine"}"#).unwrap();
+        assert_eq!(s.message, "key [REDACTED] is fine");
+        // Not the exact shape (a duplicate key, a wrong type): the tolerant path decides.
+        assert!(parse_status(br#"{"isValid":true,"isValid":false}"#).is_ok_and(|s| !s.is_valid));
+        assert!(parse_status(br#"{"isValid":"true","message":7}"#).is_ok_and(|s| s.is_valid && s.message == "7"));
+
+        for body in [
+            r#"{"accessToken":" cfis_at_abc123XYZ456def789 ","message":"Token renewed","tokenExpiresAt":"2030-01-01T00:00:00Z"}"#,
+            r#"{"accessToken":"cfis_at_abc123XYZ456def789","tokenExpiresAt":null}"#,
+            r#"{"accessToken":"not usable","message":"cfis_at_abc123XYZ456def789"}"#,
+        ] {
+            let (a, b) =
+                (parse_renewed(body.as_bytes()).unwrap(), parse_renewed(with_extra_key(body).as_bytes()).unwrap());
+            assert_eq!(a.access_token.expose(), "cfis_at_abc123XYZ456def789", "{body}");
+            assert_eq!((&a.access_token, a.expires_at), (&b.access_token, b.expires_at), "{body}");
+        }
+
+        for body in [
+            r#"{"clientId":" c-1 ","customerCode":"K1","paymentReferencePrefix":" 12 ","accessToken":"cfis_at_abc123XYZ456def789","tokenExpiresAt":"2030-01-01T00:00:00Z"}"#,
+            r#"{"clientId":"c-1","customerCode":"K1","paymentReferencePrefix":null,"accessToken":"cfis_at_abc123XYZ456def789"}"#,
+        ] {
+            let (a, b) =
+                (parse_created(body.as_bytes()).unwrap(), parse_created(with_extra_key(body).as_bytes()).unwrap());
+            assert_eq!(
+                (&a.client_id, &a.customer_code, &a.payment_reference_prefix, &a.access_token, a.token_expires_at),
+                (&b.client_id, &b.customer_code, &b.payment_reference_prefix, &b.access_token, b.token_expires_at),
+                "{body}"
+            );
+        }
+        // The exact shape with an empty id, or an unusable token: the tolerant path's errors (token recovered).
+        let e = parse_created(br#"{"clientId":" ","customerCode":"K1","accessToken":"cfis_at_abc123XYZ456def789"}"#)
+            .unwrap_err();
+        assert!(e.recovered_token.is_some() && e.why.contains("clientId"));
+        assert!(parse_created(br#"{"clientId":"c","customerCode":"K1","accessToken":"a b"}"#).is_err());
     }
 }

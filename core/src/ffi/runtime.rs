@@ -127,14 +127,17 @@ pub fn contain<T>(body: impl FnOnce() -> Result<T, ErrorInfo>) -> Result<T, Erro
     std::panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| Err(ErrorInfo::from_panic(&*payload)))
 }
 
-/// A future whose panic, in any poll, becomes the `internal` error.
-pub struct Contained<F>(Pin<Box<F>>);
+/// A future whose panic, in any poll, becomes the `internal` error. Holds the future inline (no box of
+/// its own: spawned, it lives in the task's one allocation).
+pub struct Contained<F>(F);
 
 impl<T, F: Future<Output = Result<T, Error>>> Future for Contained<F> {
     type Output = Result<T, ErrorInfo>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.0.as_mut();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: structural pinning of the only field: `Contained` never moves it out, has no `Drop` and
+        // is not `Unpin` unless `F` is.
+        let inner = unsafe { self.map_unchecked_mut(|c| &mut c.0) };
         match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(r)) => Poll::Ready(r.map_err(ErrorInfo::from)),
@@ -145,7 +148,7 @@ impl<T, F: Future<Output = Result<T, Error>>> Future for Contained<F> {
 
 /// Wraps a core future so that a panic inside it becomes the `internal` error.
 pub fn contained<T, F: Future<Output = Result<T, Error>>>(fut: F) -> Contained<F> {
-    Contained(Box::pin(fut))
+    Contained(fut)
 }
 
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
@@ -224,30 +227,53 @@ where
     F: Future<Output = Result<T, Error>> + Send + 'static,
     D: FnOnce(Result<T, ErrorInfo>) + Send + 'static,
 {
-    let rt = runtime()?;
     let state = Arc::new(CallState { phase: AtomicU8::new(RUNNING), abort: Mutex::new(None) });
-    let task_state = state.clone();
-    let active = Active::new();
-    let fut = contained(fut);
-    let task = rt.spawn(async move {
-        let result = fut.await;
-        // The call's work is over: it stops counting before the foreign side hears of it, so a caller that
-        // has its result never sees it still counted as active.
-        drop(active);
-        if task_state.phase.compare_exchange(RUNNING, COMPLETED, SeqCst, SeqCst).is_err() {
-            // Cancelled at the same moment: the caller has already been told so.
-            return;
-        }
-        if std::panic::catch_unwind(AssertUnwindSafe(|| on_done(result))).is_err() {
-            tracing::error!(target: "confirma", "a binding's completion callback panicked; the call's result is lost");
-        }
-    });
+    let task = spawn_call(fut, Some(state.clone()), on_done)?;
     let mut slot = state.abort.lock().unwrap_or_else(|p| p.into_inner());
     if state.phase.load(SeqCst) == RUNNING {
         *slot = Some(task.abort_handle());
     }
     drop(slot);
     Ok(CallHandle { state })
+}
+
+/// [`spawn_guarded`] for a call that can never be cancelled (the caller passed no cancellation handle):
+/// the same panic containment and delivery, without the cancel/complete arbitration's state.
+pub fn spawn_detached<T, F, D>(fut: F, on_done: D) -> Result<(), ErrorInfo>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    D: FnOnce(Result<T, ErrorInfo>) + Send + 'static,
+{
+    spawn_call(fut, None, on_done).map(drop)
+}
+
+fn spawn_call<T, F, D>(
+    fut: F,
+    state: Option<Arc<CallState>>,
+    on_done: D,
+) -> Result<tokio::task::JoinHandle<()>, ErrorInfo>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    D: FnOnce(Result<T, ErrorInfo>) + Send + 'static,
+{
+    let rt = runtime()?;
+    let active = Active::new();
+    let fut = contained(fut);
+    Ok(rt.spawn(async move {
+        let result = fut.await;
+        // The call's work is over: it stops counting before the foreign side hears of it, so a caller that
+        // has its result never sees it still counted as active.
+        drop(active);
+        if state.is_some_and(|s| s.phase.compare_exchange(RUNNING, COMPLETED, SeqCst, SeqCst).is_err()) {
+            // Cancelled at the same moment: the caller has already been told so.
+            return;
+        }
+        if std::panic::catch_unwind(AssertUnwindSafe(|| on_done(result))).is_err() {
+            tracing::error!(target: "confirma", "a binding's completion callback panicked; the call's result is lost");
+        }
+    }))
 }
 
 /// A call started by [`spawn_awaitable`]: awaiting it yields the result; dropping it first aborts the call.
