@@ -131,7 +131,9 @@ for i in sorted(everything - workspace, key=lambda i: (pkgs[i]["name"], pkgs[i][
 
 with open(shipped_path, "w") as f:
     for name, ver, *_ in rows:
-        f.write(f"{name} {ver}\n")
+        f.write(f"crate {name} {ver}\n")
+    for i in workspace:
+        f.write(f"workspace {pkgs[i]['name']} {pkgs[i]['version']}\n")
 
 if bad:
     print("licenses.sh: licenses outside the allow-list (scripts/licenses.sh ALLOW):", file=sys.stderr)
@@ -197,34 +199,64 @@ else
     fi
 fi
 echo "licenses.sh: cargo-about: $about" >&2
+
+# cargo-about's output depends only on the lockfile (crate sources are immutable per version and checksum), the
+# manifests (features), its configuration, its version and the target: cached per machine under that key, so a
+# second release (or a fresh clone) with the same inputs reuses it.
+key=$( { echo "cargo-about $ABOUT_VERSION $CARGO_BUILD_TARGET"; cat Cargo.lock scripts/about/about.toml scripts/about/about.hbs;
+         git ls-files -z -- 'Cargo.toml' '*/Cargo.toml' 2>/dev/null | xargs -0 cat 2>/dev/null || find . -name Cargo.toml -not -path './target/*' -exec cat {} +; } \
+       | sha256sum | cut -c1-32)
+raw_cache=${CONFIRMA_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/confirma-tools}/about-output/$key.txt
 texts=$(mktemp)
-trap 'rm -f "$meta" "$texts" "$shipped"' EXIT
+raw=$(mktemp)
+trap 'rm -f "$meta" "$texts" "$shipped" "$raw"' EXIT
 ta=$(date +%s)
-{
-    echo
-    echo "## License texts (cargo-about)"
-    echo
-    # The workspace holds crates we do not ship (uniffi-bindgen, bench): their licenses' users are filtered to
-    # the crates the report above lists ($shipped: "name version" per line).
+if [ -s "$raw_cache" ]; then
+    cp "$raw_cache" "$raw"
+    echo "licenses.sh: cargo-about output for these inputs cached: $raw_cache" >&2
+else
+    # One run over the whole workspace (it also holds crates we do not ship: uniffi-bindgen, bench; their
+    # licenses' users are filtered below to the crates the report above lists). Every file of every crate is
+    # scanned (no max-depth): vendored code's notices (e.g. ring's per-file ISC headers, tracing-core's
+    # vendored spin) live below the crate root; that scan is ~90 s of CPU.
     "$about" generate --offline --locked --fail --workspace -c "$ROOT/scripts/about/about.toml" \
-        --manifest-path "$ROOT/Cargo.toml" --target "$CARGO_BUILD_TARGET" "$ROOT/scripts/about/about.hbs" \
-        | python3 -c '
+        --manifest-path "$ROOT/Cargo.toml" --target "$CARGO_BUILD_TARGET" "$ROOT/scripts/about/about.hbs" >"$raw"
+    mkdir -p "$(dirname "$raw_cache")"
+    cp "$raw" "$raw_cache.$$" && mv "$raw_cache.$$" "$raw_cache"
+fi
+python3 - "$shipped" "$raw" >"$texts" <<'PY'
 import sys
-shipped = {l.strip() for l in open(sys.argv[1]) if l.strip()}
+crates, workspace = set(), set()
+for line in open(sys.argv[1]):
+    kind, _, rest = line.strip().partition(" ")
+    (crates if kind == "crate" else workspace).add(rest)
 # One block per (license, text), with the shipped crates that use it.
-blocks = {}
-for chunk in sys.stdin.read().split("@@LICENSE@@ ")[1:]:
+blocks, reached = {}, set()
+for chunk in open(sys.argv[2]).read().split("@@LICENSE@@ ")[1:]:
     head, _, text = chunk.partition("\n@@TEXT@@\n")
     lic, _, used = head.partition("\n@@USED@@ ")
-    users = {u for u in used.strip().split(", ") if u in shipped}
+    users = {u for u in used.strip().split(", ") if u}
+    reached |= users
+    users &= crates
     if users:
         blocks.setdefault((lic.strip(), text.strip()), set()).update(users)
-missing = shipped - set().union(*blocks.values()) if blocks else shipped
+unknown = reached - crates - workspace
+if unknown:
+    # cargo-about sees a crate the allow-list check above did not: never ship texts for an unchecked graph.
+    print("licenses.sh: cargo-about reached crates the report does not list: " + ", ".join(sorted(unknown)), file=sys.stderr)
+    sys.exit(1)
+print("\n## License texts (cargo-about)\n")
+unreached = sorted(crates - reached)
+if unreached:
+    # cargo metadata resolves features once for the whole workspace (development dependencies included);
+    # cargo-about, like cargo building each library on its own, does not reach these.
+    print("Listed in the table above but compiled into none of the libraries (Cargo.lock's workspace-wide "
+          "feature resolution, e.g. through development dependencies, includes them; each library built on its own "
+          "does not): " + ", ".join(unreached) + ".\n")
 for (lic, text), used in sorted(blocks.items()):
     print("### " + lic + "\n\nUsed by: " + ", ".join(sorted(used)) + "\n\n```\n" + text + "\n```\n")
-if missing:
-    print("cargo-about gave no license text for: " + ", ".join(sorted(missing)), file=sys.stderr)
-    sys.exit(1)' "$shipped"
-} >"$texts"
+print(f"licenses.sh: cargo-about: {len(blocks)} license texts for {len(reached & crates)} crates "
+      f"({len(unreached)} listed crates not compiled in)", file=sys.stderr)
+PY
 cat "$texts" >>"$out"
-echo "licenses.sh: appended the cargo-about license texts to $out (cargo-about: one run, $(( $(date +%s) - ta )) s)" >&2
+echo "licenses.sh: appended the cargo-about license texts to $out ($(( $(date +%s) - ta )) s)" >&2
