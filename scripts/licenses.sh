@@ -6,9 +6,10 @@
 #   scripts/licenses.sh OUTFILE          # Markdown report (cargo metadata + allow-list); fails on a license
 #                                        # outside the allow-list or a crate without a license field
 #   scripts/licenses.sh --check          # only the allow-list check, no file (the fast form for ./scripts/test)
-#   scripts/licenses.sh --full OUTFILE   # the report above + the full license texts from cargo-about
-#                                        # (installed from crates.io into target/tools/ on first use; ~7 min on
-#                                        # 2 cores, so only scripts/release asks for it)
+#   scripts/licenses.sh --full OUTFILE   # the report above + the full license texts from cargo-about (one
+#                                        # run over the workspace, ~1 min; cargo-about is installed from
+#                                        # crates.io once per machine into ~/.cache/confirma-tools, ~10-16 min
+#                                        # on 2 busy cores, so only scripts/release asks for it)
 #
 # Offline: cargo metadata reads Cargo.lock and the local registry cache; cargo-about runs with --offline (no
 # clearlydefined.io look-ups) and reads the license files inside the crate sources.
@@ -41,13 +42,14 @@ ROOTS="confirma confirma-sandbox confirma-cli confirma-python confirma-node conf
 ALLOW="Apache-2.0 MIT ISC BSD-2-Clause BSD-3-Clause Unicode-3.0 Unicode-DFS-2016 Zlib BSL-1.0 Unlicense CC0-1.0 MPL-2.0 Apache-2.0-WITH-LLVM-exception"
 
 meta=$(mktemp)
-trap 'rm -f "$meta"' EXIT
+shipped=$(mktemp)
+trap 'rm -f "$meta" "$shipped"' EXIT
 cargo metadata --locked --format-version 1 --filter-platform "$CARGO_BUILD_TARGET" >"$meta"
 
 version=$("$ROOT/scripts/version" 2>/dev/null || echo unknown)
-python3 - "$meta" "$check" "${out:-}" "$version" "$ROOTS" "$ALLOW" "$CARGO_BUILD_TARGET" <<'PY'
+python3 - "$meta" "$check" "${out:-}" "$version" "$ROOTS" "$ALLOW" "$CARGO_BUILD_TARGET" "$shipped" <<'PY'
 import json, re, sys
-meta_path, check, out, version, roots, allow, target = sys.argv[1:8]
+meta_path, check, out, version, roots, allow, target, shipped_path = sys.argv[1:9]
 allow = set(allow.split())
 m = json.load(open(meta_path))
 pkgs = {p["id"]: p for p in m["packages"]}
@@ -127,6 +129,12 @@ for i in sorted(everything - workspace, key=lambda i: (pkgs[i]["name"], pkgs[i][
         bad.append(f"{p['name']} {p['version']}: {lic}")
     rows.append((p["name"], p["version"], lic, "linked" if i in linked else "build-time", p.get("repository") or ""))
 
+with open(shipped_path, "w") as f:
+    for name, ver, *_ in rows:
+        f.write(f"crate {name} {ver}\n")
+    for i in workspace:
+        f.write(f"workspace {pkgs[i]['name']} {pkgs[i]['version']}\n")
+
 if bad:
     print("licenses.sh: licenses outside the allow-list (scripts/licenses.sh ALLOW):", file=sys.stderr)
     for b in bad:
@@ -161,38 +169,94 @@ PY
 [ $check = 1 ] && exit 0
 [ $full = 1 ] || exit 0
 
-# Full license texts through cargo-about (crates.io), cached in target/tools.
-about="$ROOT/target/tools/bin/cargo-about"
-if [ ! -x "$about" ]; then
-    echo "licenses.sh: installing cargo-about from crates.io into target/tools (one-off, several minutes)" >&2
-    (unset CARGO_BUILD_TARGET; CARGO_TARGET_DIR="$ROOT/target/tools/build" \
-        cargo install --locked --quiet cargo-about --features cli --root "$ROOT/target/tools")
+# Full license texts through cargo-about (crates.io), one run over the whole workspace.
+# The binary is cached per machine, keyed by its version, outside any checkout (a fresh clone finds it):
+# ${CONFIRMA_TOOLS_CACHE:-${XDG_CACHE_HOME:-~/.cache}/confirma-tools}/cargo-about-<version>/bin/cargo-about; a
+# cargo-about of that version on PATH is used as it is.
+ABOUT_VERSION=0.9.3
+about=
+if command -v cargo-about >/dev/null 2>&1 && [ "$(cargo-about --version 2>/dev/null)" = "cargo-about $ABOUT_VERSION" ]; then
+    about=$(command -v cargo-about)
+else
+    cache=${CONFIRMA_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/confirma-tools}/cargo-about-$ABOUT_VERSION
+    about=$cache/bin/cargo-about
+    if [ ! -x "$about" ]; then
+        mkdir -p "$(dirname "$cache")"
+        # One install at a time per machine: a second run waits for the first and then finds the binary.
+        exec 9>"$cache.lock"
+        flock 9
+        if [ ! -x "$about" ]; then
+            echo "licenses.sh: installing cargo-about $ABOUT_VERSION from crates.io into $cache (once per machine; ~10-16 min on 2 busy cores)" >&2
+            ti=$(date +%s)
+            build=$(mktemp -d)
+            (unset CARGO_BUILD_TARGET; CARGO_TARGET_DIR="$build" \
+                cargo install --locked --quiet "cargo-about@$ABOUT_VERSION" --features cli --root "$cache") \
+                || { rm -rf "$build"; echo "licenses.sh: cargo install cargo-about failed" >&2; exit 1; }
+            rm -rf "$build"
+            echo "licenses.sh: cargo-about installed in $(( $(date +%s) - ti )) s" >&2
+        fi
+        exec 9>&-
+    fi
 fi
+echo "licenses.sh: cargo-about: $about" >&2
+
+# cargo-about's output depends only on the lockfile (crate sources are immutable per version and checksum), the
+# manifests (features), its configuration, its version and the target: cached per machine under that key, so a
+# second release (or a fresh clone) with the same inputs reuses it.
+key=$( { echo "cargo-about $ABOUT_VERSION $CARGO_BUILD_TARGET"; cat Cargo.lock scripts/about/about.toml scripts/about/about.hbs;
+         git ls-files -z -- 'Cargo.toml' '*/Cargo.toml' 2>/dev/null | xargs -0 cat 2>/dev/null || find . -name Cargo.toml -not -path './target/*' -exec cat {} +; } \
+       | sha256sum | cut -c1-32)
+raw_cache=${CONFIRMA_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/confirma-tools}/about-output/$key.txt
 texts=$(mktemp)
-trap 'rm -f "$meta" "$texts"' EXIT
-manifests=()
-for crate in core sandbox cli bindings-python bindings-node bindings-kotlin/rust; do
-    manifests+=("$crate/Cargo.toml")
-done
-{
-    echo
-    echo "## License texts (cargo-about)"
-    echo
-    for mf in "${manifests[@]}"; do
-        "$about" generate --offline --locked --fail -c "$ROOT/scripts/about/about.toml" \
-            --manifest-path "$ROOT/$mf" --target "$CARGO_BUILD_TARGET" "$ROOT/scripts/about/about.hbs"
-    done | python3 -c '
+raw=$(mktemp)
+trap 'rm -f "$meta" "$texts" "$shipped" "$raw"' EXIT
+ta=$(date +%s)
+if [ -s "$raw_cache" ]; then
+    cp "$raw_cache" "$raw"
+    echo "licenses.sh: cargo-about output for these inputs cached: $raw_cache" >&2
+else
+    # One run over the whole workspace (it also holds crates we do not ship: uniffi-bindgen, bench; their
+    # licenses' users are filtered below to the crates the report above lists). Every file of every crate is
+    # scanned (no max-depth): vendored code's notices (e.g. ring's per-file ISC headers, tracing-core's
+    # vendored spin) live below the crate root; that scan is ~90 s of CPU.
+    "$about" generate --offline --locked --fail --workspace -c "$ROOT/scripts/about/about.toml" \
+        --manifest-path "$ROOT/Cargo.toml" --target "$CARGO_BUILD_TARGET" "$ROOT/scripts/about/about.hbs" >"$raw"
+    mkdir -p "$(dirname "$raw_cache")"
+    cp "$raw" "$raw_cache.$$" && mv "$raw_cache.$$" "$raw_cache"
+fi
+python3 - "$shipped" "$raw" >"$texts" <<'PY'
 import sys
-# Each manifest renders the texts of its own graph: merge them, one block per (license, text), with the
-# crates that use it.
-blocks = {}
-for chunk in sys.stdin.read().split("@@LICENSE@@ ")[1:]:
+crates, workspace = set(), set()
+for line in open(sys.argv[1]):
+    kind, _, rest = line.strip().partition(" ")
+    (crates if kind == "crate" else workspace).add(rest)
+# One block per (license, text), with the shipped crates that use it.
+blocks, reached = {}, set()
+for chunk in open(sys.argv[2]).read().split("@@LICENSE@@ ")[1:]:
     head, _, text = chunk.partition("\n@@TEXT@@\n")
     lic, _, used = head.partition("\n@@USED@@ ")
-    entry = blocks.setdefault((lic.strip(), text.strip()), set())
-    entry.update(u for u in used.strip().split(", ") if u)
+    users = {u for u in used.strip().split(", ") if u}
+    reached |= users
+    users &= crates
+    if users:
+        blocks.setdefault((lic.strip(), text.strip()), set()).update(users)
+unknown = reached - crates - workspace
+if unknown:
+    # cargo-about sees a crate the allow-list check above did not: never ship texts for an unchecked graph.
+    print("licenses.sh: cargo-about reached crates the report does not list: " + ", ".join(sorted(unknown)), file=sys.stderr)
+    sys.exit(1)
+print("\n## License texts (cargo-about)\n")
+unreached = sorted(crates - reached)
+if unreached:
+    # cargo metadata resolves features once for the whole workspace (development dependencies included);
+    # cargo-about, like cargo building each library on its own, does not reach these.
+    print("Listed in the table above but compiled into none of the libraries (Cargo.lock's workspace-wide "
+          "feature resolution, e.g. through development dependencies, includes them; each library built on its own "
+          "does not): " + ", ".join(unreached) + ".\n")
 for (lic, text), used in sorted(blocks.items()):
-    print("### " + lic + "\n\nUsed by: " + ", ".join(sorted(used)) + "\n\n```\n" + text + "\n```\n")'
-} >"$texts"
+    print("### " + lic + "\n\nUsed by: " + ", ".join(sorted(used)) + "\n\n```\n" + text + "\n```\n")
+print(f"licenses.sh: cargo-about: {len(blocks)} license texts for {len(reached & crates)} crates "
+      f"({len(unreached)} listed crates not compiled in)", file=sys.stderr)
+PY
 cat "$texts" >>"$out"
-echo "licenses.sh: appended the cargo-about license texts to $out" >&2
+echo "licenses.sh: appended the cargo-about license texts to $out ($(( $(date +%s) - ta )) s)" >&2

@@ -81,9 +81,15 @@ fi
 LEGAL="$HERE/target/legal"
 rm -rf "$LEGAL"
 mkdir -p "$LEGAL"
-log "third-party license report (scripts/licenses.sh)"
-scripts/licenses.sh "$LEGAL/LICENSE-THIRD-PARTY.md" >&2 || fail "scripts/licenses.sh"
-[ -s "$LEGAL/LICENSE-THIRD-PARTY.md" ] || fail "scripts/licenses.sh wrote nothing"
+# scripts/release hands every package the same full report (with the license texts) in CONFIRMA_THIRD_PARTY_REPORT.
+if [ -n "${CONFIRMA_THIRD_PARTY_REPORT:-}" ]; then
+    log "third-party license report: $CONFIRMA_THIRD_PARTY_REPORT"
+    cp "$CONFIRMA_THIRD_PARTY_REPORT" "$LEGAL/LICENSE-THIRD-PARTY.md" || fail "no report at $CONFIRMA_THIRD_PARTY_REPORT"
+else
+    log "third-party license report (scripts/licenses.sh)"
+    scripts/licenses.sh "$LEGAL/LICENSE-THIRD-PARTY.md" >&2 || fail "scripts/licenses.sh"
+fi
+[ -s "$LEGAL/LICENSE-THIRD-PARTY.md" ] || fail "the third-party license report is empty"
 
 # A local repository under target/: Maven Central's cache from ~/.m2 (copied once, then reused), never an SDK
 # artifact from elsewhere, so the consumer below can only resolve what this run installed.
@@ -126,6 +132,9 @@ has "$SRC" META-INF/LICENSE
 hasre "$SRC" '^com/confirmafinance/sdk/.*\.kt$' "no Kotlin sources"
 if unzip -Z1 "$SRC" >"$SO_LIST" && grep -q '\.so$' "$SO_LIST"; then fail "the sources jar carries a native library"; fi
 has "$DOC" index.html
+has "$DOC" META-INF/LICENSE
+has "$DOC" META-INF/LICENSE-THIRD-PARTY.md
+has "$SRC" META-INF/LICENSE-THIRD-PARTY.md
 hasre "$DOC" 'OnboardingClient.html$' "no page for OnboardingClient"
 # The native library in the jar is the release build (stripped).
 SO_TMP="$(mktemp -d)"

@@ -86,9 +86,16 @@ fs.writeFileSync(p, JSON.stringify(d, null, 2) + '\n')
 "
 [ -f "$ROOT/LICENSE" ] || fail "no LICENSE at the repository root"
 cp "$ROOT/LICENSE" "$STAGE_MAIN/LICENSE"; cp "$ROOT/LICENSE" "$STAGE_PLAT/LICENSE"
-log "third-party license report (scripts/licenses.sh)"
-"$ROOT/scripts/licenses.sh" "$WORK/THIRD-PARTY-LICENSES.md" >&2 || fail "scripts/licenses.sh"
-cp "$WORK/THIRD-PARTY-LICENSES.md" "$STAGE_MAIN/"; cp "$WORK/THIRD-PARTY-LICENSES.md" "$STAGE_PLAT/"
+# scripts/release hands every package the same full report (with the license texts) in CONFIRMA_THIRD_PARTY_REPORT.
+if [ -n "${CONFIRMA_THIRD_PARTY_REPORT:-}" ]; then
+    log "third-party license report: $CONFIRMA_THIRD_PARTY_REPORT"
+    cp "$CONFIRMA_THIRD_PARTY_REPORT" "$WORK/LICENSE-THIRD-PARTY.md" || fail "no report at $CONFIRMA_THIRD_PARTY_REPORT"
+else
+    log "third-party license report (scripts/licenses.sh)"
+    "$ROOT/scripts/licenses.sh" "$WORK/LICENSE-THIRD-PARTY.md" >&2 || fail "scripts/licenses.sh"
+fi
+[ -s "$WORK/LICENSE-THIRD-PARTY.md" ] || fail "the third-party license report is empty"
+cp "$WORK/LICENSE-THIRD-PARTY.md" "$STAGE_MAIN/"; cp "$WORK/LICENSE-THIRD-PARTY.md" "$STAGE_PLAT/"
 
 # ------------------------------------------------------------------ npm pack + contents
 rm -f "$OUT/$NAME-$VERSION.tgz" "$OUT/$PNAME-$VERSION.tgz"
@@ -108,7 +115,7 @@ const check = (pack, must, mustNot) => {
   for (const re of mustNot) for (const f of files) if (re.test(f)) problems.push(`${pack.name}: ${f} must not ship`)
   console.log(`${pack.filename}: ${pack.files.length} files, ${pack.size} bytes packed, ${pack.unpackedSize} unpacked`)
 }
-const lic = ['LICENSE', 'THIRD-PARTY-LICENSES.md']
+const lic = ['LICENSE', 'LICENSE-THIRD-PARTY.md']
 check(read(mainJson), ['package.json', 'README.md', 'native.js', 'native.d.ts', 'lib/index.js', 'lib/index.mjs',
   'lib/index.d.ts', 'lib/binding.js', ...lic], [/\.node$/, /^test\//, /^src\//, /Cargo/])
 check(read(platJson), ['package.json', 'README.md', addon, ...lic], [/\.js$/])

@@ -48,7 +48,10 @@ class TranslationTest {
         }
         OnboardingClient(ClientConfig(environment = Environment.PRODUCTION, userAgentSuffix = " erp/7 ")).use {
             assertEquals("https://integrations.confirmafinance.com/", it.baseUrl)
-            assertTrue(it.userAgent.endsWith(" kotlin/${KotlinVersion.CURRENT} confirma-kotlin/0.1.0 erp/7"), it.userAgent)
+            // The SDK version as Maven built it (the POM's project version, which scripts/version --check keeps
+            // equal to the workspace's): no version literal to update here.
+            val version = checkNotNull(System.getProperty("confirma.version")) { "Maven sets confirma.version" }
+            assertTrue(it.userAgent.endsWith(" kotlin/${KotlinVersion.CURRENT} confirma-kotlin/$version erp/7"), it.userAgent)
         }
     }
 
