@@ -10,6 +10,8 @@
 #                                        # run over the workspace, ~1 min; cargo-about is installed from
 #                                        # crates.io once per machine into ~/.cache/confirma-tools, ~10-16 min
 #                                        # on 2 busy cores, so only scripts/release asks for it)
+#   CONFIRMA_THIRD_PARTY_REPORT=F scripts/licenses.sh OUTFILE   # copies F (scripts/release's full report,
+#                                        # one for every package) instead of writing a report
 #
 # Offline: cargo metadata reads Cargo.lock and the local registry cache; cargo-about runs with --offline (no
 # clearlydefined.io look-ups) and reads the license files inside the crate sources.
@@ -33,6 +35,15 @@ done
 if [ $check = 0 ] && [ -z "$out" ]; then
     echo "usage: scripts/licenses.sh [--full] OUTFILE | --check" >&2
     exit 2
+fi
+# scripts/release writes the full report once and hands it to every package in CONFIRMA_THIRD_PARTY_REPORT: the
+# packaging scripts call this script either way, and get that same report instead of a new short form.
+if [ $check = 0 ] && [ $full = 0 ] && [ -n "${CONFIRMA_THIRD_PARTY_REPORT:-}" ]; then
+    echo "licenses.sh: the release's report $CONFIRMA_THIRD_PARTY_REPORT" >&2
+    [ -s "$CONFIRMA_THIRD_PARTY_REPORT" ] || { echo "licenses.sh: no report at $CONFIRMA_THIRD_PARTY_REPORT" >&2; exit 1; }
+    case "$out" in /*) ;; *) out=$ROOT/$out ;; esac
+    cp "$CONFIRMA_THIRD_PARTY_REPORT" "$out"
+    exit 0
 fi
 
 # The crates whose compiled code ends up in an artifact we publish.

@@ -81,14 +81,9 @@ fi
 LEGAL="$HERE/target/legal"
 rm -rf "$LEGAL"
 mkdir -p "$LEGAL"
-# scripts/release hands every package the same full report (with the license texts) in CONFIRMA_THIRD_PARTY_REPORT.
-if [ -n "${CONFIRMA_THIRD_PARTY_REPORT:-}" ]; then
-    log "third-party license report: $CONFIRMA_THIRD_PARTY_REPORT"
-    cp "$CONFIRMA_THIRD_PARTY_REPORT" "$LEGAL/LICENSE-THIRD-PARTY.md" || fail "no report at $CONFIRMA_THIRD_PARTY_REPORT"
-else
-    log "third-party license report (scripts/licenses.sh)"
-    scripts/licenses.sh "$LEGAL/LICENSE-THIRD-PARTY.md" >&2 || fail "scripts/licenses.sh"
-fi
+# The third-party license report (scripts/licenses.sh; under scripts/release, the release's full report).
+log "third-party license report (scripts/licenses.sh)"
+scripts/licenses.sh "$LEGAL/LICENSE-THIRD-PARTY.md" >&2 || fail "scripts/licenses.sh"
 [ -s "$LEGAL/LICENSE-THIRD-PARTY.md" ] || fail "the third-party license report is empty"
 
 # A local repository under target/: Maven Central's cache from ~/.m2 (copied once, then reused), never an SDK

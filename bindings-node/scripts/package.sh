@@ -86,14 +86,9 @@ fs.writeFileSync(p, JSON.stringify(d, null, 2) + '\n')
 "
 [ -f "$ROOT/LICENSE" ] || fail "no LICENSE at the repository root"
 cp "$ROOT/LICENSE" "$STAGE_MAIN/LICENSE"; cp "$ROOT/LICENSE" "$STAGE_PLAT/LICENSE"
-# scripts/release hands every package the same full report (with the license texts) in CONFIRMA_THIRD_PARTY_REPORT.
-if [ -n "${CONFIRMA_THIRD_PARTY_REPORT:-}" ]; then
-    log "third-party license report: $CONFIRMA_THIRD_PARTY_REPORT"
-    cp "$CONFIRMA_THIRD_PARTY_REPORT" "$WORK/LICENSE-THIRD-PARTY.md" || fail "no report at $CONFIRMA_THIRD_PARTY_REPORT"
-else
-    log "third-party license report (scripts/licenses.sh)"
-    "$ROOT/scripts/licenses.sh" "$WORK/LICENSE-THIRD-PARTY.md" >&2 || fail "scripts/licenses.sh"
-fi
+# The third-party license report (scripts/licenses.sh; under scripts/release, the release's full report).
+log "third-party license report (scripts/licenses.sh)"
+"$ROOT/scripts/licenses.sh" "$WORK/LICENSE-THIRD-PARTY.md" >&2 || fail "scripts/licenses.sh"
 [ -s "$WORK/LICENSE-THIRD-PARTY.md" ] || fail "the third-party license report is empty"
 cp "$WORK/LICENSE-THIRD-PARTY.md" "$STAGE_MAIN/"; cp "$WORK/LICENSE-THIRD-PARTY.md" "$STAGE_PLAT/"
 

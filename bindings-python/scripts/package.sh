@@ -37,14 +37,9 @@ log "confirma-sdk $VERSION -> $OUT"
 # The third-party report for the native library (scripts/licenses.sh) ships as a license file.
 REPORT=bindings-python/LICENSE-THIRD-PARTY.md
 rm -f "$REPORT"
-# scripts/release hands every package the same full report (with the license texts) in CONFIRMA_THIRD_PARTY_REPORT.
-if [ -n "${CONFIRMA_THIRD_PARTY_REPORT:-}" ]; then
-    log "third-party license report: $CONFIRMA_THIRD_PARTY_REPORT"
-    cp "$CONFIRMA_THIRD_PARTY_REPORT" "$REPORT" || fail "no report at $CONFIRMA_THIRD_PARTY_REPORT"
-else
-    log "third-party license report (scripts/licenses.sh)"
-    scripts/licenses.sh "$ROOT/$REPORT" >&2 || fail "scripts/licenses.sh"
-fi
+# The third-party license report (scripts/licenses.sh; under scripts/release, the release's full report).
+log "third-party license report (scripts/licenses.sh)"
+scripts/licenses.sh "$ROOT/$REPORT" >&2 || fail "scripts/licenses.sh"
 [ -s "$REPORT" ] || fail "the third-party license report is empty"
 
 if [ ! -x "$TOOLS/bin/maturin" ] || [ ! -x "$TOOLS/bin/twine" ]; then
