@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --full) full=1 ;;
         --check) check=1 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         -*) echo "licenses.sh: unknown option $1" >&2; exit 2 ;;
         *) out=$1 ;;
     esac
