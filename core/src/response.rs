@@ -143,7 +143,9 @@ pub fn parse_error_body(content_type: Option<&str>, body: &[u8], secret: &str) -
     let clean = |t: &str| scrub(t, secret);
     out.message = out.message.as_deref().map(clean);
     out.trace_id = out.trace_id.as_deref().map(clean);
-    out.excerpt = clean(&out.excerpt);
+    // Scrubbing can lengthen the excerpt (a marker next to text that forms the secret again is replaced
+    // again): bound it once more, after the last transformation.
+    out.excerpt = truncate(&clean(&out.excerpt), EXCERPT_LIMIT);
     out.field_errors = std::mem::take(&mut out.field_errors)
         .into_iter()
         .map(|(k, v)| (clean(&k), v.iter().map(|m| clean(m)).collect()))
@@ -593,6 +595,16 @@ mod tests {
         let unknown = parse_error_body(Some("application/octet-stream"), &[0xff, 0xfe, 1, 2], "x");
         assert!(!unknown.recognized);
         assert!(!unknown.excerpt.is_empty());
+    }
+
+    #[test]
+    fn an_excerpt_stays_bounded_when_scrubbing_lengthens_it() {
+        // Found by the `error_body` fuzz target: "[REDACTED]" followed by "]]]]]" is the secret "]]]]]]" again,
+        // so the final scrub replaced it a second time and the excerpt grew past its bound.
+        let body = "x ]]]]]]]]]]] ".repeat(50);
+        let b = parse_error_body(Some("text/plain"), body.as_bytes(), "]]]]]]");
+        assert!(b.excerpt.len() <= EXCERPT_LIMIT + 3, "excerpt of {} bytes", b.excerpt.len());
+        assert!(b.excerpt.starts_with("x [REDACTED"), "{}", b.excerpt);
     }
 
     #[test]
