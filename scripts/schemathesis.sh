@@ -95,6 +95,9 @@ if [[ -n "${ST_INJECT_FAULT:-}" ]]; then
   curl -fsS -X POST -H 'content-type: application/json' --data "$ST_INJECT_FAULT" "$BASE_URL/_sandbox/faults" >/dev/null
 fi
 
+# filter_too_much is a generation-efficiency health check, not a finding: the create body's tight patterns (business
+# ID, VAT number, postal code) make hypothesis discard many candidates, and on some seeds it gave up on a run whose
+# 316 generated cases had all passed.
 CHECKS="not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"
 log "schemathesis $ST_VERSION: $MAX_EXAMPLES examples per operation, checks $CHECKS"
 cd "$WORK"
@@ -110,6 +113,7 @@ SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$ROOT/scripts" \
   --workers 2 \
   --request-timeout 10 \
   --generation-database none \
+  --suppress-health-check=filter_too_much \
   --no-color \
   || status=$?
 log "schemathesis finished in $(( $(date +%s) - t0 )) s with exit status $status"
